@@ -1,0 +1,73 @@
+"""Parameter profiles: params/<profile>/<section>.yaml, merged with notebook overrides.
+
+>>> cfg = load_params("01_reinforce_baselines", "smoke", {"train.lr": 1e-3})
+
+The file is validated on its own first (errors name the file), then with the overrides on
+top (errors name the overrides). Nothing runs until both pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import ConfigError, build, deep_merge
+from .runs import REPO_ROOT
+
+PARAMS_DIR = REPO_ROOT / "params"
+PROFILES = ("smoke", "default", "full")
+
+
+def params_path(section: str, profile: str) -> Path:
+    return PARAMS_DIR / profile / f"{section}.yaml"
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse one parameter file; a syntax error or a non-mapping becomes a ConfigError naming it."""
+    rel = _rel(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{rel}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{rel}: expected a mapping of keys to values at the top level; got {type(data).__name__}")
+    return dict(data)
+
+
+def load_file(path: Path, section: str | None = None) -> Any:
+    """Validate one parameter file into its section's config (section taken from the file name)."""
+    from .sections import get_section
+
+    sec = get_section(section or Path(path).stem)
+    return build(sec.Config, read_yaml(Path(path)), _rel(Path(path)))
+
+
+def load_params(section: str, profile: str = "smoke", overrides: Mapping[str, Any] | None = None) -> Any:
+    """The frozen, validated config of ``section`` in ``profile`` with ``overrides`` applied."""
+    from .sections import get_section
+
+    sec = get_section(section)
+    if profile not in PROFILES:
+        raise ConfigError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
+    path = params_path(section, profile)
+    if not path.exists():
+        raise ConfigError(f"{_rel(path)}: no such parameter file (profiles: {', '.join(PROFILES)})")
+    data = read_yaml(path)
+    cfg = build(sec.Config, data, _rel(path))
+    if overrides:
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(f"overrides must be a mapping of keys to values; got {type(overrides).__name__}")
+        cfg = build(sec.Config, deep_merge(data, overrides), f"overrides on {_rel(path)}")
+    return cfg
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,310 @@
+"""One policy-gradient (REINFORCE) learner whose options give every variant of the reports.
+
+Each iteration collects a batch of complete episodes on a vector env (rounds of
+``batch_episodes`` parallel episodes; with ``batch_steps`` set, rounds repeat until the batch
+holds at least that many steps), computes per-step returns (reward-to-go or the whole
+trajectory's return), subtracts a baseline (none, running mean of returns, a learned value
+function, or the leave-one-out mean of the other episodes), optionally normalises, and takes
+one AdamW step on
+
+    loss = - mean_{steps}( log pi(a_t|s_t) * A_t )  -  alpha * mean_{steps}( H[pi(.|s_t)] )
+
+where ``alpha`` is constant or linear in training progress. Monte Carlo returns end where the
+episode ends, whether it terminated or was cut by the time limit.
+
+Evaluation (report 1.1): after every batch, the mean training return over the last ``window``
+episodes is compared with the best so far; the policy that produced that batch is kept when it
+improves (first best wins ties). At the end the kept policy plays ``test_episodes`` test
+episodes with its own seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from .config import spec, to_dict
+from .envs import make_vec
+from .nets import CategoricalPolicy, ValueNet
+from .returns import RunningMeanBaseline, normalize, reward_to_go, rloo_baseline, trajectory_return
+from .rollout import EpisodeBatch, collect_round, evaluate
+
+Baseline = Literal["none", "running_mean", "value", "rloo"]
+
+#: log.csv columns, named as the assignment's code logs them (plus a few of ours at the end).
+LOG_COLUMNS = (
+    "Iteration",
+    "Train_EnvstepsSoFar",
+    "Train_EpisodesSoFar",
+    "Train_AverageReturn",
+    "Train_StdReturn",
+    "Train_MaxReturn",
+    "Train_MinReturn",
+    "Train_AverageEpLen",
+    "Eval_AverageReturn",
+    "Eval_StdReturn",
+    "Eval_MaxReturn",
+    "Eval_MinReturn",
+    "Eval_AverageEpLen",
+    "Actor Loss",
+    "Baseline Loss",
+    "Entropy",
+    "Entropy Coef",
+    "Train_WindowMean",
+)
+
+
+@dataclass(frozen=True)
+class PGConfig:
+    """Everything that determines a policy-gradient run (with the seed)."""
+
+    env_id: str = spec("CartPole-v1", doc="gymnasium id (renamed ids are mapped, see lib.envs)")
+    max_episode_steps: int | None = spec(None, ge=1, doc="time limit; null keeps the registered one")
+    episodes: int | None = spec(2000, ge=1, doc="budget in training episodes (or use iterations)")
+    iterations: int | None = spec(None, ge=1, doc="budget in updates (or use episodes)")
+    batch_episodes: int = spec(8, ge=1, le=4096, doc="episodes per round = parallel envs")
+    batch_steps: int | None = spec(None, ge=1, doc="if set, rounds repeat until a batch has this many steps")
+    gamma: float = spec(0.99, ge=0.0, le=1.0, doc="discount")
+    return_type: Literal["reward_to_go", "trajectory"] = spec("reward_to_go")
+    baseline: Baseline = spec("none")
+    running_mean_decay: float = spec(0.9, ge=0.0, lt=1.0, doc="EMA decay of the running-mean baseline")
+    normalize_advantages: bool = spec(False)
+    hidden: tuple[int, ...] = spec((64, 64), doc="policy hidden layer widths")
+    activation: Literal["tanh", "relu"] = spec("tanh")
+    lr: float = spec(3e-3, gt=0.0, le=1.0, doc="AdamW learning rate of the policy")
+    weight_decay: float = spec(0.01, ge=0.0, doc="AdamW weight decay")
+    value_lr: float = spec(3e-3, gt=0.0, le=1.0, doc="AdamW learning rate of the value baseline")
+    value_steps: int = spec(5, ge=1, doc="value-function gradient steps per update")
+    value_hidden: tuple[int, ...] = spec((64, 64))
+    entropy_coef: float = spec(0.0, ge=0.0, doc="entropy bonus alpha (start value when scheduled)")
+    entropy_coef_final: float | None = spec(None, ge=0.0, doc="if set, alpha moves linearly to this")
+    window: int = spec(50, ge=1, doc="sliding window (episodes) for best-checkpoint selection")
+    eval_every: int = spec(0, ge=0, doc="evaluate every N iterations (0: never during training)")
+    eval_episodes: int = spec(10, ge=1)
+    test_episodes: int = spec(100, ge=1, doc="test episodes of the kept checkpoint")
+    test_greedy: bool = spec(False, doc="test with argmax actions instead of sampling")
+
+    def check(self) -> list[str]:
+        errs = []
+        if (self.episodes is None) == (self.iterations is None):
+            errs.append("set exactly one of 'episodes' and 'iterations'")
+        if self.baseline == "rloo" and self.batch_episodes < 2:
+            errs.append("baseline 'rloo' needs batch_episodes >= 2 (it averages the other episodes)")
+        if any(h < 1 for h in self.hidden + self.value_hidden):
+            errs.append("hidden layer widths must be >= 1")
+        return errs
+
+    @property
+    def n_iterations(self) -> int:
+        """Number of updates the budget allows (episode budgets round up to whole rounds)."""
+        if self.iterations is not None:
+            return self.iterations
+        assert self.episodes is not None
+        return math.ceil(self.episodes / self.batch_episodes)
+
+
+def entropy_coef_at(cfg: PGConfig, iteration: int) -> float:
+    """alpha at ``iteration`` (0-based): constant, or linear from start to final over the run."""
+    if cfg.entropy_coef_final is None:
+        return cfg.entropy_coef
+    n = cfg.n_iterations
+    frac = iteration / max(n - 1, 1)
+    return cfg.entropy_coef + (cfg.entropy_coef_final - cfg.entropy_coef) * frac
+
+
+class PGLearner:
+    """The learner's state: policy, optional value net, optimisers, RNGs and env."""
+
+    def __init__(self, cfg: PGConfig, seed: int):
+        self.cfg = cfg
+        self.seed = seed
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.env = make_vec(cfg.env_id, cfg.batch_episodes, cfg.max_episode_steps)
+        obs_dim = int(np.prod(self.env.single_observation_space.shape))
+        n_actions = int(self.env.single_action_space.n)
+        self.policy = CategoricalPolicy(obs_dim, n_actions, cfg.hidden, cfg.activation)
+        self.opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.value: ValueNet | None = None
+        if cfg.baseline == "value":
+            self.value = ValueNet(obs_dim, cfg.value_hidden, cfg.activation)
+            self.value_opt = torch.optim.AdamW(
+                self.value.parameters(), lr=cfg.value_lr, weight_decay=cfg.weight_decay
+            )
+        self.running_mean = RunningMeanBaseline(cfg.running_mean_decay)
+        self.sampler = self.policy.numpy_sampler()
+        self._first_round = True
+
+    def collect(self) -> EpisodeBatch:
+        """One training batch (see module doc)."""
+        rounds = []
+        steps = 0
+        while True:
+            seed = self.seed if self._first_round else None
+            self._first_round = False
+            rounds.append(collect_round(self.env, self.sampler, self.rng, seed=seed))
+            steps += rounds[-1].num_steps
+            if self.cfg.batch_steps is None or steps >= self.cfg.batch_steps:
+                return EpisodeBatch.concat(rounds)
+
+    def returns(self, batch: EpisodeBatch) -> np.ndarray:
+        """Per-step return estimates q (T, K)."""
+        if self.cfg.return_type == "reward_to_go":
+            return reward_to_go(batch.rewards, self.cfg.gamma)
+        return trajectory_return(batch.rewards, self.cfg.gamma)
+
+    def update(self, batch: EpisodeBatch, alpha: float) -> dict[str, float]:
+        """One policy step (and the baseline's steps) on ``batch``; returns loss statistics."""
+        cfg = self.cfg
+        mask = batch.mask
+        q = self.returns(batch)
+        obs = torch.from_numpy(batch.obs[mask])
+        actions = torch.from_numpy(batch.actions[mask].astype(np.int64))
+        q_flat = q[mask]
+        baseline_loss = float("nan")
+        if cfg.baseline == "none":
+            adv = q_flat
+        elif cfg.baseline == "running_mean":
+            adv = q_flat - self.running_mean.value()
+            self.running_mean.update(float(q_flat.mean()))
+        elif cfg.baseline == "rloo":
+            adv = (q - rloo_baseline(q))[mask]
+        else:
+            assert self.value is not None
+            with torch.no_grad():
+                adv = q_flat - self.value(obs).double().numpy()
+            baseline_loss = self._fit_value(obs, torch.from_numpy(q_flat.astype(np.float32)))
+        if cfg.normalize_advantages:
+            adv = normalize(adv)
+        adv_t = torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
+        logp, entropy = self.policy.log_prob_entropy(obs, actions)
+        pg_loss = -(logp * adv_t).mean()
+        ent = entropy.mean()
+        loss = pg_loss - alpha * ent
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        self.sampler = self.policy.numpy_sampler()
+        return {"Actor Loss": float(pg_loss.detach()), "Baseline Loss": baseline_loss, "Entropy": float(ent.detach())}
+
+    def _fit_value(self, obs: torch.Tensor, target: torch.Tensor) -> float:
+        """``value_steps`` full-batch MSE steps of V(obs (N, d)) towards ``target`` (N,)."""
+        assert self.value is not None
+        loss = torch.tensor(0.0)
+        for _ in range(self.cfg.value_steps):
+            loss = torch.mean((self.value(obs) - target) ** 2)
+            self.value_opt.zero_grad()
+            loss.backward()
+            self.value_opt.step()
+        return float(loss.detach())
+
+
+def _fmt(x: float) -> str:
+    return "" if isinstance(x, float) and math.isnan(x) else repr(float(x))
+
+
+def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
+    """Train one run and write ``out_dir``/{log.csv, episodes.csv, agent.pt, summary.json}.
+
+    log.csv has one row per iteration (columns :data:`LOG_COLUMNS`) and is a pure function of
+    (cfg, seed); timings go to summary.json only. Returns the summary dict.
+    """
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    learner = PGLearner(cfg, seed)
+    eval_env = make_vec(cfg.env_id, min(cfg.eval_episodes, 64), cfg.max_episode_steps) if cfg.eval_every else None
+    ep_returns: list[float] = []
+    ep_lengths: list[int] = []
+    ep_iters: list[int] = []
+    rows: list[dict[str, Any]] = []
+    best_window, best_state, best_iter = -math.inf, copy.deepcopy(learner.policy.state_dict()), -1
+    env_steps = 0
+    budget = cfg.episodes
+    for it in range(cfg.n_iterations):
+        batch = learner.collect()
+        env_steps += batch.num_steps
+        rets = batch.returns
+        ep_returns += rets.tolist()
+        ep_lengths += batch.lengths.tolist()
+        ep_iters += [it] * batch.num_episodes
+        recent = np.asarray(ep_returns[-cfg.window :])
+        window_mean = float(recent.mean())
+        eligible = len(ep_returns) >= min(cfg.window, budget or cfg.window)
+        if eligible and window_mean > best_window:
+            best_window, best_iter = window_mean, it
+            best_state = copy.deepcopy(learner.policy.state_dict())
+        alpha = entropy_coef_at(cfg, it)
+        stats = learner.update(batch, alpha)
+        row: dict[str, Any] = {
+            "Iteration": it,
+            "Train_EnvstepsSoFar": env_steps,
+            "Train_EpisodesSoFar": len(ep_returns),
+            "Train_AverageReturn": float(rets.mean()),
+            "Train_StdReturn": float(rets.std()),
+            "Train_MaxReturn": float(rets.max()),
+            "Train_MinReturn": float(rets.min()),
+            "Train_AverageEpLen": float(batch.lengths.mean()),
+            "Entropy Coef": alpha,
+            "Train_WindowMean": window_mean,
+            **stats,
+        }
+        if eval_env is not None and (it % cfg.eval_every == 0 or it == cfg.n_iterations - 1):
+            e_ret, e_len = evaluate(learner.sampler, eval_env, cfg.eval_episodes, seed=10_000_000 + seed * 1000 + it)
+            row.update(
+                Eval_AverageReturn=float(e_ret.mean()),
+                Eval_StdReturn=float(e_ret.std()),
+                Eval_MaxReturn=float(e_ret.max()),
+                Eval_MinReturn=float(e_ret.min()),
+                Eval_AverageEpLen=float(e_len.mean()),
+            )
+        rows.append(row)
+
+    final_state = copy.deepcopy(learner.policy.state_dict())
+    learner.policy.load_state_dict(best_state)
+    test_env = make_vec(cfg.env_id, min(cfg.test_episodes, 100), cfg.max_episode_steps)
+    test_ret, test_len = evaluate(learner.policy.numpy_sampler(), test_env, cfg.test_episodes, seed=20_000_000 + seed, greedy=cfg.test_greedy)
+
+    with open(out_dir / "log.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(LOG_COLUMNS)
+        for row in rows:
+            w.writerow([_fmt(row[c]) if c in row else "" for c in LOG_COLUMNS])
+    with open(out_dir / "episodes.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["episode", "iteration", "return", "length"])
+        for i, (r, n, k) in enumerate(zip(ep_returns, ep_lengths, ep_iters)):
+            w.writerow([i, k, repr(float(r)), n])
+    torch.save(
+        {
+            "policy": best_state,
+            "final_policy": final_state,
+            "value": learner.value.state_dict() if learner.value is not None else None,
+            "config": to_dict(cfg),
+            "seed": seed,
+        },
+        out_dir / "agent.pt",
+    )
+    summary = {
+        "seed": seed,
+        "episodes": len(ep_returns),
+        "env_steps": env_steps,
+        "iterations": cfg.n_iterations,
+        "best_window_mean": best_window,
+        "best_iteration": best_iter,
+        "test_returns": test_ret.tolist(),
+        "test_lengths": test_len.tolist(),
+        "test_mean": float(test_ret.mean()),
+        "test_std": float(test_ret.std()),
+        "wall_time_s": time.perf_counter() - start,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary

@@ -1,0 +1,48 @@
+"""Figures: learning curves with a confidence band over seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from .stats import mean_ci
+
+PALETTE = sns.color_palette("colorblind")
+
+
+def style() -> None:
+    """The workbook's plot style (call once per notebook)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "figure.figsize": (8.0, 4.5)})
+
+
+def band_plot(
+    ax: plt.Axes,
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    level: float = 0.95,
+    hlines: Mapping[str, float] | None = None,
+) -> None:
+    """One line per label: mean over seeds with a Student-t ``level`` band.
+
+    ``curves[label] = (x (G,), y (S, G))``: S seeds sampled on a shared x grid of G points.
+    ``hlines`` draws labelled horizontal reference lines (thresholds, an expert's return).
+    """
+    for i, (label, (x, y)) in enumerate(curves.items()):
+        mean, lo, hi = mean_ci(y, level)
+        color = PALETTE[i % len(PALETTE)]
+        ax.plot(x, mean, color=color, lw=1.6, label=f"{label} (n={y.shape[0]})")
+        ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
+    for j, (label, yv) in enumerate((hlines or {}).items()):
+        ax.axhline(yv, color="0.3", ls=(0, (4, 2 + 2 * j)), lw=1, label=label)
+    ax.legend(loc="best", fontsize="small")
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    """Save ``fig`` as PNG (creating the folder) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
+    return path

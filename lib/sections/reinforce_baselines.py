@@ -1,0 +1,266 @@
+"""Section 01: vanilla REINFORCE against three baselines on CartPole (report 1.1 and 1.2)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..config import spec
+from ..pg import PGConfig
+from ..plots import band_plot, save
+from ..report import Claim
+from ..runs import RunResult, RunSpec
+from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
+
+SECTION = "01_reinforce_baselines"
+TITLE = "REINFORCE on CartPole: vanilla against three baselines"
+
+Variant = Literal["vanilla", "running_mean", "value", "rloo"]
+#: variant -> the learner's ``baseline`` option
+BASELINE = {"vanilla": "none", "running_mean": "running_mean", "value": "value", "rloo": "rloo"}
+LABEL = {
+    "vanilla": "vanilla",
+    "running_mean": "running-mean baseline",
+    "value": "value baseline",
+    "rloo": "RLOO baseline",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Section 01 parameters: which variants, how many seeds, and the learner's settings."""
+
+    variants: tuple[Variant, ...] = spec(("vanilla", "running_mean", "value", "rloo"))
+    seeds: int = spec(5, ge=1, le=1000, doc="seeds per variant")
+    first_seed: int = spec(0, ge=0)
+    workers: int = spec(2, ge=1, le=64, doc="parallel worker processes")
+    solved: float = spec(195.0, gt=0, doc="'solved' threshold for the running mean")
+    perfect: float = spec(500.0, gt=0, doc="the maximum return (CartPole-v1 time limit)")
+    perfect_tolerance: float = spec(0.99, gt=0, le=1, doc="test mean >= perfect * this counts as perfect")
+    train: PGConfig = spec(default_factory=PGConfig)
+
+    def check(self) -> list[str]:
+        errs = []
+        if not self.variants:
+            errs.append("key 'variants' must list at least one variant")
+        if len(set(self.variants)) != len(self.variants):
+            errs.append("key 'variants' lists a variant twice")
+        if self.train.baseline != "none":
+            errs.append("key 'train.baseline' is set per variant; list the variants in 'variants' instead")
+        if "rloo" in self.variants and self.train.batch_episodes < 2:
+            errs.append("key 'train.batch_episodes' must be >= 2 when 'rloo' is a variant")
+        return errs
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    """variant x seed runs of the one learner, differing only in ``baseline``."""
+    return [
+        RunSpec(
+            section=SECTION,
+            variant=v,
+            exp_name=f"reinforce_{v}",
+            seed=seed,
+            config=dataclasses.replace(cfg.train, baseline=BASELINE[v]),
+        )
+        for v in cfg.variants
+        for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds)
+    ]
+
+
+def describe(cfg: Config) -> str:
+    """The experimental set-up in Markdown, from the config (nothing typed by hand)."""
+    t = cfg.train
+    steps = t.max_episode_steps or 500
+    return (
+        f"- **Environment**: `{t.env_id}`, episodes capped at {steps} steps, reward 1 per step.\n"
+        f"- **Budget**: {t.episodes} training episodes per run, the same for every variant; "
+        f"each update uses a batch of **{t.batch_episodes} episodes** played in parallel, so a run makes "
+        f"{t.n_iterations} updates.\n"
+        f"- **Learner**: categorical MLP policy {list(t.hidden)} ({t.activation}), AdamW lr {t.lr:g} "
+        f"(weight decay {t.weight_decay:g}), discounted reward-to-go with gamma = {t.gamma:g}; "
+        f"loss = mean over the batch's steps of -log pi(a|s) * (G - b).\n"
+        f"- **Baselines b**: running mean = bias-corrected EMA (decay {t.running_mean_decay:g}) of the mean "
+        f"reward-to-go of earlier batches; value = MLP {list(t.value_hidden)} fitted to reward-to-go with "
+        f"{t.value_steps} AdamW steps (lr {t.value_lr:g}) per update, its prediction taken before it is fitted; "
+        f"RLOO = for each episode and step, the mean reward-to-go of the other {t.batch_episodes - 1} episodes "
+        f"of the batch at that step.\n"
+        f"- **Evaluation** (as the report): keep the policy with the best {t.window}-episode sliding-window "
+        f"mean of training returns, then play {t.test_episodes} test episodes "
+        f"({'argmax actions' if t.test_greedy else 'actions sampled from the policy'}) on a separate seed.\n"
+        f"- **Seeds**: {cfg.seeds} per variant (seeds {cfg.first_seed}..{cfg.first_seed + cfg.seeds - 1}); "
+        f"bands are Student-t 95% confidence intervals of the mean over seeds."
+    )
+
+
+def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
+    """One row per run: test score, convergence and stability measures, wall time."""
+    rows = []
+    for r in results:
+        ret = r.episodes()["return"].to_numpy()
+        running = sliding_window_mean(ret, cfg.train.window)
+        first = first_crossing(running, cfg.solved)
+        rows.append(
+            {
+                "variant": r.spec.variant,
+                "seed": r.spec.seed,
+                "test_mean": r.summary["test_mean"],
+                "test_std": r.summary["test_std"],
+                "episodes_to_solved": None if first is None else first + 1,
+                "relapse_share": relapse_share(running, cfg.solved),
+                "std_after_solved": None if first is None else float(ret[first:].std()),
+                "best_iteration": r.summary["best_iteration"],
+                "env_steps": r.summary["env_steps"],
+                "wall_time_s": r.summary["wall_time_s"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _nanmean(x: pd.Series) -> float:
+    v = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """One row per variant (the report's table)."""
+    rows = []
+    perfect = cfg.perfect * cfg.perfect_tolerance
+    for v in cfg.variants:
+        d = runs[runs.variant == v]
+        m, lo, hi = mean_ci(d.test_mean.to_numpy())
+        ets = pd.to_numeric(d.episodes_to_solved, errors="coerce")
+        rows.append(
+            {
+                "variant": LABEL[v],
+                "seeds": len(d),
+                "test mean": round(float(m), 1),
+                "test mean 95% CI": f"[{lo:.1f}, {hi:.1f}]",
+                "test std (within run)": round(float(d.test_std.mean()), 1),
+                f"seeds >= {cfg.solved:g}": f"{int((d.test_mean >= cfg.solved).sum())}/{len(d)}",
+                f"seeds at {cfg.perfect:g}": f"{int((d.test_mean >= perfect).sum())}/{len(d)}",
+                f"episodes to {cfg.solved:g} (median)": float(np.median(ets.fillna(np.inf).to_numpy())),
+                "never solved": int(ets.isna().sum()),
+                "relapse share": round(_nanmean(d.relapse_share), 3),
+                "return std after solved": round(_nanmean(d.std_after_solved), 1),
+                "wall time per run (s)": round(float(d.wall_time_s.mean()), 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def curves(results: list[RunResult], cfg: Config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """label -> (episode numbers (E,), running-mean training return per seed (S, E))."""
+    out = {}
+    for v in cfg.variants:
+        ys = [sliding_window_mean(r.episodes()["return"].to_numpy(), cfg.train.window) for r in results if r.spec.variant == v]
+        n = min(len(y) for y in ys)
+        out[LABEL[v]] = (np.arange(1, n + 1), np.stack([y[:n] for y in ys]))
+    return out
+
+
+def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
+    """The mean learning curves with 95% bands, and every seed's curve per variant."""
+    cs = curves(results, cfg)
+    paths = []
+    fig, ax = plt.subplots()
+    band_plot(ax, cs, hlines={f"solved ({cfg.solved:g})": cfg.solved})
+    ax.set(xlabel="training episode", ylabel=f"training return ({cfg.train.window}-episode running mean)",
+           title="REINFORCE on CartPole-v1: mean over seeds, 95% CI", ylim=(0, cfg.perfect * 1.05))
+    paths.append(save(fig, out_dir / "figures" / "learning_curves.png"))
+    plt.show()
+    fig, axes = plt.subplots(1, len(cs), figsize=(3.2 * len(cs), 3.2), sharey=True, squeeze=False)
+    for ax, (label, (x, y)) in zip(axes[0], cs.items()):
+        for row in y:
+            ax.plot(x, row, lw=0.9, alpha=0.8)
+        ax.axhline(cfg.solved, color="0.3", ls="--", lw=0.8)
+        ax.set(title=label, xlabel="training episode", ylim=(0, cfg.perfect * 1.05))
+    axes[0][0].set_ylabel("running-mean return, one line per seed")
+    fig.tight_layout()
+    paths.append(save(fig, out_dir / "figures" / "learning_curves_per_seed.png"))
+    plt.show()
+    return paths
+
+
+def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
+    """The report's four claims, decided from the runs (rules stated in each evidence line)."""
+    out: list[Claim] = []
+    have = set(cfg.variants)
+    by = {v: runs[runs.variant == v] for v in cfg.variants}
+    perfect = cfg.perfect * cfg.perfect_tolerance
+    relapse = {v: _nanmean(by[v].relapse_share) for v in cfg.variants}
+    std_after = {v: _nanmean(by[v].std_after_solved) for v in cfg.variants}
+    n_perfect = {v: int((by[v].test_mean >= perfect).sum()) for v in cfg.variants}
+    ets = {v: float(np.median(pd.to_numeric(by[v].episodes_to_solved, errors="coerce").fillna(np.inf))) for v in cfg.variants}
+    baselines = [v for v in cfg.variants if v != "vanilla"]
+
+    def fmt(d: dict[str, float], digits: int = 3) -> str:
+        return ", ".join(f"{LABEL[k]} {d[k]:.{digits}f}" if np.isfinite(d[k]) else f"{LABEL[k]} n/a" for k in d)
+
+    if "vanilla" in have and baselines:
+        top_relapse = all(relapse["vanilla"] > relapse[v] or not np.isfinite(relapse[v]) for v in baselines)
+        fewest_perfect = all(n_perfect["vanilla"] < n_perfect[v] for v in baselines)
+        vm = by["vanilla"].test_mean
+        out.append(Claim(
+            "Vanilla REINFORCE is very unstable",
+            bool(top_relapse or fewest_perfect),
+            f"Rule: vanilla has the largest relapse share (share of episodes after the running mean first "
+            f"reached {cfg.solved:g} in which it was below {cfg.solved:g} again) or the fewest seeds testing at "
+            f"{cfg.perfect:g}. Relapse share: {fmt(relapse)}. Seeds at {cfg.perfect:g}: "
+            + ", ".join(f"{LABEL[v]} {n_perfect[v]}/{len(by[v])}" for v in cfg.variants)
+            + f". Vanilla test means range {vm.min():.1f} to {vm.max():.1f}.",
+        ))
+    if baselines:
+        ok = all(n_perfect[v] == len(by[v]) for v in baselines)
+        out.append(Claim(
+            f"Every baseline converges to {cfg.perfect:g}",
+            ok,
+            f"Rule: every seed of every baseline variant tests at >= {perfect:g} (mean of {cfg.train.test_episodes} "
+            "test episodes of the kept checkpoint). "
+            + ", ".join(f"{LABEL[v]} {n_perfect[v]}/{len(by[v])}" for v in baselines) + ".",
+        ))
+    if "value" in have and len(cfg.variants) > 1:
+        others = [v for v in cfg.variants if v != "value"]
+        ok = np.isfinite(std_after["value"]) and all(std_after["value"] < std_after[v] or not np.isfinite(std_after[v]) for v in others)
+        out.append(Claim(
+            "The value baseline is the most stable",
+            bool(ok),
+            f"Rule: lowest standard deviation of training returns after the running mean first reached "
+            f"{cfg.solved:g} (mean over seeds). {fmt(std_after, 1)}.",
+        ))
+    if "rloo" in have and len(cfg.variants) > 1:
+        others = [v for v in cfg.variants if v != "rloo"]
+        ok = np.isfinite(ets["rloo"]) and all(ets["rloo"] < ets[v] for v in others)
+        out.append(Claim(
+            "RLOO converges fastest",
+            bool(ok),
+            f"Rule: fewest episodes until the {cfg.train.window}-episode running mean first reaches {cfg.solved:g} "
+            f"(median over seeds; a seed that never does counts as infinite). {fmt(ets, 0)}.",
+        ))
+    return out
+
+
+def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
+    """What the smoke regression check compares, with tolerances loose enough for another machine."""
+    out: dict[str, tuple[object, float]] = {
+        "runs": (len(runs), 0),
+        "variants": (list(cfg.variants), 0),
+        "seeds": (cfg.seeds, 0),
+    }
+    for v in cfg.variants:
+        d = runs[runs.variant == v]
+        m = float(d.test_mean.mean())
+        out[f"{v}.test_mean"] = (round(m, 1), round(max(10.0, 0.3 * m), 1))
+        steps = float(d.env_steps.mean())
+        out[f"{v}.env_steps_per_run"] = (round(steps), round(max(200.0, 0.3 * steps)))
+    return out
+
+
+def headline(table: pd.DataFrame, cfg: Config) -> str:
+    parts = [f"{r['variant']} {r['test mean']:.1f}" for _, r in table.iterrows()]
+    return f"Test mean episode length over {cfg.seeds} seeds: " + "; ".join(parts) + "."

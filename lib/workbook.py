@@ -1,0 +1,243 @@
+"""The workbook driver: execute sections with papermill, export HTML/PDF, build the index.
+
+    python -m lib.workbook reports [--profile default] [--section 01_reinforce_baselines] [--set train.lr=1e-3]
+    python -m lib.workbook pdf [--profile default]
+    python -m lib.workbook index
+    python -m lib.workbook reference        # store smoke results as the nbval regression reference
+
+``./workbook`` at the repository root wraps this after making the virtual environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import ConfigError
+from .params import PROFILES, load_params
+from .report import REPORTS_DIR, report_dir, write_reference
+from .runs import REPO_ROOT
+from .sections import SECTIONS, get_section
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``["train.lr=1e-3", "seeds=3"]`` -> ``{"train.lr": 0.001, "seeds": 3}`` (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, for example --set train.lr=0.001")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def execute_section(section: str, profile: str, overrides: dict[str, Any] | None = None, log: bool = True) -> Path:
+    """Run notebooks/<section>.ipynb through papermill into its report folder; return the executed notebook.
+
+    The parameters are validated here first, so a bad profile or override fails before a kernel starts.
+    """
+    import papermill as pm
+
+    load_params(section, profile, overrides)
+    out_dir = report_dir(section, profile)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"{section}.ipynb"
+    tmp = out_dir / f".{section}.running.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS_DIR / f"{section}.ipynb"),
+        str(tmp),
+        parameters={"profile": profile, "overrides": overrides or {}},
+        cwd=str(NOTEBOOKS_DIR),
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=log,
+        stdout_file=sys.stdout if log else None,
+        stderr_file=sys.stderr if log else None,
+    )
+    os.replace(tmp, output)
+    return output
+
+
+def export_html(notebook: Path) -> Path:
+    """Notebook -> self-contained HTML beside it (figures embedded, no script fetched from a CDN)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    exporter = HTMLExporter(template_name="lab")
+    body, _ = exporter.from_notebook_node(nb)
+    body = strip_remote_scripts(body)
+    out = notebook.with_suffix(".html")
+    out.write_text(body)
+    return out
+
+
+def strip_remote_scripts(page: str) -> str:
+    """Remove ``<script src="http...">`` tags (MathJax, require.js): the reports need none of them."""
+    import re
+
+    return re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", page)
+
+
+def find_chromium() -> str | None:
+    for name in CHROMIUM_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def html_to_pdf(page: Path, pdf: Path | None = None, timeout: float = 120.0) -> Path:
+    """Print an HTML file to PDF with headless Chromium (Debian's ``chromium`` package)."""
+    browser = find_chromium()
+    if browser is None:
+        raise RuntimeError("no Chromium found for PDF export; install it with: apt-get install -y chromium")
+    pdf = pdf or page.with_suffix(".pdf")
+    with tempfile.TemporaryDirectory() as profile_dir:
+        cmd = [
+            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile_dir}", "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=10000", f"--print-to-pdf={pdf}", page.resolve().as_uri(),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
+        raise RuntimeError(f"Chromium could not print {page} (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return pdf
+
+
+def build_index(profile: str = "default") -> Path:
+    """reports/index.html: one row per section from its results.json, with links and claim verdicts."""
+    rows, claims_html = [], []
+    for section in SECTIONS:
+        out = report_dir(section, profile)
+        res_path = out / "results.json"
+        title = get_section(section).TITLE
+        if not res_path.exists():
+            rows.append(f"<tr><td>{section}</td><td>{html.escape(title)}</td><td colspan=3><em>not generated yet</em></td></tr>")
+            continue
+        res = json.loads(res_path.read_text())
+        rel = out.relative_to(REPORTS_DIR if profile == "default" else out.parent)
+        links = " · ".join(
+            f'<a href="{rel}/{section}.{ext}">{ext.upper()}</a>' for ext in ("html", "pdf", "ipynb") if (out / f"{section}.{ext}").exists()
+        )
+        verdicts = [c["holds"] for c in res.get("claims", [])]
+        tally = f"{sum(v is True for v in verdicts)} hold, {sum(v is False for v in verdicts)} do not"
+        rows.append(
+            f"<tr><td>{section}</td><td>{html.escape(res['title'])}</td><td>{html.escape(res['headline'])}</td>"
+            f"<td>{tally}</td><td>{links}</td></tr>"
+        )
+        items = "".join(
+            f"<li><b>{ {True: 'holds', False: 'does not hold', None: 'undecided'}[c['holds']] }</b>: "
+            f"<i>{html.escape(c['claim'])}</i>. {html.escape(c['evidence'])}</li>"
+            for c in res.get("claims", [])
+        )
+        claims_html.append(f"<h3>{section}: {html.escape(res['title'])}</h3><ul>{items}</ul>")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rl-workbook reports</title>
+<style>
+body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.45em;vertical-align:top;text-align:left}}
+th{{background:#f4f4f4}}li{{margin:.3em 0}}code{{background:#f4f4f4;padding:0 .2em}}
+</style></head><body>
+<h1>rl-workbook reports</h1>
+<p>Profile <code>{profile}</code>. Every number below is read from the sections' <code>results.json</code>,
+written by the notebooks when <code>./workbook reports</code> ran them.</p>
+<table><tr><th>section</th><th>title</th><th>headline</th><th>claims</th><th>report</th></tr>
+{''.join(rows)}
+</table>
+<h2>Claims of the reports, checked against the data</h2>
+{''.join(claims_html)}
+</body></html>
+"""
+    path = (REPORTS_DIR if profile == "default" else REPORTS_DIR / f"_{profile}") / "index.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)
+    return path
+
+
+def cmd_reports(args: argparse.Namespace) -> int:
+    sections = args.section or list(SECTIONS)
+    overrides = parse_sets(args.set)
+    for section in sections:  # validate everything before any compute
+        get_section(section)
+        load_params(section, args.profile, overrides)
+    total = time.perf_counter()
+    for section in sections:
+        t0 = time.perf_counter()
+        print(f"== {section} ({args.profile}) ==", flush=True)
+        nb = execute_section(section, args.profile, overrides, log=not args.quiet)
+        page = export_html(nb)
+        if args.pdf:
+            html_to_pdf(page)
+        print(f"== {section}: {time.perf_counter() - t0:.1f} s -> {page.relative_to(REPO_ROOT)}", flush=True)
+    index = build_index(args.profile)
+    print(f"index: {index.relative_to(REPO_ROOT)}; all sections {time.perf_counter() - total:.1f} s")
+    return 0
+
+
+def cmd_pdf(args: argparse.Namespace) -> int:
+    for section in args.section or list(SECTIONS):
+        page = report_dir(section, args.profile) / f"{section}.html"
+        if not page.exists():
+            print(f"{section}: no HTML report yet ({page.relative_to(REPO_ROOT)}); run ./workbook reports first")
+            continue
+        print(f"{section}: {html_to_pdf(page).relative_to(REPO_ROOT)}")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    print(build_index(args.profile).relative_to(REPO_ROOT))
+    return 0
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    for section in args.section or list(SECTIONS):
+        execute_section(section, "smoke", log=False)
+        path = write_reference(report_dir(section, "smoke") / "results.json")
+        print(f"{section}: reference written to {path.relative_to(REPO_ROOT)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="workbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("reports", help="execute sections and export their reports")
+    p.add_argument("--profile", default="default", choices=PROFILES)
+    p.add_argument("--section", action="append", choices=list(SECTIONS), help="only this section (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
+    p.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True, help="also print PDF (default: yes)")
+    p.add_argument("--quiet", action="store_true", help="do not stream notebook output")
+    p.set_defaults(fn=cmd_reports)
+    for name, fn, helptext in (("pdf", cmd_pdf, "print existing HTML reports to PDF"), ("index", cmd_index, "rebuild reports/index.html")):
+        q = sub.add_parser(name, help=helptext)
+        q.add_argument("--profile", default="default", choices=PROFILES)
+        q.add_argument("--section", action="append", choices=list(SECTIONS))
+        q.set_defaults(fn=fn)
+    r = sub.add_parser("reference", help="run sections in the smoke profile and store their regression reference")
+    r.add_argument("--section", action="append", choices=list(SECTIONS))
+    r.set_defaults(fn=cmd_reference)
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
