@@ -121,6 +121,35 @@ def entropy_coef_at(cfg: PGConfig, iteration: int) -> float:
     return cfg.entropy_coef + (cfg.entropy_coef_final - cfg.entropy_coef) * frac
 
 
+class CheckpointSelector:
+    """Keeps the policy with the best sliding-window mean of training returns (report 1.1).
+
+    Call :meth:`offer` after each batch is collected and *before* the update, with the batch's
+    episode returns and the current policy's state: the window then ends with episodes that
+    this very policy played. Ties keep the earlier policy. A policy is eligible once
+    ``min_episodes`` episodes have been seen.
+    """
+
+    def __init__(self, window: int, min_episodes: int):
+        self.window = window
+        self.min_episodes = min_episodes
+        self.returns: list[float] = []
+        self.best_mean = -math.inf
+        self.best_index = -1
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._offers = 0
+
+    def offer(self, batch_returns: np.ndarray, state: dict[str, torch.Tensor]) -> float:
+        """Add a batch's returns (K,); keep a copy of ``state`` if the window mean improved. Returns that mean."""
+        self.returns += [float(r) for r in batch_returns]
+        mean = float(np.mean(self.returns[-self.window :]))
+        if len(self.returns) >= self.min_episodes and mean > self.best_mean:
+            self.best_mean, self.best_index = mean, self._offers
+            self.best_state = copy.deepcopy(state)
+        self._offers += 1
+        return mean
+
+
 class PGLearner:
     """The learner's state: policy, optional value net, optimisers, RNGs and env."""
 
@@ -222,32 +251,24 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     out_dir = Path(out_dir)
     learner = PGLearner(cfg, seed)
     eval_env = make_vec(cfg.env_id, min(cfg.eval_episodes, 64), cfg.max_episode_steps) if cfg.eval_every else None
-    ep_returns: list[float] = []
     ep_lengths: list[int] = []
     ep_iters: list[int] = []
     rows: list[dict[str, Any]] = []
-    best_window, best_state, best_iter = -math.inf, copy.deepcopy(learner.policy.state_dict()), -1
+    selector = CheckpointSelector(cfg.window, min(cfg.window, cfg.episodes or cfg.window))
     env_steps = 0
-    budget = cfg.episodes
     for it in range(cfg.n_iterations):
         batch = learner.collect()
         env_steps += batch.num_steps
         rets = batch.returns
-        ep_returns += rets.tolist()
         ep_lengths += batch.lengths.tolist()
         ep_iters += [it] * batch.num_episodes
-        recent = np.asarray(ep_returns[-cfg.window :])
-        window_mean = float(recent.mean())
-        eligible = len(ep_returns) >= min(cfg.window, budget or cfg.window)
-        if eligible and window_mean > best_window:
-            best_window, best_iter = window_mean, it
-            best_state = copy.deepcopy(learner.policy.state_dict())
+        window_mean = selector.offer(rets, learner.policy.state_dict())
         alpha = entropy_coef_at(cfg, it)
         stats = learner.update(batch, alpha)
         row: dict[str, Any] = {
             "Iteration": it,
             "Train_EnvstepsSoFar": env_steps,
-            "Train_EpisodesSoFar": len(ep_returns),
+            "Train_EpisodesSoFar": len(selector.returns),
             "Train_AverageReturn": float(rets.mean()),
             "Train_StdReturn": float(rets.std()),
             "Train_MaxReturn": float(rets.max()),
@@ -269,6 +290,7 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
         rows.append(row)
 
     final_state = copy.deepcopy(learner.policy.state_dict())
+    best_state = selector.best_state if selector.best_state is not None else final_state
     learner.policy.load_state_dict(best_state)
     test_env = make_vec(cfg.env_id, min(cfg.test_episodes, 100), cfg.max_episode_steps)
     test_ret, test_len = evaluate(learner.policy.numpy_sampler(), test_env, cfg.test_episodes, seed=20_000_000 + seed, greedy=cfg.test_greedy)
@@ -281,7 +303,7 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     with open(out_dir / "episodes.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["episode", "iteration", "return", "length"])
-        for i, (r, n, k) in enumerate(zip(ep_returns, ep_lengths, ep_iters)):
+        for i, (r, n, k) in enumerate(zip(selector.returns, ep_lengths, ep_iters)):
             w.writerow([i, k, repr(float(r)), n])
     torch.save(
         {
@@ -295,11 +317,11 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     )
     summary = {
         "seed": seed,
-        "episodes": len(ep_returns),
+        "episodes": len(selector.returns),
         "env_steps": env_steps,
         "iterations": cfg.n_iterations,
-        "best_window_mean": best_window,
-        "best_iteration": best_iter,
+        "best_window_mean": selector.best_mean,
+        "best_iteration": selector.best_index,
         "test_returns": test_ret.tolist(),
         "test_lengths": test_len.tolist(),
         "test_mean": float(test_ret.mean()),

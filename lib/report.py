@@ -84,7 +84,7 @@ def write_results(
         "regression": {k: {"value": v, "tol": t} for k, (v, t) in regression.items()},
         "figures": [str(Path(f).relative_to(out)) if Path(f).is_relative_to(out) else str(f) for f in figures],
         "git_commit": git_commit(),
-        "training_code_hash": code_hash()[:16],
+        "training_code_hash": code_hash("lib.pg")[:16],
         **(extra or {}),
     }
     path = out / "results.json"

@@ -40,9 +40,6 @@ from .config import to_dict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIB_DIR = Path(__file__).resolve().parent
 
-#: lib modules that only present results; editing them must not invalidate stored runs.
-#: (Section modules under lib/sections/ only build configs, which are hashed themselves, and analyse.)
-PRESENTATION_MODULES = frozenset({"stats.py", "plots.py", "workbook.py", "report.py", "runs.py", "params.py"})
 #: Packages whose versions are part of a run's key.
 KEY_PACKAGES = ("torch", "numpy", "gymnasium", "mujoco")
 #: Files every finished run directory holds.
@@ -54,13 +51,60 @@ def store_root() -> Path:
     return Path(os.environ.get("RLWB_RUNS", REPO_ROOT / "runs"))
 
 
-def code_hash() -> str:
-    """sha256 over the source of every training module in lib/ (not the presentation ones)."""
-    h = hashlib.sha256()
-    for path in sorted(LIB_DIR.rglob("*.py")):
-        rel = path.relative_to(LIB_DIR)
-        if path.name in PRESENTATION_MODULES or rel.parts[0] == "sections":
+def _lib_imports(path: Path) -> set[Path]:
+    """The lib/ source files that the module at ``path`` imports directly (absolute or relative)."""
+    import ast
+
+    tree = ast.parse(path.read_text(), filename=str(path))
+    pkg_parts = list(path.relative_to(LIB_DIR.parent).with_suffix("").parts[:-1])  # e.g. ["lib", "sections"]
+    found: set[Path] = set()
+
+    def add(dotted: list[str]) -> None:
+        if not dotted or dotted[0] != "lib":
+            return
+        base = LIB_DIR.parent.joinpath(*dotted)
+        for cand in (base.with_suffix(".py"), base / "__init__.py"):
+            if cand.exists():
+                found.add(cand)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name.split("."))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = pkg_parts[: len(pkg_parts) - node.level + 1]
+                mod = anchor + (node.module.split(".") if node.module else [])
+            else:
+                mod = (node.module or "").split(".")
+            add(mod)
+            for alias in node.names:  # "from . import x" / "from .pkg import mod"
+                add(mod + [alias.name])
+    return found
+
+
+def code_files(module: str) -> list[Path]:
+    """``module`` ("lib.pg") and every lib/ module it imports, transitively, sorted."""
+    start = LIB_DIR.parent.joinpath(*module.split(".")).with_suffix(".py")
+    seen: set[Path] = set()
+    todo = [start]
+    while todo:
+        path = todo.pop()
+        if path in seen:
             continue
+        seen.add(path)
+        todo.extend(_lib_imports(path) - seen)
+    return sorted(seen)
+
+
+def code_hash(module: str = "lib.pg") -> str:
+    """sha256 over the source of ``module`` and every lib/ module it imports (transitively).
+
+    A run's key includes the hash of its trainer's module, so editing the learner retrains its
+    runs while editing plots, sections or another learner does not.
+    """
+    h = hashlib.sha256()
+    for path in code_files(module):
         h.update(str(path.relative_to(LIB_DIR)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -112,7 +156,7 @@ class RunSpec:
             "config_type": type(self.config).__qualname__,
             "config": to_dict(self.config),
             "seed": self.seed,
-            "code": code if code is not None else code_hash(),
+            "code": code if code is not None else code_hash(self.trainer.split(":")[0]),
             "versions": {k: v for k, v in package_versions().items()},
         }
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
@@ -195,7 +239,11 @@ class RunStore:
             "git_commit": git_commit(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        fn(spec.config, spec.seed, work)
+        try:
+            fn(spec.config, spec.seed, work)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
         (work / "flags.json").write_text(json.dumps(flags, indent=1))
         final = self.root / spec.dirname(key)
         try:
@@ -309,8 +357,8 @@ def run_grid(
     specs = list(specs)
     store = store or RunStore()
     store.clean_stale()
-    code = code_hash()
-    keys = [s.key(code) for s in specs]
+    hashes = {m: code_hash(m) for m in {s.trainer.split(":")[0] for s in specs}}
+    keys = [s.key(hashes[s.trainer.split(":")[0]]) for s in specs]
     found = {k: store.find(k) for k in keys}
     todo = [(s, k, str(store.root)) for s, k in zip(specs, keys) if found[k] is None]
     todo = list({k: item for item in todo for k in [item[1]]}.values())  # one job per key

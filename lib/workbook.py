@@ -68,8 +68,36 @@ def execute_section(section: str, profile: str, overrides: dict[str, Any] | None
         stdout_file=sys.stdout if log else None,
         stderr_file=sys.stderr if log else None,
     )
+    tidy_streams(tmp)
     os.replace(tmp, output)
     return output
+
+
+def _apply_carriage_returns(text: str) -> str:
+    """What a terminal shows: on each line, only the text after the last carriage return."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def tidy_streams(path: Path) -> None:
+    """Merge each cell's consecutive stream outputs and resolve progress-bar carriage returns,
+    so a report shows a progress bar's final state instead of every update."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged: list[Any] = []
+        for out in cell.outputs:
+            if out.output_type == "stream" and merged and merged[-1].output_type == "stream" and merged[-1].name == out.name:
+                merged[-1].text += out.text
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.output_type == "stream":
+                out.text = _apply_carriage_returns(out.text)
+        cell.outputs = merged
+    nbformat.write(nb, str(path))
 
 
 def export_html(notebook: Path) -> Path:
@@ -205,11 +233,34 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def store_check_output(section: str, text: str) -> Path:
+    """Put ``text`` as the stored output of the notebook's ``# NBVAL_CHECK_OUTPUT`` cells (what nbval
+    compares) and clear every other output, so notebooks/ holds source plus the expected check."""
+    import nbformat
+
+    path = NOTEBOOKS_DIR / f"{section}.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        cell.outputs = []
+        if cell.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT"):
+            cell.execution_count = 1  # nbval ignores the outputs of cells marked as never run
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
+    nbformat.write(nb, str(path))
+    return path
+
+
 def cmd_reference(args: argparse.Namespace) -> int:
+    from .report import regression_check
+
     for section in args.section or list(SECTIONS):
         execute_section(section, "smoke", log=False)
-        path = write_reference(report_dir(section, "smoke") / "results.json")
-        print(f"{section}: reference written to {path.relative_to(REPO_ROOT)}")
+        results = report_dir(section, "smoke") / "results.json"
+        path = write_reference(results)
+        store_check_output(section, regression_check(results, "smoke"))
+        print(f"{section}: reference written to {path.relative_to(REPO_ROOT)}; expected check stored in notebooks/{section}.ipynb")
     return 0
 
 

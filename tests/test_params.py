@@ -1,0 +1,96 @@
+"""Every parameter file validates; bad input fails early with the promised message."""
+
+from pathlib import Path
+
+import pytest
+
+from lib.config import ConfigError
+from lib.params import PARAMS_DIR, PROFILES, load_file, load_params
+from lib.sections import SECTIONS
+
+ALL_FILES = sorted(PARAMS_DIR.glob("*/*.yaml"))
+
+
+def test_every_section_has_every_profile():
+    for section in SECTIONS:
+        for profile in PROFILES:
+            assert (PARAMS_DIR / profile / f"{section}.yaml").exists(), f"missing params/{profile}/{section}.yaml"
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_params_file_validates(path: Path):
+    cfg = load_file(path)
+    with pytest.raises(Exception):  # frozen
+        cfg.seeds = 1  # type: ignore[misc]
+
+
+def test_default_profile_has_at_least_five_seeds():
+    for section in SECTIONS:
+        assert load_params(section, "default").seeds >= 5
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "01_reinforce_baselines.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_unknown_key_names_file_key_and_allowed(tmp_path):
+    p = _write(tmp_path, "seeds: 3\ntrain:\n  lrr: 0.1\n")
+    with pytest.raises(ConfigError) as e:
+        load_file(p)
+    msg = str(e.value)
+    assert str(p) in msg or p.name in msg
+    assert "unknown key 'train.lrr'" in msg
+    assert "allowed keys here:" in msg and "lr" in msg
+
+
+def test_wrong_type_and_out_of_range_are_all_reported(tmp_path):
+    p = _write(tmp_path, "seeds: three\nworkers: 0\ntrain:\n  lr: -1\n  hidden: [64, x]\n")
+    with pytest.raises(ConfigError) as e:
+        load_file(p)
+    msg = str(e.value)
+    assert "key 'seeds' must be an integer >= 1 and <= 1000; got 'three'" in msg
+    assert "key 'workers' must be an integer >= 1" in msg and "got 0" in msg
+    assert "key 'train.lr' must be a number > 0.0" in msg
+    assert "key 'train.hidden[1]' must be an integer" in msg
+    assert msg.count("\n") == 3  # four problems, one line each
+
+
+def test_choice_error_lists_the_choices(tmp_path):
+    p = _write(tmp_path, "variants: [vanilla, a2c]\n")
+    with pytest.raises(ConfigError, match=r"variants\[1\]' must be one of 'vanilla', 'running_mean', 'value', 'rloo'; got 'a2c'"):
+        load_file(p)
+
+
+def test_cross_key_rule(tmp_path):
+    p = _write(tmp_path, "variants: [rloo]\ntrain:\n  batch_episodes: 1\n")
+    with pytest.raises(ConfigError, match="batch_episodes"):
+        load_file(p)
+
+
+def test_invalid_yaml_names_the_file(tmp_path):
+    p = _write(tmp_path, "seeds: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_file(p)
+
+
+def test_overrides_are_validated_and_named():
+    cfg = load_params("01_reinforce_baselines", "smoke", {"train.lr": 0.001, "seeds": 3})
+    assert cfg.train.lr == 0.001 and cfg.seeds == 3
+    with pytest.raises(ConfigError, match=r"overrides on params/smoke/01_reinforce_baselines.yaml: key 'train.gamma' must be a number >= 0.0 and <= 1.0; got 2"):
+        load_params("01_reinforce_baselines", "smoke", {"train": {"gamma": 2}})
+
+
+def test_unknown_profile_and_section():
+    with pytest.raises(ConfigError, match="profile 'fast' is not one of smoke, default, full"):
+        load_params("01_reinforce_baselines", "fast")
+    with pytest.raises(ConfigError, match="unknown section"):
+        load_params("99_nope", "smoke")
+
+
+def test_cli_rejects_bad_override_before_running(capsys):
+    from lib.workbook import main
+
+    assert main(["reports", "--profile", "smoke", "--set", "train.lr=-1", "--no-pdf"]) == 2
+    assert "train.lr" in capsys.readouterr().err

@@ -1,0 +1,135 @@
+"""The learner: determinism, the checkpoint protocol, evaluation, options that must change the run."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from lib.envs import make_vec, resolve_env_id
+from lib.pg import CheckpointSelector, PGConfig, entropy_coef_at, train
+from lib.rollout import collect_round, evaluate
+
+
+def _files(d):
+    return (d / "log.csv").read_bytes(), (d / "episodes.csv").read_bytes()
+
+
+@pytest.mark.parametrize("baseline", ["none", "running_mean", "value", "rloo"])
+def test_same_seed_same_log(tmp_path, tiny_cfg, baseline):
+    cfg = replace(tiny_cfg, baseline=baseline)
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for d in (a, b, c):
+        d.mkdir()
+    train(cfg, 3, a)
+    train(cfg, 3, b)
+    train(cfg, 4, c)
+    assert _files(a) == _files(b)
+    assert _files(a) != _files(c)
+
+
+def test_log_columns_and_budget(tmp_path, tiny_cfg):
+    import pandas as pd
+
+    s = train(tiny_cfg, 0, tmp_path)
+    log = pd.read_csv(tmp_path / "log.csv")
+    for col in ("Train_EnvstepsSoFar", "Train_AverageReturn", "Eval_AverageReturn", "Actor Loss", "Baseline Loss"):
+        assert col in log.columns
+    assert len(log) == tiny_cfg.episodes // tiny_cfg.batch_episodes
+    eps = pd.read_csv(tmp_path / "episodes.csv")
+    assert len(eps) == tiny_cfg.episodes == s["episodes"]
+    # CartPole pays 1 per step, so the env-step count is the sum of episode returns
+    assert log.Train_EnvstepsSoFar.iloc[-1] == eps["return"].sum() == s["env_steps"]
+    assert len(s["test_returns"]) == tiny_cfg.test_episodes
+
+
+def test_baseline_changes_the_update(tmp_path, tiny_cfg):
+    """The variants are really different estimators: same seed, different logs."""
+    logs = {}
+    for bl in ("none", "running_mean", "value", "rloo"):
+        d = tmp_path / bl
+        d.mkdir()
+        train(replace(tiny_cfg, baseline=bl), 0, d)
+        logs[bl] = (d / "log.csv").read_text().splitlines()[2:]  # first update is where they start to differ
+    assert len({tuple(v) for v in logs.values()}) == 4
+
+
+def test_checkpoint_selector_keeps_first_best_window():
+    sel = CheckpointSelector(window=2, min_episodes=2)
+    states = [{"w": torch.tensor(float(i))} for i in range(4)]
+    means = [sel.offer(np.array(r), s) for r, s in zip([[1, 1], [5, 5], [3, 3], [5, 5]], states)]
+    assert means == [1, 5, 3, 5]
+    assert sel.best_mean == 5 and sel.best_index == 1  # the tie at batch 3 keeps batch 1
+    assert float(sel.best_state["w"]) == 1.0
+    states[1]["w"] += 10  # the kept state is a copy, not a reference
+    assert float(sel.best_state["w"]) == 1.0
+
+
+def test_checkpoint_selector_waits_for_a_full_window():
+    sel = CheckpointSelector(window=4, min_episodes=4)
+    sel.offer(np.array([100.0, 100.0]), {})
+    assert sel.best_index == -1
+    sel.offer(np.array([0.0, 0.0]), {})
+    assert sel.best_index == 1 and sel.best_mean == 50.0
+
+
+class _Const:
+    def __init__(self, action):
+        self.action = action
+
+    def sample(self, obs, rng, greedy=False):
+        return np.full(obs.shape[0], self.action, dtype=np.int64)
+
+
+def test_evaluate_plays_exactly_n_episodes_and_returns_lengths():
+    env = make_vec("CartPole-v1", 8)
+    rets, lens = evaluate(_Const(0), env, 20, seed=0)  # 20 episodes in rounds of 8
+    assert rets.shape == lens.shape == (20,)
+    np.testing.assert_array_equal(rets, lens)  # reward 1 per step
+    # pushing left all the time drops the pole within a dozen steps
+    assert lens.max() < 15 and lens.min() >= 7
+
+
+def test_collect_round_masks_steps_after_an_episode_ends():
+    env = make_vec("CartPole-v1", 4)
+    rng = np.random.default_rng(0)
+    batch = collect_round(env, _Const(1), rng, seed=1)
+    assert batch.mask.sum() == batch.lengths.sum()
+    np.testing.assert_array_equal(batch.mask.sum(0), batch.lengths)
+    assert batch.rewards[~batch.mask].sum() == 0
+    assert batch.terminated.all()  # pole falls long before the 500-step limit
+
+
+def test_truncation_is_recorded(tmp_path):
+    env = make_vec("CartPole-v1", 2, max_steps=5)
+    batch = collect_round(env, _Const(0), np.random.default_rng(0), seed=0)
+    np.testing.assert_array_equal(batch.lengths, [5, 5])
+    assert not batch.terminated.any()
+
+
+def test_entropy_schedule_is_linear_between_ends():
+    cfg = PGConfig(episodes=80, batch_episodes=8, entropy_coef=0.01, entropy_coef_final=0.0001)
+    assert entropy_coef_at(cfg, 0) == pytest.approx(0.01)
+    assert entropy_coef_at(cfg, 9) == pytest.approx(0.0001)
+    assert entropy_coef_at(cfg, 4) == pytest.approx(0.01 + (0.0001 - 0.01) * 4 / 9)
+    assert entropy_coef_at(replace(cfg, entropy_coef_final=None), 9) == 0.01
+
+
+def test_numpy_sampler_matches_torch_policy():
+    from lib.nets import CategoricalPolicy
+
+    torch.manual_seed(0)
+    pol = CategoricalPolicy(4, 3, (16, 16))
+    obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    np.testing.assert_allclose(pol.numpy_sampler().logits(obs), pol.logits(torch.from_numpy(obs)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    # sampling frequencies follow the softmax
+    rng = np.random.default_rng(1)
+    many = np.repeat(obs[:1], 20000, 0)
+    counts = np.bincount(pol.sample(many, rng), minlength=3) / 20000
+    probs = torch.softmax(pol.logits(torch.from_numpy(obs[:1])), -1)[0].detach().numpy()
+    np.testing.assert_allclose(counts, probs, atol=0.015)
+
+
+def test_renamed_env_ids():
+    assert resolve_env_id("LunarLander-v2") == "LunarLander-v3"
+    assert resolve_env_id("CartPole-v1") == "CartPole-v1"

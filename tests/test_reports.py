@@ -1,0 +1,103 @@
+"""Report export (HTML offline, PDF via Chromium), the index page and the smoke regression check."""
+
+import base64
+import io
+import json
+import os
+import shutil
+
+import nbformat
+import pytest
+
+from lib import report, workbook
+
+
+def _notebook_with_figure(path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("plot()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(buf.getvalue()).decode()})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# A report\n\nWith $x^2$ math."), cell]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_html_is_offline_with_embedded_figure(tmp_path):
+    page = workbook.export_html(_notebook_with_figure(tmp_path / "r.ipynb"))
+    text = page.read_text()
+    assert "data:image/png;base64," in text
+    import re
+
+    assert not re.search(r'<script[^>]*src="https?://', text), "the report must not load scripts from the network"
+
+
+@pytest.mark.skipif(workbook.find_chromium() is None and os.environ.get("CI") != "true", reason="Chromium not installed (./workbook test installs it)")
+def test_pdf_export(tmp_path):
+    page = workbook.export_html(_notebook_with_figure(tmp_path / "r.ipynb"))
+    pdf = workbook.html_to_pdf(page)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert data.count(b"/Type /Page") >= 1 or data.count(b"/Type/Page") >= 1
+    assert len(data) > 5000  # text and an image, not an empty page
+
+
+def _results(tmp_path, section, reg, claims=None):
+    out = tmp_path / section
+    out.mkdir(parents=True)
+    payload = {
+        "section": section,
+        "title": "T",
+        "headline": "H",
+        "regression": {k: {"value": v, "tol": t} for k, (v, t) in reg.items()},
+        "claims": claims or [],
+    }
+    p = out / "results.json"
+    p.write_text(json.dumps(payload))
+    return p
+
+
+def test_regression_check_passes_within_tolerance_and_fails_outside(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "ref")
+    ref = _results(tmp_path, "sec_a", {"runs": (8, 0), "x.test_mean": (30.0, 10.0)})
+    report.write_reference(ref)
+    near = _results(tmp_path / "near", "sec_a", {"runs": (8, 0), "x.test_mean": (38.0, 10.0)})
+    assert report.regression_check(near, "smoke") == "sec_a: smoke results match the reference (2 checks)"
+    far = _results(tmp_path / "far", "sec_a", {"runs": (7, 0), "x.test_mean": (45.0, 10.0)})
+    out = report.regression_check(far, "smoke")
+    assert "FAILED (2 of 2)" in out and "runs: got 7, reference 8" in out and "x.test_mean" in out
+    assert "smoke profile only" in report.regression_check(far, "default")
+
+
+def test_index_lists_sections_with_claims(tmp_path, monkeypatch):
+    monkeypatch.setattr(workbook, "REPORTS_DIR", tmp_path)
+    monkeypatch.setattr(workbook, "report_dir", lambda s, p: tmp_path / s)
+    _results(tmp_path, "01_reinforce_baselines", {}, claims=[{"claim": "RLOO is fastest", "holds": False, "evidence": "e"}])
+    (tmp_path / "01_reinforce_baselines" / "01_reinforce_baselines.html").write_text("<html></html>")
+    page = workbook.build_index("default").read_text()
+    assert "RLOO is fastest" in page and "does not hold" in page
+    assert 'href="01_reinforce_baselines/01_reinforce_baselines.html"' in page
+
+
+def test_tidy_streams_keeps_the_final_progress_state(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("run()")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 0%"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 50%"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 100%\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="8 runs\n"),
+    ]
+    nb.cells = [cell]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, str(path))
+    workbook.tidy_streams(path)
+    outs = nbformat.read(str(path), as_version=4).cells[0].outputs
+    assert [(o.name, o.text) for o in outs] == [("stderr", "bar 100%\n"), ("stdout", "8 runs\n")]

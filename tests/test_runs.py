@@ -1,0 +1,120 @@
+"""Run store: keys, atomic publication, resume after a kill, failure isolation, parallel grid."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lib.runs import RUN_FILES, ProcessExecutor, RunSpec, RunStore, run_grid
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _spec(cfg, seed=0, variant="v", trainer="lib.pg:train"):
+    return RunSpec(section="test", variant=variant, exp_name=f"t_{variant}", seed=seed, config=cfg, trainer=trainer)
+
+
+def test_key_depends_on_config_seed_and_code(tiny_cfg):
+    base = _spec(tiny_cfg)
+    assert base.key("c") == _spec(tiny_cfg).key("c")
+    assert base.key("c") != _spec(tiny_cfg, seed=1).key("c")
+    assert base.key("c") != _spec(replace(tiny_cfg, lr=1e-3)).key("c")
+    assert base.key("c") != base.key("other code")
+    assert base.key("c") == _spec(tiny_cfg, variant="renamed").key("c")  # labels are not results
+    assert len(base.key()) == 16
+
+
+def test_grid_writes_runs_and_reuses_them(store, tiny_cfg):
+    specs = [_spec(tiny_cfg, seed=s) for s in (0, 1)]
+    first = run_grid(specs, workers=1, store=store, progress=False)
+    assert [r.cached for r in first] == [False, False]
+    for r in first:
+        assert all((r.path / f).exists() for f in RUN_FILES)
+        flags = json.loads((r.path / "flags.json").read_text())
+        assert flags["seed"] == r.spec.seed and flags["config"]["lr"] == tiny_cfg.lr
+        assert {"torch", "gymnasium", "numpy"} <= set(flags["versions"]) and flags["git_commit"]
+        assert r.path.name.startswith(f"CartPole-v1_t_v_sd{r.spec.seed}_")
+    mtimes = [(r.path / "log.csv").stat().st_mtime_ns for r in first]
+    again = run_grid(specs, workers=1, store=store, progress=False)
+    assert [r.cached for r in again] == [True, True]
+    assert [(r.path / "log.csv").stat().st_mtime_ns for r in again] == mtimes
+
+
+def test_half_written_run_is_not_reused(store, tiny_cfg):
+    spec = _spec(tiny_cfg)
+    key = spec.key()
+    broken = store.root / spec.dirname(key)
+    broken.mkdir(parents=True)
+    (broken / "log.csv").write_text("Iteration\n0\n")  # no summary.json, agent.pt, ...
+    assert store.find(key) is None
+    import shutil
+
+    shutil.rmtree(broken)
+    (res,) = run_grid([spec], workers=1, store=store, progress=False)
+    assert not res.cached and (res.path / "summary.json").exists()
+
+
+def test_killed_run_leaves_nothing_and_resumes(store, tiny_cfg, tmp_path):
+    """Kill a worker mid-training; the store shows no run, and the next grid trains it."""
+    slow = replace(tiny_cfg, episodes=4000, batch_episodes=8)
+    spec = _spec(slow)
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from lib.runs import RunStore, RunSpec\nfrom lib.pg import PGConfig\n"
+        "import pickle; spec = pickle.loads(bytes.fromhex(%r))\n"
+        "RunStore(%r).execute(spec, spec.key())\n"
+    ) % (str(ROOT), __import__("pickle").dumps(spec).hex(), str(store.root))
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 60
+    while time.time() < deadline and not (store.tmp.exists() and any(store.tmp.iterdir())):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert any(store.tmp.iterdir()), "the run should have been working in .tmp"
+    assert store.find(spec.key()) is None
+    assert store.clean_stale() == 1 and not any(store.tmp.iterdir())
+    small = _spec(tiny_cfg)
+    (res,) = run_grid([small], workers=1, store=store, progress=False)
+    assert not res.cached
+
+
+def failing_trainer(cfg, seed, out_dir):
+    """A trainer that fails for seed 1 and otherwise defers to the real one."""
+    if seed == 1:
+        raise RuntimeError("boom for seed 1")
+    from lib.pg import train
+
+    return train(cfg, seed, out_dir)
+
+
+def test_one_failed_run_does_not_lose_the_others(store, tiny_cfg):
+    specs = [_spec(tiny_cfg, seed=s, trainer="tests.test_runs:failing_trainer") for s in (0, 1, 2)]
+    with pytest.raises(RuntimeError, match=r"(?s)1 run\(s\) failed \(v/sd1\).*boom for seed 1"):
+        run_grid(specs, workers=1, store=store, progress=False)
+    assert store.find(specs[0].key()) is not None and store.find(specs[2].key()) is not None
+    assert store.find(specs[1].key()) is None
+
+
+def test_process_executor_matches_serial(store, tiny_cfg, tmp_path):
+    """Two worker processes give byte-identical logs to the in-process run."""
+    specs = [_spec(tiny_cfg, seed=s) for s in (0, 1)]
+    par = run_grid(specs, store=store, executor=ProcessExecutor(2), progress=False)
+    serial_store = RunStore(tmp_path / "serial")
+    ser = run_grid(specs, workers=1, store=serial_store, progress=False)
+    for a, b in zip(par, ser):
+        assert (a.path / "log.csv").read_bytes() == (b.path / "log.csv").read_bytes()
+
+
+def test_code_hash_covers_what_the_trainer_imports_and_nothing_else():
+    from lib.runs import code_files
+
+    names = {p.name for p in code_files("lib.pg")}
+    assert {"pg.py", "returns.py", "rollout.py", "nets.py", "envs.py", "config.py"} <= names
+    assert not names & {"plots.py", "stats.py", "workbook.py", "report.py", "runs.py"}
