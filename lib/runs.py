@@ -105,7 +105,7 @@ def code_hash(module: str = "lib.pg") -> str:
     """
     h = hashlib.sha256()
     for path in code_files(module):
-        h.update(str(path.relative_to(LIB_DIR)).encode())
+        h.update(str(path.relative_to(LIB_DIR.parent)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
