@@ -44,9 +44,9 @@ class CategoricalPolicy(nn.Module):
         """Actions (B,) int64 for ``obs`` (B, obs_dim), drawn with ``rng`` (see :class:`NumpyCategorical`)."""
         return self.numpy_sampler().sample(obs, rng, greedy)
 
-    def numpy_sampler(self) -> "NumpyCategorical":
+    def numpy_sampler(self, temperature: float = 1.0) -> "NumpyCategorical":
         """A frozen numpy copy of this policy for fast rollouts (rebuild it after each update)."""
-        return NumpyCategorical(self.net)
+        return NumpyCategorical(self.net, temperature)
 
 
 class NumpyCategorical:
@@ -54,10 +54,14 @@ class NumpyCategorical:
 
     A torch forward pass on a handful of observations costs ~40 us of dispatch overhead; the
     same three small matmuls in numpy cost a few us, which is most of a rollout step. The
-    weights are a snapshot: gradients are never needed while acting.
+    weights are a snapshot: gradients are never needed while acting. ``temperature`` divides the
+    logits before sampling (1: the policy itself; > 1: more random; greedy ignores it).
     """
 
-    def __init__(self, net: nn.Sequential):
+    def __init__(self, net: nn.Sequential, temperature: float = 1.0):
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0; got {temperature}")
+        self.temperature = temperature
         self.layers: list[tuple[np.ndarray, np.ndarray]] = []
         self.acts: list[str | None] = []
         with torch.no_grad():
@@ -84,6 +88,8 @@ class NumpyCategorical:
         logits = self.logits(obs)
         if greedy:
             return logits.argmax(-1).astype(np.int64)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
         z = np.exp(logits - logits.max(-1, keepdims=True))
         cdf = np.cumsum(z, -1)
         u = rng.random((cdf.shape[0], 1)) * cdf[:, -1:]

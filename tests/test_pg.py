@@ -133,3 +133,20 @@ def test_numpy_sampler_matches_torch_policy():
 def test_renamed_env_ids():
     assert resolve_env_id("LunarLander-v2") == "LunarLander-v3"
     assert resolve_env_id("CartPole-v1") == "CartPole-v1"
+
+
+def test_temperature_flattens_the_distribution():
+    from lib.nets import CategoricalPolicy
+
+    torch.manual_seed(0)
+    pol = CategoricalPolicy(4, 2, (8,))
+    with torch.no_grad():
+        pol.net[-1].bias.copy_(torch.tensor([2.0, 0.0]))
+        pol.net[-1].weight.zero_()
+    obs = np.zeros((40000, 4), dtype=np.float32)
+    p1 = (pol.numpy_sampler().sample(obs, np.random.default_rng(0)) == 0).mean()
+    p4 = (pol.numpy_sampler(4.0).sample(obs, np.random.default_rng(0)) == 0).mean()
+    assert p1 == pytest.approx(1 / (1 + np.exp(-2.0)), abs=0.01)  # softmax([2, 0])[0] = 0.881
+    assert p4 == pytest.approx(1 / (1 + np.exp(-0.5)), abs=0.01)  # logits / 4
+    with pytest.raises(ValueError):
+        pol.numpy_sampler(0.0)
