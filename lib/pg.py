@@ -14,7 +14,7 @@ episode ends, whether it terminated or was cut by the time limit.
 
 Evaluation (report 1.1): after every batch, the mean training return over the last ``window``
 episodes is compared with the best so far; the policy that produced that batch is kept when it
-improves (first best wins ties). At the end the kept policy plays ``test_episodes`` test
+improves (on ties, by default the later policy, see :class:`CheckpointSelector`). At the end the kept policy plays ``test_episodes`` test
 episodes with its own seed.
 """
 
@@ -39,6 +39,11 @@ from .returns import RunningMeanBaseline, normalize, reward_to_go, rloo_baseline
 from .rollout import EpisodeBatch, collect_round, evaluate
 
 Baseline = Literal["none", "running_mean", "value", "rloo"]
+
+#: Test episodes of run seed s use env/sampling seed TEST_SEED_OFFSET + s; evaluations during
+#: training use EVAL_SEED_OFFSET + 1000 s + iteration. Neither touches the training RNG.
+TEST_SEED_OFFSET = 20_000_000
+EVAL_SEED_OFFSET = 10_000_000
 
 #: log.csv columns, named as the assignment's code logs them (plus a few of ours at the end).
 LOG_COLUMNS = (
@@ -88,6 +93,7 @@ class PGConfig:
     entropy_coef: float = spec(0.0, ge=0.0, doc="entropy bonus alpha (start value when scheduled)")
     entropy_coef_final: float | None = spec(None, ge=0.0, doc="if set, alpha moves linearly to this")
     window: int = spec(50, ge=1, doc="sliding window (episodes) for best-checkpoint selection")
+    checkpoint_ties: Literal["first", "last"] = spec("last", doc="which policy to keep when windows tie (e.g. at 500)")
     eval_every: int = spec(0, ge=0, doc="evaluate every N iterations (0: never during training)")
     eval_episodes: int = spec(10, ge=1)
     test_episodes: int = spec(100, ge=1, doc="test episodes of the kept checkpoint")
@@ -126,12 +132,14 @@ class CheckpointSelector:
 
     Call :meth:`offer` after each batch is collected and *before* the update, with the batch's
     episode returns and the current policy's state: the window then ends with episodes that
-    this very policy played. Ties keep the earlier policy. A policy is eligible once
-    ``min_episodes`` episodes have been seen.
+    this very policy played. On ties (several windows at the maximum, say) ``ties="last"`` keeps
+    the latest such policy, the one trained longest; ``"first"`` the earliest. A policy is
+    eligible once ``min_episodes`` episodes have been seen.
     """
 
-    def __init__(self, window: int, min_episodes: int):
+    def __init__(self, window: int, min_episodes: int, ties: str = "last"):
         self.window = window
+        self.ties = ties
         self.min_episodes = min_episodes
         self.returns: list[float] = []
         self.best_mean = -math.inf
@@ -143,7 +151,8 @@ class CheckpointSelector:
         """Add a batch's returns (K,); keep a copy of ``state`` if the window mean improved. Returns that mean."""
         self.returns += [float(r) for r in batch_returns]
         mean = float(np.mean(self.returns[-self.window :]))
-        if len(self.returns) >= self.min_episodes and mean > self.best_mean:
+        better = mean > self.best_mean or (self.ties == "last" and mean == self.best_mean)
+        if len(self.returns) >= self.min_episodes and better:
             self.best_mean, self.best_index = mean, self._offers
             self.best_state = copy.deepcopy(state)
         self._offers += 1
@@ -237,8 +246,11 @@ class PGLearner:
         return float(loss.detach())
 
 
-def _fmt(x: float) -> str:
-    return "" if isinstance(x, float) and math.isnan(x) else repr(float(x))
+def _fmt(x: float | int) -> str:
+    """CSV text of a log value: integers as integers, floats in full precision, NaN as empty."""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return str(int(x))
+    return "" if math.isnan(x) else repr(float(x))
 
 
 def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
@@ -254,7 +266,7 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     ep_lengths: list[int] = []
     ep_iters: list[int] = []
     rows: list[dict[str, Any]] = []
-    selector = CheckpointSelector(cfg.window, min(cfg.window, cfg.episodes or cfg.window))
+    selector = CheckpointSelector(cfg.window, min(cfg.window, cfg.episodes or cfg.window), cfg.checkpoint_ties)
     env_steps = 0
     for it in range(cfg.n_iterations):
         batch = learner.collect()
@@ -279,7 +291,7 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
             **stats,
         }
         if eval_env is not None and (it % cfg.eval_every == 0 or it == cfg.n_iterations - 1):
-            e_ret, e_len = evaluate(learner.sampler, eval_env, cfg.eval_episodes, seed=10_000_000 + seed * 1000 + it)
+            e_ret, e_len = evaluate(learner.sampler, eval_env, cfg.eval_episodes, seed=EVAL_SEED_OFFSET + seed * 1000 + it)
             row.update(
                 Eval_AverageReturn=float(e_ret.mean()),
                 Eval_StdReturn=float(e_ret.std()),
@@ -293,7 +305,7 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     best_state = selector.best_state if selector.best_state is not None else final_state
     learner.policy.load_state_dict(best_state)
     test_env = make_vec(cfg.env_id, min(cfg.test_episodes, 100), cfg.max_episode_steps)
-    test_ret, test_len = evaluate(learner.policy.numpy_sampler(), test_env, cfg.test_episodes, seed=20_000_000 + seed, greedy=cfg.test_greedy)
+    test_ret, test_len = evaluate(learner.policy.numpy_sampler(), test_env, cfg.test_episodes, seed=TEST_SEED_OFFSET + seed, greedy=cfg.test_greedy)
 
     with open(out_dir / "log.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -326,6 +338,8 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
         "test_lengths": test_len.tolist(),
         "test_mean": float(test_ret.mean()),
         "test_std": float(test_ret.std()),
+        "test_seed": TEST_SEED_OFFSET + seed,
+        "test_greedy": cfg.test_greedy,
         "wall_time_s": time.perf_counter() - start,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -42,8 +42,8 @@ LIB_DIR = Path(__file__).resolve().parent
 
 #: Packages whose versions are part of a run's key.
 KEY_PACKAGES = ("torch", "numpy", "gymnasium", "mujoco")
-#: Files every finished run directory holds.
-RUN_FILES = ("flags.json", "log.csv", "episodes.csv", "agent.pt", "summary.json")
+#: Files every finished run directory holds (policy-gradient runs add episodes.csv).
+RUN_FILES = ("flags.json", "log.csv", "agent.pt", "summary.json")
 
 
 def store_root() -> Path:

@@ -54,8 +54,16 @@ def test_baseline_changes_the_update(tmp_path, tiny_cfg):
     assert len({tuple(v) for v in logs.values()}) == 4
 
 
-def test_checkpoint_selector_keeps_first_best_window():
+def test_checkpoint_selector_keeps_last_best_window_by_default():
     sel = CheckpointSelector(window=2, min_episodes=2)
+    states = [{"w": torch.tensor(float(i))} for i in range(4)]
+    for r, s in zip([[1, 1], [5, 5], [3, 3], [5, 5]], states):
+        sel.offer(np.array(r), s)
+    assert sel.best_mean == 5 and sel.best_index == 3 and float(sel.best_state["w"]) == 3.0
+
+
+def test_checkpoint_selector_keeps_first_best_window():
+    sel = CheckpointSelector(window=2, min_episodes=2, ties="first")
     states = [{"w": torch.tensor(float(i))} for i in range(4)]
     means = [sel.offer(np.array(r), s) for r, s in zip([[1, 1], [5, 5], [3, 3], [5, 5]], states)]
     assert means == [1, 5, 3, 5]

@@ -1,7 +1,6 @@
 """Run store: keys, atomic publication, resume after a kill, failure isolation, parallel grid."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -15,6 +15,9 @@ from ..config import ConfigError
 #: section id -> module under lib/sections/, in report order.
 SECTIONS: dict[str, str] = {
     "01_reinforce_baselines": "reinforce_baselines",
+    "02_entropy": "entropy",
+    "03_expert": "expert",
+    "04_bc_dagger": "bc_dagger",
 }
 
 

@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ..config import spec
 from ..pg import PGConfig
-from ..plots import band_plot, save
 from ..report import Claim
 from ..runs import RunResult, RunSpec
-from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
+from .common import curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 
 SECTION = "01_reinforce_baselines"
 TITLE = "REINFORCE on CartPole: vanilla against three baselines"
@@ -92,7 +90,7 @@ def describe(cfg: Config) -> str:
         f"RLOO = for each episode and step, the mean reward-to-go of the other {t.batch_episodes - 1} episodes "
         f"of the batch at that step.\n"
         f"- **Evaluation** (as the report): keep the policy with the best {t.window}-episode sliding-window "
-        f"mean of training returns, then play {t.test_episodes} test episodes "
+        f"mean of training returns ({t.checkpoint_ties} one on ties), then play {t.test_episodes} test episodes "
         f"({'argmax actions' if t.test_greedy else 'actions sampled from the policy'}) on a separate seed.\n"
         f"- **Seeds**: {cfg.seeds} per variant (seeds {cfg.first_seed}..{cfg.first_seed + cfg.seeds - 1}); "
         f"bands are Student-t 95% confidence intervals of the mean over seeds."
@@ -101,38 +99,10 @@ def describe(cfg: Config) -> str:
 
 def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
     """One row per run: test score, convergence and stability measures, wall time."""
-    rows = []
-    for r in results:
-        ret = r.episodes()["return"].to_numpy()
-        running = sliding_window_mean(ret, cfg.train.window)
-        first = first_crossing(running, cfg.solved)
-        conv = first_crossing(running, cfg.perfect * cfg.converged_fraction)
-        rows.append(
-            {
-                "variant": r.spec.variant,
-                "seed": r.spec.seed,
-                "test_mean": r.summary["test_mean"],
-                "test_std": r.summary["test_std"],
-                "episodes_to_solved": None if first is None else first + 1,
-                "episodes_to_converged": None if conv is None else conv + 1,
-                "relapse_share": relapse_share(running, cfg.solved),
-                "std_after_solved": None if first is None else float(ret[first:].std()),
-                "best_iteration": r.summary["best_iteration"],
-                "env_steps": r.summary["env_steps"],
-                "wall_time_s": r.summary["wall_time_s"],
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _nanmean(x: pd.Series) -> float:
-    v = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)
-    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-
-
-def _median_inf(x: pd.Series) -> float:
-    """Median over seeds where a seed that never got there counts as infinite."""
-    return float(np.median(pd.to_numeric(x, errors="coerce").fillna(np.inf).to_numpy()))
+    return pd.DataFrame([
+        run_metrics(r, cfg.train.window, cfg.solved, cfg.perfect * cfg.converged_fraction, cfg.perfect, cfg.train.window)
+        for r in results
+    ])
 
 
 def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -141,60 +111,37 @@ def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     perfect = cfg.perfect * cfg.perfect_tolerance
     for v in cfg.variants:
         d = runs[runs.variant == v]
-        m, lo, hi = mean_ci(d.test_mean.to_numpy())
-        ets = pd.to_numeric(d.episodes_to_solved, errors="coerce")
+        m, lo, hi = test_ci(d)
         rows.append(
             {
                 "variant": LABEL[v],
                 "seeds": len(d),
-                "test mean": round(float(m), 1),
+                "test mean": round(m, 1),
                 "test mean 95% CI": f"[{lo:.1f}, {hi:.1f}]",
                 "test std (within run)": round(float(d.test_std.mean()), 1),
                 f"seeds >= {cfg.solved:g}": f"{int((d.test_mean >= cfg.solved).sum())}/{len(d)}",
                 f"seeds at {cfg.perfect:g}": f"{int((d.test_mean >= perfect).sum())}/{len(d)}",
-                f"episodes to {cfg.solved:g} (median)": _median_inf(d.episodes_to_solved),
-                "never solved": int(ets.isna().sum()),
-                f"episodes to {cfg.perfect * cfg.converged_fraction:g} (median)": _median_inf(d.episodes_to_converged),
-                "relapse share": round(_nanmean(d.relapse_share), 3),
-                "return std after solved": round(_nanmean(d.std_after_solved), 1),
+                f"episodes to {cfg.solved:g} (median)": median_inf(d.episodes_to_solved),
+                "never solved": int(pd.to_numeric(d.episodes_to_solved, errors="coerce").isna().sum()),
+                f"episodes to {cfg.perfect * cfg.converged_fraction:g} (median)": median_inf(d.episodes_to_converged),
+                "relapse share": round(nanmean(d.relapse_share), 3),
+                "return std after solved": round(nanmean(d.std_after_solved), 1),
                 "wall time per run (s)": round(float(d.wall_time_s.mean()), 1),
             }
         )
     return pd.DataFrame(rows)
 
 
-def curves(results: list[RunResult], cfg: Config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """label -> (episode numbers (E,), running-mean training return per seed (S, E))."""
-    out = {}
-    for v in cfg.variants:
-        ys = [sliding_window_mean(r.episodes()["return"].to_numpy(), cfg.train.window) for r in results if r.spec.variant == v]
-        n = min(len(y) for y in ys)
-        out[LABEL[v]] = (np.arange(1, n + 1), np.stack([y[:n] for y in ys]))
-    return out
-
-
 def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     """The mean learning curves with 95% bands, and every seed's curve per variant."""
-    cs = curves(results, cfg)
-    paths = []
-    fig, ax = plt.subplots()
-    band_plot(ax, cs, hlines={f"solved ({cfg.solved:g})": cfg.solved})
-    ax.set(xlabel="training episode", ylabel=f"training return ({cfg.train.window}-episode running mean)",
-           title="REINFORCE on CartPole-v1: mean over seeds, 95% CI", ylim=(0, cfg.perfect * 1.05))
-    paths.append(save(fig, out_dir / "figures" / "learning_curves.png"))
-    plt.show()
-    fig, axes = plt.subplots(1, len(cs), figsize=(3.2 * len(cs), 3.2), sharey=True, squeeze=False)
-    for ax, (label, (x, y)) in zip(axes[0], cs.items()):
-        for row in y:
-            ax.plot(x, row, lw=0.9, alpha=0.8)
-        ax.axhline(cfg.solved, color="0.3", ls="--", lw=0.8)
-        ax.set(title=label, xlabel="training episode", ylim=(0, cfg.perfect * 1.05))
-    axes[0][0].set_ylabel("running-mean return")
-    fig.suptitle("every seed, one line each", fontsize="medium")
-    fig.tight_layout()
-    paths.append(save(fig, out_dir / "figures" / "learning_curves_per_seed.png"))
-    plt.show()
-    return paths
+    cs = episode_curves(results, cfg.variants, LABEL, cfg.train.window)
+    return [
+        curve_figure(cs, out_dir / "figures" / "learning_curves.png", xlabel="training episode",
+                     ylabel=f"training return ({cfg.train.window}-episode running mean)",
+                     title="REINFORCE on CartPole-v1: mean over seeds, 95% CI",
+                     hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05)),
+        per_seed_figure(cs, out_dir / "figures" / "learning_curves_per_seed.png", solved=cfg.solved, top=cfg.perfect * 1.05),
+    ]
 
 
 def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
@@ -203,11 +150,11 @@ def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
     have = set(cfg.variants)
     by = {v: runs[runs.variant == v] for v in cfg.variants}
     perfect = cfg.perfect * cfg.perfect_tolerance
-    relapse = {v: _nanmean(by[v].relapse_share) for v in cfg.variants}
-    std_after = {v: _nanmean(by[v].std_after_solved) for v in cfg.variants}
+    relapse = {v: nanmean(by[v].relapse_share) for v in cfg.variants}
+    std_after = {v: nanmean(by[v].std_after_solved) for v in cfg.variants}
     n_perfect = {v: int((by[v].test_mean >= perfect).sum()) for v in cfg.variants}
-    ets = {v: _median_inf(by[v].episodes_to_solved) for v in cfg.variants}
-    etc = {v: _median_inf(by[v].episodes_to_converged) for v in cfg.variants}
+    ets = {v: median_inf(by[v].episodes_to_solved) for v in cfg.variants}
+    etc = {v: median_inf(by[v].episodes_to_converged) for v in cfg.variants}
     conv = cfg.perfect * cfg.converged_fraction
     baselines = [v for v in cfg.variants if v != "vanilla"]
 

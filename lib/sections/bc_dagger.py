@@ -1,0 +1,229 @@
+"""Section 04: behaviour cloning against DAgger from a perfect and an imperfect expert (report 1, part 2)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..config import spec
+from ..experts import read_metadata
+from ..imitation import ImitationConfig
+from ..plots import PALETTE, save
+from ..report import Claim
+from ..runs import RunResult, RunSpec
+from ..stats import mean_ci
+
+SECTION = "04_bc_dagger"
+TITLE = "Behaviour cloning against DAgger on CartPole, from a perfect and an imperfect expert"
+
+Setting = Literal["perfect", "imperfect"]
+Method = Literal["bc", "dagger"]
+METHOD_LABEL = {"bc": "behaviour cloning", "dagger": "DAgger"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Section 04 parameters: the grid (settings x methods x n x seeds) and the imitation learner."""
+
+    ns: tuple[int, ...] = spec((1, 2, 5, 10, 50, 100), doc="numbers of expert trajectories")
+    settings: tuple[Setting, ...] = spec(("perfect", "imperfect"))
+    methods: tuple[Method, ...] = spec(("bc", "dagger"))
+    seeds: int = spec(5, ge=1, le=1000)
+    first_seed: int = spec(0, ge=0)
+    workers: int = spec(2, ge=1, le=64)
+    perfect: float = spec(500.0, gt=0)
+    perfect_tolerance: float = spec(0.99, gt=0, le=1)
+    decent: float = spec(195.0, gt=0, doc="'decent' = a test mean at least this")
+    slight: float = spec(100.0, gt=0, doc="a drop in mean test return smaller than this counts as slight")
+    imitation: ImitationConfig = spec(default_factory=ImitationConfig)
+
+    def check(self) -> list[str]:
+        errs = []
+        if not self.ns or any(n < 1 for n in self.ns):
+            errs.append("key 'ns' must list positive numbers of trajectories")
+        for key in ("ns", "settings", "methods"):
+            vals = getattr(self, key)
+            if not vals or len(set(vals)) != len(vals):
+                errs.append(f"key '{key}' must be non-empty without repeats")
+        if self.imitation.n_trajectories != 1 or self.imitation.method != "bc" or self.imitation.setting != "perfect":
+            errs.append("keys 'imitation.n_trajectories', 'imitation.method' and 'imitation.setting' are set by the grid; use 'ns', 'methods' and 'settings'")
+        return errs
+
+
+def variant(setting: str, method: str, n: int) -> str:
+    return f"{setting}_{method}_n{n}"
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    """One run per setting x method x n x seed; the expert's sha256 is part of every key."""
+    sha = read_metadata(cfg.imitation.expert)["policy_sha256"]
+    base = dataclasses.replace(cfg.imitation, expert_sha256=sha)
+    out = []
+    for setting in cfg.settings:
+        for method in cfg.methods:
+            for n in cfg.ns:
+                run_cfg = dataclasses.replace(base, setting=setting, method=method, n_trajectories=n)
+                for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
+                    out.append(RunSpec(section=SECTION, variant=variant(setting, method, n), exp_name=f"{method}_{setting}_n{n}",
+                                       seed=seed, config=run_cfg, trainer="lib.imitation:train"))
+    return out
+
+
+def describe(cfg: Config) -> str:
+    c = cfg.imitation
+    meta = read_metadata(c.expert)
+    return (
+        f"- **Expert**: `experts/{c.expert}` (section 03; test {meta['test_mean']:.1f} ± {meta['test_std']:.1f}).\n"
+        f"- **Demonstrations**: the expert plays with its actions sampled at a temperature; a demonstration is the "
+        f"states it visited with the actions it took. *Perfect*: temperature {c.perfect_temperature:g}, only "
+        f"trajectories that reach {cfg.perfect:g} steps are kept. *Imperfect*: temperature {c.imperfect_temperature:g} "
+        f"(logits divided by it, so the expert errs more often), every trajectory is kept, short ones included.\n"
+        f"- **Behaviour cloning**: a fresh MLP {list(c.hidden)} policy, cross-entropy on the demonstration pairs, "
+        f"{c.bc_steps} AdamW steps (lr {c.lr:g}, minibatch {c.batch_size}).\n"
+        f"- **DAgger**: the same start, then {c.dagger_iterations} iterations: play {c.dagger_episodes} episodes where "
+        f"each step is the expert's action with probability beta_i = {c.beta0:g} x {c.beta_decay:g}^(i-1) and the "
+        f"learner's otherwise, label every visited state with the expert's most likely action, add them to the "
+        f"data and train {c.dagger_steps} more steps on the whole aggregate.\n"
+        f"- **Test**: {c.test_episodes} episodes with the learner's most likely action, on a seed of their own; "
+        f"n in {{{', '.join(map(str, cfg.ns))}}}; {cfg.seeds} seeds per point; bands are Student-t 95% intervals."
+    )
+
+
+def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        c: ImitationConfig = r.spec.config
+        s = r.summary
+        rows.append({
+            "setting": c.setting, "method": c.method, "n": c.n_trajectories, "seed": r.spec.seed,
+            "test_mean": s["test_mean"], "test_std": s["test_std"], "expert_labels": s["expert_labels"],
+            "demo_labels": s["demo_labels"], "demo_short_share": s["demo_short_share"],
+            "demo_mean_length": float(np.mean(s["demo_lengths"])), "wall_time_s": s["wall_time_s"],
+        })
+    return pd.DataFrame(rows)
+
+
+def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Every point of the figure: setting x method x n."""
+    rows = []
+    top = cfg.perfect * cfg.perfect_tolerance
+    for (setting, method, n), d in runs.groupby(["setting", "method", "n"], sort=False):
+        m, lo, hi = mean_ci(d.test_mean.to_numpy())
+        rows.append({
+            "setting": setting, "method": METHOD_LABEL[method], "n": int(n), "seeds": len(d),
+            "test mean": round(float(m), 1), "test mean 95% CI": f"[{lo:.1f}, {hi:.1f}]",
+            "test std (within run)": round(float(d.test_std.mean()), 1),
+            f"seeds at {cfg.perfect:g}": f"{int((d.test_mean >= top).sum())}/{len(d)}",
+            "expert labels (mean)": int(round(d.expert_labels.mean())),
+            "demonstration labels (mean)": int(round(d.demo_labels.mean())),
+            "wall time per run (s)": round(float(d.wall_time_s.mean()), 1),
+        })
+    return pd.DataFrame(rows)
+
+
+def imperfection(runs: pd.DataFrame) -> dict[str, float]:
+    """How imperfect the imperfect demonstrations were, pooled over runs (weighted by trajectories)."""
+    d = runs[runs.setting == "imperfect"]
+    if d.empty:
+        return {}
+    w = d.n.to_numpy(dtype=float)
+    return {
+        "short_share": float(np.average(d.demo_short_share, weights=w)),
+        "mean_length": float(np.average(d.demo_mean_length, weights=w)),
+        "trajectories": int(w.sum()),
+    }
+
+
+def figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> list[Path]:
+    fig, axes = plt.subplots(1, len(cfg.settings), figsize=(5.2 * len(cfg.settings), 4.0), sharey=True, squeeze=False)
+    for ax, setting in zip(axes[0], cfg.settings):
+        for i, method in enumerate(cfg.methods):
+            d = runs[(runs.setting == setting) & (runs.method == method)]
+            ns = sorted(d.n.unique())
+            y = np.stack([d[d.n == n].sort_values("seed").test_mean.to_numpy() for n in ns], axis=1)
+            m, lo, hi = mean_ci(y)
+            ax.plot(ns, m, marker="o", color=PALETTE[i], label=f"{METHOD_LABEL[method]} (n={y.shape[0]} seeds)")
+            ax.fill_between(ns, lo, hi, color=PALETTE[i], alpha=0.2, lw=0)
+        ax.axhline(cfg.perfect, color="0.3", ls="--", lw=1, label=f"expert ({cfg.perfect:g})")
+        ax.set(xscale="log", xlabel="expert trajectories n", title=f"{setting} expert", ylim=(0, cfg.perfect * 1.05))
+        ax.set_xticks(list(cfg.ns), [str(n) for n in cfg.ns])
+        ax.legend(loc="lower right", fontsize="small")
+    axes[0][0].set_ylabel(f"test return (mean of {cfg.imitation.test_episodes} episodes)")
+    fig.tight_layout()
+    path = save(fig, out_dir / "figures" / "bc_vs_dagger.png")
+    plt.show()
+    return [path]
+
+
+def _point(runs: pd.DataFrame, setting: str, method: str, n: int | None = None) -> pd.DataFrame:
+    d = runs[(runs.setting == setting) & (runs.method == method)]
+    return d if n is None else d[d.n == n]
+
+
+def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
+    out: list[Claim] = []
+    top = cfg.perfect * cfg.perfect_tolerance
+    have = lambda s, m: s in cfg.settings and m in cfg.methods  # noqa: E731
+    if have("perfect", "bc"):
+        means = _point(runs, "perfect", "bc").groupby("n").test_mean.mean()
+        decent = bool(means.max() >= cfg.decent)
+        not_perfect = bool((means < top).any())
+        out.append(Claim(
+            "With a perfect expert, behaviour cloning is decent but not perfect",
+            decent and not_perfect,
+            f"Rule: BC's mean test return reaches {cfg.decent:g} at some n (decent) and is below {top:g} at some n "
+            f"(not perfect). BC by n: " + ", ".join(f"n={n}: {v:.1f}" for n, v in means.items()) + ".",
+        ))
+    if have("perfect", "dagger"):
+        n0 = min(cfg.ns)
+        d = _point(runs, "perfect", "dagger", n0)
+        out.append(Claim(
+            "DAgger is perfect from a single trajectory",
+            bool(n0 == 1 and (d.test_mean >= top).all()),
+            f"Rule: every seed of DAgger with n = 1 tests at >= {top:g}. n = {n0}: "
+            f"{int((d.test_mean >= top).sum())}/{len(d)} seeds, mean {d.test_mean.mean():.1f}.",
+        ))
+    if have("perfect", "bc") and have("imperfect", "bc"):
+        p = _point(runs, "perfect", "bc").test_mean.mean()
+        q = _point(runs, "imperfect", "bc").test_mean.mean()
+        drop = p - q
+        out.append(Claim(
+            "An imperfect expert makes behaviour cloning slightly worse",
+            bool(0 < drop < cfg.slight),
+            f"Rule: BC's test return averaged over all n and seeds is lower with the imperfect expert, by less than "
+            f"{cfg.slight:g}. Perfect {p:.1f}, imperfect {q:.1f} (drop {drop:.1f}).",
+        ))
+    if have("imperfect", "dagger"):
+        means = _point(runs, "imperfect", "dagger").groupby("n").test_mean.mean()
+        worst = _point(runs, "imperfect", "dagger").test_mean.min()
+        out.append(Claim(
+            "An imperfect expert does not hurt DAgger at all",
+            bool(worst >= top),
+            f"Rule: every seed at every n tests at >= {top:g} with the imperfect expert, as with the perfect one. "
+            f"DAgger (imperfect) by n: " + ", ".join(f"n={n}: {v:.1f}" for n, v in means.items()) + f"; worst seed {worst:.1f}.",
+        ))
+    return out
+
+
+def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
+    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "ns": (list(cfg.ns), 0), "seeds": (cfg.seeds, 0)}
+    for (setting, method), d in runs.groupby(["setting", "method"], sort=False):
+        m = float(d.test_mean.mean())
+        out[f"{setting}.{method}.test_mean"] = (round(m, 1), round(max(25.0, 0.3 * m), 1))
+        out[f"{setting}.{method}.expert_labels"] = (int(d.expert_labels.sum()), int(max(200, 0.3 * d.expert_labels.sum())))
+    return out
+
+
+def headline(runs: pd.DataFrame, cfg: Config) -> str:
+    parts = []
+    for setting in cfg.settings:
+        for method in cfg.methods:
+            d = _point(runs, setting, method, min(cfg.ns))
+            parts.append(f"{METHOD_LABEL[method]} ({setting}) {d.test_mean.mean():.0f}")
+    return f"Test return from n = {min(cfg.ns)} expert trajectory ({cfg.seeds} seeds): " + "; ".join(parts) + "."

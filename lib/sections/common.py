@@ -1,0 +1,112 @@
+"""Analysis shared by the policy-gradient sections: per-run metrics, curves over seeds, tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..plots import band_plot, save
+from ..runs import RunResult
+from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
+
+
+def median_inf(x: pd.Series | Sequence[float | None]) -> float:
+    """Median over seeds where a seed that never got there (None/NaN) counts as infinite."""
+    v = pd.to_numeric(pd.Series(list(x)), errors="coerce").fillna(np.inf).to_numpy()
+    return float(np.median(v)) if len(v) else float("nan")
+
+
+def nanmean(x: pd.Series | Sequence[float | None]) -> float:
+    """Mean ignoring missing values; NaN when nothing is left."""
+    v = pd.to_numeric(pd.Series(list(x)), errors="coerce").to_numpy(dtype=float)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def run_metrics(r: RunResult, window: int, solved: float, converged: float, perfect: float, last: int) -> dict:
+    """Convergence and stability of one run from its episode returns.
+
+    episodes_to_solved / _to_converged: first episode (1-based) at which the ``window``-episode
+    running mean reaches ``solved`` / ``converged`` (None if never); relapse_share: share of
+    later episodes whose running mean is below ``solved`` again; std_after_solved: standard
+    deviation of the returns from that point on; last_perfect_share: share of the last ``last``
+    episodes whose return is ``perfect``.
+    """
+    ret = r.episodes()["return"].to_numpy()
+    running = sliding_window_mean(ret, window)
+    first = first_crossing(running, solved)
+    conv = first_crossing(running, converged)
+    return {
+        "variant": r.spec.variant,
+        "seed": r.spec.seed,
+        "test_mean": r.summary["test_mean"],
+        "test_std": r.summary["test_std"],
+        "episodes_to_solved": None if first is None else first + 1,
+        "episodes_to_converged": None if conv is None else conv + 1,
+        "relapse_share": relapse_share(running, solved),
+        "std_after_solved": None if first is None else float(ret[first:].std()),
+        "last_perfect_share": float((ret[-last:] >= perfect).mean()),
+        "best_iteration": r.summary["best_iteration"],
+        "env_steps": r.summary["env_steps"],
+        "wall_time_s": r.summary["wall_time_s"],
+    }
+
+
+def episode_curves(results: list[RunResult], variants: Sequence[str], labels: dict[str, str], window: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """label -> (episode numbers (E,), ``window``-episode running mean of training return per seed (S, E))."""
+    out = {}
+    for v in variants:
+        ys = [sliding_window_mean(r.episodes()["return"].to_numpy(), window) for r in results if r.spec.variant == v]
+        n = min(len(y) for y in ys)
+        out[labels[v]] = (np.arange(1, n + 1), np.stack([y[:n] for y in ys]))
+    return out
+
+
+def log_curves(results: list[RunResult], variants: Sequence[str], labels: dict[str, str], column: str, x: str = "Train_EpisodesSoFar") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """label -> (x of the first seed's log (G,), ``column`` per seed (S, G)) from log.csv (one row per iteration)."""
+    out = {}
+    for v in variants:
+        logs = [r.log() for r in results if r.spec.variant == v]
+        n = min(len(lg) for lg in logs)
+        out[labels[v]] = (logs[0][x].to_numpy()[:n], np.stack([lg[column].to_numpy()[:n] for lg in logs]))
+    return out
+
+
+def curve_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, xlabel: str, ylabel: str, title: str,
+                 hlines: dict[str, float] | None = None, ylim: tuple[float, float] | None = None, logy: bool = False) -> Path:
+    """One axes of mean-and-95%-band curves, saved to ``path`` and shown."""
+    fig, ax = plt.subplots()
+    band_plot(ax, curves, hlines=hlines)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if ylim:
+        ax.set_ylim(*ylim)
+    if logy:
+        ax.set_yscale("log")
+    out = save(fig, path)
+    plt.show()
+    return out
+
+
+def per_seed_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, solved: float, top: float, xlabel: str = "training episode") -> Path:
+    """Small multiples: every seed's curve, one panel per label."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(3.2 * len(curves), 3.2), sharey=True, squeeze=False)
+    for ax, (label, (x, y)) in zip(axes[0], curves.items()):
+        for row in y:
+            ax.plot(x, row, lw=0.9, alpha=0.8)
+        ax.axhline(solved, color="0.3", ls="--", lw=0.8)
+        ax.set(title=label, xlabel=xlabel, ylim=(0, top))
+    axes[0][0].set_ylabel("running-mean return")
+    fig.suptitle("every seed, one line each", fontsize="medium")
+    fig.tight_layout()
+    out = save(fig, path)
+    plt.show()
+    return out
+
+
+def test_ci(d: pd.DataFrame) -> tuple[float, float, float]:
+    """Mean over seeds of the per-run test mean, with its Student-t 95% interval."""
+    m, lo, hi = mean_ci(d.test_mean.to_numpy())
+    return float(m), float(lo), float(hi)

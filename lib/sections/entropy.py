@@ -1,0 +1,203 @@
+"""Section 02: RLOO with an entropy bonus, constant and linearly scheduled (report 1.3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import spec
+from ..pg import PGConfig
+from ..report import Claim
+from ..runs import RunResult, RunSpec
+from .common import curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+
+SECTION = "02_entropy"
+TITLE = "Entropy regularisation of RLOO REINFORCE on CartPole"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Section 02 parameters. The learner is section 01's RLOO learner plus an entropy bonus."""
+
+    constants: tuple[float, ...] = spec((0.001, 0.01, 0.1, 1.0), doc="constant entropy coefficients alpha")
+    schedule_start: float = spec(0.01, ge=0.0, doc="scheduled alpha at the first update")
+    schedule_end: float = spec(0.0001, ge=0.0, doc="scheduled alpha at the last update (linear in between)")
+    include_no_bonus: bool = spec(True, doc="also run alpha = 0 (section 01's RLOO runs, reused from the store)")
+    claim_alpha: float = spec(0.01, gt=0.0, doc="the constant the report shows; the claims are decided on it")
+    seeds: int = spec(5, ge=1, le=1000)
+    first_seed: int = spec(0, ge=0)
+    workers: int = spec(2, ge=1, le=64)
+    solved: float = spec(195.0, gt=0)
+    perfect: float = spec(500.0, gt=0)
+    converged_fraction: float = spec(0.95, gt=0, le=1)
+    last_episodes: int = spec(500, ge=1, doc="stability window at the end of training (episodes)")
+    train: PGConfig = spec(default_factory=lambda: PGConfig(baseline="rloo"))
+
+    def check(self) -> list[str]:
+        errs = []
+        if self.train.baseline != "rloo":
+            errs.append("key 'train.baseline' must be 'rloo' here (the report builds on the RLOO learner)")
+        if self.train.entropy_coef != 0.0 or self.train.entropy_coef_final is not None:
+            errs.append("keys 'train.entropy_coef*' are set per setting; use 'constants' and 'schedule_*'")
+        if any(a <= 0 for a in self.constants):
+            errs.append("key 'constants' must hold values > 0 (alpha = 0 is 'include_no_bonus')")
+        if self.claim_alpha not in self.constants:
+            errs.append(f"key 'claim_alpha' ({self.claim_alpha:g}) must be one of 'constants'")
+        if self.train.episodes is not None and self.last_episodes > self.train.episodes:
+            errs.append("key 'last_episodes' must not exceed 'train.episodes'")
+        return errs
+
+
+def settings(cfg: Config) -> dict[str, tuple[str, float, float | None]]:
+    """variant -> (label, alpha, final alpha or None), in plotting order."""
+    out: dict[str, tuple[str, float, float | None]] = {}
+    if cfg.include_no_bonus:
+        out["alpha_0"] = ("no bonus", 0.0, None)
+    for a in cfg.constants:
+        out[f"alpha_{a:g}"] = (f"alpha = {a:g}", a, None)
+    out["scheduled"] = (f"alpha {cfg.schedule_start:g} -> {cfg.schedule_end:g}", cfg.schedule_start, cfg.schedule_end)
+    return out
+
+
+def labels(cfg: Config) -> dict[str, str]:
+    return {v: lab for v, (lab, _, _) in settings(cfg).items()}
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    out = []
+    for v, (_, a, a_end) in settings(cfg).items():
+        run_cfg = dataclasses.replace(cfg.train, entropy_coef=a, entropy_coef_final=a_end)
+        for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
+            exp = "reinforce_rloo" if v == "alpha_0" else f"reinforce_rloo_{v}"
+            out.append(RunSpec(section=SECTION, variant=v, exp_name=exp, seed=seed, config=run_cfg))
+    return out
+
+
+def describe(cfg: Config) -> str:
+    t = cfg.train
+    return (
+        f"- **Learner**: section 01's RLOO REINFORCE (batch of {t.batch_episodes} episodes, AdamW lr {t.lr:g}, "
+        f"gamma {t.gamma:g}), same budget: {t.episodes} episodes ({t.n_iterations} updates).\n"
+        f"- **Bonus**: loss = policy-gradient loss - alpha * mean over the batch's steps of the policy's entropy "
+        f"(in nats; the maximum for two actions is ln 2 = {np.log(2):.3f}).\n"
+        f"- **Settings**: constant alpha in {{{', '.join(f'{a:g}' for a in cfg.constants)}}}; alpha linear from "
+        f"{cfg.schedule_start:g} at the first update to {cfg.schedule_end:g} at the last"
+        + ("; and no bonus (alpha = 0), which is section 01's RLOO run and comes from the run store." if cfg.include_no_bonus else ".")
+        + f"\n- **Evaluation**: as section 01 (best {t.window}-episode window, {t.test_episodes} test episodes). "
+        f"Stability at the end = share of the last {cfg.last_episodes} training episodes that reach {cfg.perfect:g}.\n"
+        f"- **Seeds**: {cfg.seeds} per setting; bands are Student-t 95% intervals over seeds."
+    )
+
+
+def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
+    conv = cfg.perfect * cfg.converged_fraction
+    return pd.DataFrame([run_metrics(r, cfg.train.window, cfg.solved, conv, cfg.perfect, cfg.last_episodes) for r in results])
+
+
+def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    rows = []
+    for v, (label, _, _) in settings(cfg).items():
+        d = runs[runs.variant == v]
+        m, lo, hi = test_ci(d)
+        share = d.last_perfect_share.to_numpy()
+        rows.append({
+            "setting": label,
+            "seeds": len(d),
+            "test mean": round(m, 1),
+            "test mean 95% CI": f"[{lo:.1f}, {hi:.1f}]",
+            "test std (within run)": round(float(d.test_std.mean()), 1),
+            f"episodes to {cfg.solved:g} (median)": median_inf(d.episodes_to_solved),
+            f"episodes to {cfg.perfect * cfg.converged_fraction:g} (median)": median_inf(d.episodes_to_converged),
+            f"last {cfg.last_episodes} at {cfg.perfect:g} (share)": round(float(share.mean()), 3),
+            "relapse share": round(nanmean(d.relapse_share), 3),
+            "wall time per run (s)": round(float(d.wall_time_s.mean()), 1),
+        })
+    return pd.DataFrame(rows)
+
+
+def figures(results: list[RunResult], cfg: Config, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Every setting; the schedule against the best constant and no bonus; entropy over training."""
+    lab = labels(cfg)
+    variants = list(settings(cfg))
+    cs = episode_curves(results, variants, lab, cfg.train.window)
+    fig_dir = out_dir / "figures"
+    common = dict(xlabel="training episode", ylabel=f"training return ({cfg.train.window}-episode running mean)",
+                  hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05))
+    paths = [curve_figure(cs, fig_dir / "learning_curves.png", title="RLOO + entropy bonus: mean over seeds, 95% CI", **common)]
+    best = best_constant(runs, cfg)
+    trio = {lab[v]: cs[lab[v]] for v in ("scheduled", f"alpha_{best:g}", "alpha_0") if v in lab}
+    paths.append(curve_figure(trio, fig_dir / "schedule_vs_constant.png",
+                              title=f"schedule against the best constant (alpha = {best:g}) and no bonus", **common))
+    paths.append(per_seed_figure(cs, fig_dir / "learning_curves_per_seed.png", solved=cfg.solved, top=cfg.perfect * 1.05))
+    ent = log_curves(results, variants, lab, "Entropy")
+    paths.append(curve_figure(ent, fig_dir / "entropy.png", xlabel="training episode",
+                              ylabel="mean policy entropy of the batch (nats)", title="policy entropy over training",
+                              hlines={"ln 2 (uniform)": float(np.log(2))}))
+    return paths
+
+
+def best_constant(runs: pd.DataFrame, cfg: Config) -> float:
+    """The constant alpha with the highest end-of-training stability, then test mean (ties: smaller alpha)."""
+    scores = []
+    for a in cfg.constants:
+        d = runs[runs.variant == f"alpha_{a:g}"]
+        scores.append((float(d.last_perfect_share.mean()), float(d.test_mean.mean()), -a))
+    return -max(scores)[2]
+
+
+def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
+    out: list[Claim] = []
+    conv = cfg.perfect * cfg.converged_fraction
+    stats = {}
+    for v in settings(cfg):
+        d = runs[runs.variant == v]
+        stats[v] = (median_inf(d.episodes_to_converged), float(d.last_perfect_share.mean()))
+    lab = labels(cfg)
+
+    def line(v: str) -> str:
+        e, s = stats[v]
+        return f"{lab[v]}: {e:.0f} episodes to {conv:g}, {s:.3f} of the last {cfg.last_episodes} at {cfg.perfect:g}"
+
+    if cfg.include_no_bonus:
+        a = f"alpha_{cfg.claim_alpha:g}"
+        slower = stats[a][0] > stats["alpha_0"][0]
+        steadier = stats[a][1] > stats["alpha_0"][1]
+        per_alpha = "; ".join(line(f"alpha_{x:g}") for x in cfg.constants)
+        out.append(Claim(
+            "The entropy bonus slows convergence but steadies the end of training",
+            bool(slower and steadier),
+            f"Rule, for the report's alpha = {cfg.claim_alpha:g} against no bonus: more episodes (median over seeds) until "
+            f"the running mean reaches {conv:g}, and a larger share of the last {cfg.last_episodes} episodes at "
+            f"{cfg.perfect:g}. {line('alpha_0')}; {line(a)} (slower: {'yes' if slower else 'no'}, steadier: "
+            f"{'yes' if steadier else 'no'}). All constants: {per_alpha}.",
+        ))
+    best = best_constant(runs, cfg)
+    b = f"alpha_{best:g}"
+    faster = stats["scheduled"][0] < stats[b][0]
+    steadier = stats["scheduled"][1] > stats[b][1]
+    out.append(Claim(
+        "The linear schedule does not beat the constant coefficient",
+        not (faster and steadier),
+        f"Rule: the schedule beats the best constant (alpha = {best:g}, best by end stability) only if it is both faster "
+        f"to {conv:g} and steadier at the end. {line('scheduled')}; {line(b)}.",
+    ))
+    return out
+
+
+def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
+    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "settings": (list(settings(cfg)), 0), "seeds": (cfg.seeds, 0)}
+    for v in settings(cfg):
+        d = runs[runs.variant == v]
+        m = float(d.test_mean.mean())
+        out[f"{v}.test_mean"] = (round(m, 1), round(max(10.0, 0.3 * m), 1))
+    return out
+
+
+def headline(table: pd.DataFrame, cfg: Config) -> str:
+    col = f"last {cfg.last_episodes} at {cfg.perfect:g} (share)"
+    parts = [f"{r['setting']} {r[col]:.2f}" for _, r in table.iterrows()]
+    return f"Share of the last {cfg.last_episodes} training episodes at {cfg.perfect:g} ({cfg.seeds} seeds): " + "; ".join(parts) + "."

@@ -1,0 +1,221 @@
+"""Section 03: the CartPole expert (report 1.4): RLOO + constant entropy, 5000 episodes, shipped.
+
+The default profile loads the shipped expert from experts/<name>/ and re-checks its test score;
+the full profile (or ``retrain: true``) trains it again through the run store, and
+``ship: true`` writes the new one to experts/. (The HalfCheetah expert of report 3 will join
+this section.)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..config import spec, to_dict
+from ..envs import make_vec
+from ..experts import expert_dir, load_expert, read_metadata, save_expert
+from ..pg import PGConfig
+from ..plots import PALETTE, save
+from ..report import Claim
+from ..rollout import evaluate
+from ..runs import RunResult, RunSpec, git_commit, package_versions
+from ..stats import first_crossing, sliding_window_mean
+
+SECTION = "03_expert"
+TITLE = "The CartPole expert: RLOO with a constant entropy bonus"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Section 03 parameters."""
+
+    name: str = spec("cartpole_expert", doc="directory under experts/")
+    retrain: bool = spec(False, doc="train the expert again instead of loading the shipped one")
+    ship: bool = spec(False, doc="write the retrained expert to experts/<name>/ (needs retrain)")
+    seed: int = spec(0, ge=0)
+    workers: int = spec(1, ge=1, le=64)
+    solved: float = spec(195.0, gt=0)
+    perfect: float = spec(500.0, gt=0)
+    train: PGConfig = spec(default_factory=lambda: PGConfig(baseline="rloo", entropy_coef=0.01, episodes=5000))
+
+    def check(self) -> list[str]:
+        errs = []
+        if self.ship and not self.retrain:
+            errs.append("key 'ship' needs 'retrain: true' (there is nothing new to ship)")
+        if self.train.baseline != "rloo" or self.train.entropy_coef <= 0 or self.train.entropy_coef_final is not None:
+            errs.append("key 'train': the report's expert is RLOO ('baseline: rloo') with a constant 'entropy_coef' > 0")
+        return errs
+
+
+@dataclass
+class Expert:
+    """An expert with everything the notebook shows: metadata and its training episodes."""
+
+    metadata: dict[str, Any]
+    episodes: pd.DataFrame
+    source: str
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    return [RunSpec(section=SECTION, variant="expert", exp_name=cfg.name, seed=cfg.seed, config=cfg.train)] if cfg.retrain else []
+
+
+def describe(cfg: Config) -> str:
+    t = cfg.train
+    src = (f"**retrained** now (seed {cfg.seed}) through the run store" + (", then shipped to `experts/`" if cfg.ship else ", not shipped"))\
+        if cfg.retrain else f"**loaded** from `experts/{cfg.name}/` (set `retrain: true` to train it again)"
+    return (
+        f"- **Recipe** (report 1.4): section 01's learner with the RLOO baseline and a constant entropy bonus "
+        f"alpha = {t.entropy_coef:g}, {t.episodes} episodes in batches of {t.batch_episodes} "
+        f"({t.n_iterations} updates), AdamW lr {t.lr:g}, gamma {t.gamma:g}, policy MLP {list(t.hidden)}.\n"
+        f"- **Kept checkpoint**: the policy behind the best {t.window}-episode running mean of training returns; "
+        f"its test score is the mean and standard deviation of {t.test_episodes} test episodes, actions sampled "
+        f"from the policy.\n"
+        f"- **This notebook**: the expert is {src}."
+    )
+
+
+def metadata_from_run(run: RunResult, cfg: Config) -> dict[str, Any]:
+    """What experts/<name>/metadata.json records about an expert trained in ``run``."""
+    import json
+
+    flags = json.loads((run.path / "flags.json").read_text())
+    s = run.summary
+    return {
+        "name": cfg.name,
+        "env_id": cfg.train.env_id,
+        "config": to_dict(cfg.train),
+        "seed": run.spec.seed,
+        "run_key": flags["key"],
+        "network": _network(cfg),
+        "test_mean": s["test_mean"],
+        "test_std": s["test_std"],
+        "test_episodes": len(s["test_returns"]),
+        "test_seed": s["test_seed"],
+        "test_greedy": s["test_greedy"],
+        "episodes": s["episodes"],
+        "env_steps": s["env_steps"],
+        "best_window_mean": s["best_window_mean"],
+        "best_iteration": s["best_iteration"],
+        "wall_time_s": s["wall_time_s"],
+        "trained_on": flags["created"],
+        "shipped_on": time.strftime("%Y-%m-%d"),
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+    }
+
+
+def _network(cfg: Config) -> dict[str, Any]:
+    env = make_vec(cfg.train.env_id, 1)
+    return {
+        "obs_dim": int(np.prod(env.single_observation_space.shape)),
+        "n_actions": int(env.single_action_space.n),
+        "hidden": list(cfg.train.hidden),
+        "activation": cfg.train.activation,
+    }
+
+
+def obtain(cfg: Config, results: list[RunResult]) -> Expert:
+    """The retrained expert (shipping it if asked) or the shipped one."""
+    if cfg.retrain:
+        (run,) = results
+        meta = metadata_from_run(run, cfg)
+        if cfg.ship:
+            import torch
+
+            state = torch.load(run.path / "agent.pt", weights_only=True)["policy"]
+            save_expert(cfg.name, state, meta, {"log.csv": run.path / "log.csv", "episodes.csv": run.path / "episodes.csv"})
+            meta = read_metadata(cfg.name)
+        return Expert(meta, run.episodes(), f"run {run.path.name}")
+    meta = read_metadata(cfg.name)
+    return Expert(meta, pd.read_csv(expert_dir(cfg.name) / "episodes.csv"), f"experts/{cfg.name}")
+
+
+def recheck(expert: Expert, cfg: Config) -> dict[str, float]:
+    """Replay the recorded test episodes with the shipped weights (only for a shipped expert)."""
+    if not (expert_dir(cfg.name) / "policy.pt").exists() or (cfg.retrain and not cfg.ship):
+        return {}
+    policy, meta = load_expert(cfg.name)
+    env = make_vec(meta["env_id"], min(meta["test_episodes"], 100))
+    rets, _ = evaluate(policy.numpy_sampler(), env, meta["test_episodes"], seed=meta["test_seed"], greedy=meta["test_greedy"])
+    return {"replayed_test_mean": float(rets.mean()), "replayed_test_std": float(rets.std())}
+
+
+def table(expert: Expert, cfg: Config, replay: dict[str, float]) -> pd.DataFrame:
+    m = expert.metadata
+    ret = expert.episodes["return"].to_numpy()
+    first = first_crossing(sliding_window_mean(ret, cfg.train.window), cfg.solved)
+    row = {
+        "expert": m["name"],
+        "seed": m["seed"],
+        "test mean": round(m["test_mean"], 2),
+        "test std": round(m["test_std"], 2),
+        "test episodes": m["test_episodes"],
+        "replayed test mean": round(replay["replayed_test_mean"], 2) if replay else None,
+        "training episodes": m["episodes"],
+        "env steps": m["env_steps"],
+        f"episodes to {cfg.solved:g}": None if first is None else first + 1,
+        "best window mean": round(m["best_window_mean"], 1),
+        "kept after update": m["best_iteration"],
+        "wall time (s)": round(m["wall_time_s"], 1),
+        "source": expert.source,
+    }
+    return pd.DataFrame([row])
+
+
+def figure(expert: Expert, cfg: Config, out_dir: Path) -> list[Path]:
+    ret = expert.episodes["return"].to_numpy()
+    x = np.arange(1, len(ret) + 1)
+    fig, ax = plt.subplots()
+    ax.plot(x, ret, color=PALETTE[0], alpha=0.25, lw=0.6, label="episode return")
+    ax.plot(x, sliding_window_mean(ret, cfg.train.window), color=PALETTE[0], lw=1.6, label=f"{cfg.train.window}-episode running mean")
+    best_ep = (expert.metadata["best_iteration"] + 1) * cfg.train.batch_episodes
+    ax.axvline(best_ep, color=PALETTE[3], ls=":", lw=1.2, label=f"kept checkpoint (episode {best_ep})")
+    ax.axhline(cfg.solved, color="0.3", ls="--", lw=0.8, label=f"solved ({cfg.solved:g})")
+    ax.set(xlabel="training episode", ylabel="training return", ylim=(0, cfg.perfect * 1.05),
+           title=f"CartPole expert (seed {expert.metadata['seed']}): training curve")
+    ax.legend(loc="lower right", fontsize="small")
+    path = save(fig, out_dir / "figures" / "expert_training.png")
+    plt.show()
+    return [path]
+
+
+def claims(expert: Expert, cfg: Config, replay: dict[str, float]) -> list[Claim]:
+    m = expert.metadata
+    perfect = m["test_mean"] >= cfg.perfect and m["test_std"] == 0
+    out = [Claim(
+        "5000 episodes of RLOO with a constant entropy bonus give an optimal expert",
+        bool(perfect),
+        f"Rule: every one of the {m['test_episodes']} test episodes lasts {cfg.perfect:g} steps. "
+        f"Test: {m['test_mean']:.2f} ± {m['test_std']:.2f}.",
+    )]
+    if replay:
+        same = abs(replay["replayed_test_mean"] - m["test_mean"]) < 1e-9
+        out.append(Claim(
+            "The shipped weights reproduce the recorded test score",
+            bool(same),
+            f"Replaying the {m['test_episodes']} test episodes (seed {m['test_seed']}) with experts/{cfg.name}/policy.pt "
+            f"gives {replay['replayed_test_mean']:.2f} (recorded {m['test_mean']:.2f}).",
+        ))
+    return out
+
+
+def regression_values(expert: Expert, cfg: Config) -> dict[str, tuple[object, float]]:
+    m = expert.metadata
+    return {
+        "episodes": (m["episodes"], 0),
+        "test_mean": (round(m["test_mean"], 1), round(max(10.0, 0.3 * m["test_mean"]), 1)),
+    }
+
+
+def headline(expert: Expert, cfg: Config) -> str:
+    m = expert.metadata
+    return (f"Expert (seed {m['seed']}, {m['episodes']} episodes): test {m['test_mean']:.1f} ± {m['test_std']:.1f} "
+            f"over {m['test_episodes']} episodes.")
+
