@@ -1,8 +1,8 @@
 """One policy-gradient (REINFORCE) learner whose options give every variant of the reports.
 
-Each iteration collects a batch of complete episodes on a vector env (rounds of
-``batch_episodes`` parallel episodes; with ``batch_steps`` set, rounds repeat until the batch
-holds at least that many steps), computes per-step returns (reward-to-go or the whole
+Each iteration collects a batch of complete episodes on a vector env (``batch_episodes``
+parallel episodes; with ``batch_steps`` set, complete episodes until the batch holds at least
+that many steps, as the assignment's ``-b``), computes per-step returns (reward-to-go or the whole
 trajectory's return), subtracts a baseline (none, running mean of returns, a learned value
 function, or the leave-one-out mean of the other episodes), optionally normalises, and takes
 one AdamW step on
@@ -29,14 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 import torch
 
 from .config import spec, to_dict
-from .envs import make_vec
-from .nets import CategoricalPolicy, ValueNet
-from .returns import RunningMeanBaseline, normalize, reward_to_go, rloo_baseline, trajectory_return
-from .rollout import EpisodeBatch, collect_round, evaluate
+from .envs import make_vec, max_episode_steps
+from .nets import CategoricalPolicy, GaussianPolicy, ValueNet
+from .returns import RunningMeanBaseline, gae, normalize, reward_to_go, rloo_baseline, trajectory_return
+from .rollout import EpisodeBatch, collect_round, collect_steps, evaluate
 
 Baseline = Literal["none", "running_mean", "value", "rloo"]
 
@@ -76,13 +77,17 @@ class PGConfig:
     max_episode_steps: int | None = spec(None, ge=1, doc="time limit; null keeps the registered one")
     episodes: int | None = spec(2000, ge=1, doc="budget in training episodes (or use iterations)")
     iterations: int | None = spec(None, ge=1, doc="budget in updates (or use episodes)")
-    batch_episodes: int = spec(8, ge=1, le=4096, doc="episodes per round = parallel envs")
-    batch_steps: int | None = spec(None, ge=1, doc="if set, rounds repeat until a batch has this many steps")
+    batch_episodes: int = spec(8, ge=1, le=4096, doc="parallel envs: the episodes of a batch, or the copies that fill batch_steps")
+    batch_steps: int | None = spec(None, ge=1, doc="if set, a batch is complete episodes holding at least this many steps")
     gamma: float = spec(0.99, ge=0.0, le=1.0, doc="discount")
     return_type: Literal["reward_to_go", "trajectory"] = spec("reward_to_go")
     baseline: Baseline = spec("none")
     running_mean_decay: float = spec(0.9, ge=0.0, lt=1.0, doc="EMA decay of the running-mean baseline")
     normalize_advantages: bool = spec(False)
+    gae_lambda: float | None = spec(None, ge=0.0, le=1.0, doc="GAE lambda (needs baseline 'value'); null: q - V")
+    bootstrap_truncated: bool = spec(True, doc="with a value net, bootstrap V(s_T) where the time limit cut an episode")
+    action_noise_std: float = spec(0.0, ge=0.0, doc="continuous envs: Gaussian noise added to executed actions")
+    action_noise_prob: float = spec(0.0, ge=0.0, le=1.0, doc="discrete envs: chance an executed action is uniformly random")
     hidden: tuple[int, ...] = spec((64, 64), doc="policy hidden layer widths")
     activation: Literal["tanh", "relu"] = spec("tanh")
     lr: float = spec(3e-3, gt=0.0, le=1.0, doc="AdamW learning rate of the policy")
@@ -90,12 +95,14 @@ class PGConfig:
     value_lr: float = spec(3e-3, gt=0.0, le=1.0, doc="AdamW learning rate of the value baseline")
     value_steps: int = spec(5, ge=1, doc="value-function gradient steps per update")
     value_hidden: tuple[int, ...] = spec((64, 64))
+    logstd_init: float = spec(0.0, doc="continuous policies: initial log standard deviation")
     entropy_coef: float = spec(0.0, ge=0.0, doc="entropy bonus alpha (start value when scheduled)")
     entropy_coef_final: float | None = spec(None, ge=0.0, doc="if set, alpha moves linearly to this")
     window: int = spec(50, ge=1, doc="sliding window (episodes) for best-checkpoint selection")
     checkpoint_ties: Literal["first", "last"] = spec("last", doc="which policy to keep when windows tie (e.g. at 500)")
     eval_every: int = spec(0, ge=0, doc="evaluate every N iterations (0: never during training)")
-    eval_episodes: int = spec(10, ge=1)
+    eval_episodes: int = spec(10, ge=1, doc="episodes per evaluation (or use eval_steps)")
+    eval_steps: int | None = spec(None, ge=1, doc="if set, an evaluation plays rounds until this many steps")
     test_episodes: int = spec(100, ge=1, doc="test episodes of the kept checkpoint")
     test_greedy: bool = spec(False, doc="test with argmax actions instead of sampling")
 
@@ -107,6 +114,10 @@ class PGConfig:
             errs.append("baseline 'rloo' needs batch_episodes >= 2 (it averages the other episodes)")
         if any(h < 1 for h in self.hidden + self.value_hidden):
             errs.append("hidden layer widths must be >= 1")
+        if self.gae_lambda is not None and self.baseline != "value":
+            errs.append("key 'gae_lambda' needs baseline 'value' (GAE is built on the value function)")
+        if self.gae_lambda is not None and self.return_type != "reward_to_go":
+            errs.append("key 'gae_lambda' needs return_type 'reward_to_go'")
         return errs
 
     @property
@@ -125,6 +136,19 @@ def entropy_coef_at(cfg: PGConfig, iteration: int) -> float:
     n = cfg.n_iterations
     frac = iteration / max(n - 1, 1)
     return cfg.entropy_coef + (cfg.entropy_coef_final - cfg.entropy_coef) * frac
+
+
+def make_env(cfg: PGConfig, num_envs: int, noise_seed: int) -> gym.vector.VectorEnv:
+    """The run's vector env: time limit and action noise from ``cfg``."""
+    return make_vec(cfg.env_id, num_envs, cfg.max_episode_steps, cfg.action_noise_std, cfg.action_noise_prob, noise_seed)
+
+
+def eval_envs(cfg: PGConfig) -> int:
+    """Parallel envs of an evaluation: its episodes, or enough episodes of full length for eval_steps."""
+    if cfg.eval_steps is None:
+        return min(cfg.eval_episodes, 64)
+    limit = cfg.max_episode_steps or max_episode_steps(cfg.env_id) or cfg.eval_steps
+    return max(1, min(16, math.ceil(cfg.eval_steps / limit)))
 
 
 class CheckpointSelector:
@@ -167,10 +191,16 @@ class PGLearner:
         self.seed = seed
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
-        self.env = make_vec(cfg.env_id, cfg.batch_episodes, cfg.max_episode_steps)
+        self.env = make_env(cfg, cfg.batch_episodes, noise_seed=seed)
         obs_dim = int(np.prod(self.env.single_observation_space.shape))
-        n_actions = int(self.env.single_action_space.n)
-        self.policy = CategoricalPolicy(obs_dim, n_actions, cfg.hidden, cfg.activation)
+        space = self.env.single_action_space
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        self.policy: CategoricalPolicy | GaussianPolicy
+        if self.discrete:
+            self.policy = CategoricalPolicy(obs_dim, int(space.n), cfg.hidden, cfg.activation)
+        else:
+            act_dim = int(np.prod(space.shape))
+            self.policy = GaussianPolicy(obs_dim, act_dim, cfg.hidden, cfg.activation, cfg.logstd_init)
         self.opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.value: ValueNet | None = None
         if cfg.baseline == "value":
@@ -183,44 +213,60 @@ class PGLearner:
         self._first_round = True
 
     def collect(self) -> EpisodeBatch:
-        """One training batch (see module doc)."""
-        rounds = []
-        steps = 0
-        while True:
-            seed = self.seed if self._first_round else None
-            self._first_round = False
-            rounds.append(collect_round(self.env, self.sampler, self.rng, seed=seed))
-            steps += rounds[-1].num_steps
-            if self.cfg.batch_steps is None or steps >= self.cfg.batch_steps:
-                return EpisodeBatch.concat(rounds)
+        """One training batch: a round of ``batch_episodes`` parallel episodes, or with
+        ``batch_steps`` complete episodes until they hold that many steps (see lib.rollout)."""
+        seed = self.seed if self._first_round else None
+        self._first_round = False
+        if self.cfg.batch_steps is None:
+            return collect_round(self.env, self.sampler, self.rng, seed=seed)
+        return collect_steps(self.env, self.sampler, self.rng, self.cfg.batch_steps, seed=seed)
 
-    def returns(self, batch: EpisodeBatch) -> np.ndarray:
-        """Per-step return estimates q (T, K)."""
+    def returns(self, batch: EpisodeBatch, tail: np.ndarray | None = None) -> np.ndarray:
+        """Per-step return estimates q (T, K); ``tail`` (K,) bootstraps truncated episodes."""
         if self.cfg.return_type == "reward_to_go":
-            return reward_to_go(batch.rewards, self.cfg.gamma)
+            return reward_to_go(batch.rewards, self.cfg.gamma, tail, batch.lengths)
         return trajectory_return(batch.rewards, self.cfg.gamma)
+
+    def values(self, batch: EpisodeBatch) -> tuple[np.ndarray, np.ndarray]:
+        """V(s_t) on the padded grid (T, K) and the bootstrap value after each episode (K,).
+
+        The bootstrap value is V(s_T) for an episode the time limit cut (if ``bootstrap_truncated``)
+        and 0 for one that terminated: past a terminal state there is no future reward.
+        """
+        assert self.value is not None
+        with torch.no_grad():
+            v = np.zeros(batch.mask.shape, dtype=np.float64)
+            v[batch.mask] = self.value(torch.from_numpy(batch.obs[batch.mask])).double().numpy()
+            last = self.value(torch.from_numpy(np.asarray(batch.final_obs, dtype=np.float32))).double().numpy()
+        keep = ~batch.terminated if self.cfg.bootstrap_truncated else np.zeros_like(batch.terminated)
+        return v, np.where(keep, last, 0.0)
 
     def update(self, batch: EpisodeBatch, alpha: float) -> dict[str, float]:
         """One policy step (and the baseline's steps) on ``batch``; returns loss statistics."""
         cfg = self.cfg
         mask = batch.mask
-        q = self.returns(batch)
         obs = torch.from_numpy(batch.obs[mask])
-        actions = torch.from_numpy(batch.actions[mask].astype(np.int64))
-        q_flat = q[mask]
+        act_np = batch.actions[mask]
+        actions = torch.from_numpy(act_np.astype(np.int64) if self.discrete else act_np.astype(np.float32))
         baseline_loss = float("nan")
-        if cfg.baseline == "none":
-            adv = q_flat
-        elif cfg.baseline == "running_mean":
-            adv = q_flat - self.running_mean.value()
-            self.running_mean.update(float(q_flat.mean()))
-        elif cfg.baseline == "rloo":
-            adv = (q - rloo_baseline(q))[mask]
+        if cfg.baseline == "value":
+            v, tail = self.values(batch)
+            q = self.returns(batch, tail)
+            if cfg.gae_lambda is None:
+                adv = (q - v)[mask]
+            else:
+                adv = gae(batch.rewards, v, tail, batch.lengths, cfg.gamma, cfg.gae_lambda)[mask]
+            baseline_loss = self._fit_value(obs, torch.from_numpy(q[mask].astype(np.float32)))
         else:
-            assert self.value is not None
-            with torch.no_grad():
-                adv = q_flat - self.value(obs).double().numpy()
-            baseline_loss = self._fit_value(obs, torch.from_numpy(q_flat.astype(np.float32)))
+            q = self.returns(batch)
+            q_flat = q[mask]
+            if cfg.baseline == "none":
+                adv = q_flat
+            elif cfg.baseline == "running_mean":
+                adv = q_flat - self.running_mean.value()
+                self.running_mean.update(float(q_flat.mean()))
+            else:
+                adv = (q - rloo_baseline(q))[mask]
         if cfg.normalize_advantages:
             adv = normalize(adv)
         adv_t = torch.from_numpy(np.ascontiguousarray(adv, dtype=np.float32))
@@ -262,7 +308,7 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     out_dir = Path(out_dir)
     learner = PGLearner(cfg, seed)
-    eval_env = make_vec(cfg.env_id, min(cfg.eval_episodes, 64), cfg.max_episode_steps) if cfg.eval_every else None
+    eval_env = make_env(cfg, eval_envs(cfg), noise_seed=EVAL_SEED_OFFSET + seed) if cfg.eval_every else None
     ep_lengths: list[int] = []
     ep_iters: list[int] = []
     rows: list[dict[str, Any]] = []
@@ -291,7 +337,8 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
             **stats,
         }
         if eval_env is not None and (it % cfg.eval_every == 0 or it == cfg.n_iterations - 1):
-            e_ret, e_len = evaluate(learner.sampler, eval_env, cfg.eval_episodes, seed=EVAL_SEED_OFFSET + seed * 1000 + it)
+            e_ret, e_len = evaluate(learner.sampler, eval_env, cfg.eval_episodes, seed=EVAL_SEED_OFFSET + seed * 1000 + it,
+                                    min_steps=cfg.eval_steps)
             row.update(
                 Eval_AverageReturn=float(e_ret.mean()),
                 Eval_StdReturn=float(e_ret.std()),
@@ -304,7 +351,7 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     final_state = copy.deepcopy(learner.policy.state_dict())
     best_state = selector.best_state if selector.best_state is not None else final_state
     learner.policy.load_state_dict(best_state)
-    test_env = make_vec(cfg.env_id, min(cfg.test_episodes, 100), cfg.max_episode_steps)
+    test_env = make_env(cfg, min(cfg.test_episodes, 100), noise_seed=TEST_SEED_OFFSET + seed)
     test_ret, test_len = evaluate(learner.policy.numpy_sampler(), test_env, cfg.test_episodes, seed=TEST_SEED_OFFSET + seed, greedy=cfg.test_greedy)
 
     with open(out_dir / "log.csv", "w", newline="") as f:

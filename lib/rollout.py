@@ -50,27 +50,6 @@ class EpisodeBatch:
         """Undiscounted episode returns (K,)."""
         return self.rewards.sum(0)
 
-    @staticmethod
-    def concat(batches: list["EpisodeBatch"]) -> "EpisodeBatch":
-        """Join rounds along the episode axis, padding time to the longest."""
-        if len(batches) == 1:
-            return batches[0]
-        t_max = max(b.obs.shape[0] for b in batches)
-
-        def pad(x: np.ndarray) -> np.ndarray:
-            widths = [(0, t_max - x.shape[0])] + [(0, 0)] * (x.ndim - 1)
-            return np.pad(x, widths)
-
-        return EpisodeBatch(
-            obs=np.concatenate([pad(b.obs) for b in batches], 1),
-            actions=np.concatenate([pad(b.actions) for b in batches], 1),
-            rewards=np.concatenate([pad(b.rewards) for b in batches], 1),
-            mask=np.concatenate([pad(b.mask) for b in batches], 1),
-            lengths=np.concatenate([b.lengths for b in batches]),
-            terminated=np.concatenate([b.terminated for b in batches]),
-            final_obs=np.concatenate([b.final_obs for b in batches]),
-        )
-
 
 def collect_round(
     env: gym.vector.VectorEnv,
@@ -117,26 +96,108 @@ def collect_round(
     )
 
 
+def collect_steps(
+    env: gym.vector.VectorEnv,
+    policy: Sampler,
+    rng: np.random.Generator,
+    min_steps: int,
+    seed: int | None = None,
+    greedy: bool = False,
+) -> EpisodeBatch:
+    """Complete episodes until they hold at least ``min_steps`` steps (the assignment's batch).
+
+    The ``env.num_envs`` copies run episodes back to back; a copy starts a new episode only
+    while the steps of finished and running episodes are fewer than ``min_steps``, and every
+    episode started is played to its end (so short episodes are not over-represented). Episodes
+    are numbered in the order they start.
+    """
+    k = env.num_envs
+    obs, _ = env.reset(seed=seed)
+    ep_id = np.arange(k)
+    next_id = k
+    running = np.ones(k, dtype=bool)  # playing an episode that is part of the batch
+    resetting = np.zeros(k, dtype=bool)  # the next step call auto-resets this copy
+    committed = 0
+    rec_obs, rec_act, rec_rew, rec_valid, rec_ep = [], [], [], [], []
+    ends: dict[int, tuple[bool, np.ndarray]] = {}
+    while running.any():
+        actions = policy.sample(obs, rng, greedy=greedy)
+        next_obs, reward, term, trunc, _ = env.step(actions)
+        valid = running & ~resetting
+        rec_obs.append(np.asarray(obs, dtype=np.float32))
+        rec_act.append(actions)
+        rec_rew.append(np.asarray(reward, dtype=np.float32))
+        rec_valid.append(valid)
+        rec_ep.append(ep_id.copy())
+        committed += int(valid.sum())
+        # copies that auto-reset on this step now start the episode they were given
+        resetting[:] = False
+        for i in np.flatnonzero(valid & (term | trunc)):
+            ends[int(ep_id[i])] = (bool(term[i]), np.asarray(next_obs[i], dtype=np.float32))
+            if committed >= min_steps:
+                running[i] = False
+            else:
+                resetting[i] = True
+                ep_id[i] = next_id
+                next_id += 1
+        obs = next_obs
+    valid_all = np.stack(rec_valid).ravel()
+    flat = np.flatnonzero(valid_all)  # time-major, so each episode's steps are in order
+    eps = np.stack(rec_ep).ravel()[flat]
+    order = np.argsort(eps, kind="stable")
+    eps_sorted = eps[order]
+    ids = np.unique(eps_sorted)  # started episodes that took at least one step
+    remap = np.searchsorted(ids, eps_sorted)
+    lengths = np.bincount(remap, minlength=len(ids))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    pos = np.arange(len(order)) - starts[remap]
+    t_max, n_ep = int(lengths.max()), len(ids)
+
+    def scatter(rec: list[np.ndarray]) -> np.ndarray:
+        a = np.stack(rec)
+        a = a.reshape((-1,) + a.shape[2:])[flat][order]
+        out = np.zeros((t_max, n_ep) + a.shape[1:], dtype=a.dtype)
+        out[pos, remap] = a
+        return out
+
+    mask = np.zeros((t_max, n_ep), dtype=bool)
+    mask[pos, remap] = True
+    return EpisodeBatch(
+        obs=scatter(rec_obs),
+        actions=scatter(rec_act),
+        rewards=scatter(rec_rew),
+        mask=mask,
+        lengths=lengths.astype(np.int64),
+        terminated=np.array([ends[int(e)][0] for e in ids]),
+        final_obs=np.stack([ends[int(e)][1] for e in ids]),
+    )
+
+
 def evaluate(
     policy: Sampler,
     env: gym.vector.VectorEnv,
     n_episodes: int,
     seed: int,
     greedy: bool = False,
+    min_steps: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Play ``n_episodes`` test episodes in rounds of ``env.num_envs``.
+    """Play ``n_episodes`` test episodes in rounds of ``env.num_envs`` (or, with ``min_steps``,
+    complete episodes until they hold that many steps, as the assignment's eval batch does).
 
-    Returns (returns, lengths), each (n_episodes,). Uses its own RNG from ``seed``, so test
-    episodes never consume the training RNG stream.
+    Returns (returns, lengths) per episode. Uses its own RNG from ``seed``, so test episodes
+    never consume the training RNG stream.
     """
     rng = np.random.default_rng(seed)
+    if min_steps is not None:
+        batch = collect_steps(env, policy, rng, min_steps, seed=seed, greedy=greedy)
+        return batch.returns, batch.lengths
     rets, lens = [], []
-    done = 0
+    episodes = 0
     first = True
-    while done < n_episodes:
+    while episodes < n_episodes:
         batch = collect_round(env, policy, rng, seed=seed if first else None, greedy=greedy)
         first = False
         rets.append(batch.returns)
         lens.append(batch.lengths)
-        done += batch.num_episodes
+        episodes += batch.num_episodes
     return np.concatenate(rets)[:n_episodes], np.concatenate(lens)[:n_episodes]

@@ -1,0 +1,206 @@
+"""The policy-gradient assignment's command line, on this workbook's learner and run store.
+
+Every command of the assignment runs as written once ``uv run src/scripts/run.py`` is replaced
+by ``./workbook run``::
+
+    ./workbook run --env_name CartPole-v0 -n 100 -b 1000 -rtg --exp_name cartpole_rtg
+
+Flags and defaults are the assignment's. The run goes through the run store (so repeating a
+command reuses the finished run) and is then written, as the assignment's autograder expects,
+to ``exp/<env_name>_<exp_name>_sd<seed>_<YYYYmmdd_HHMMSS>/`` with flags.json, log.csv, log.pkl
+and agent.pt. Environment ids that gymnasium 1.x renamed are accepted (LunarLander-v2 runs
+LunarLander-v3; the mapping is printed and recorded in flags.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import ConfigError, build, to_dict
+from .envs import RENAMED_IDS, max_episode_steps, resolve_env_id
+from .pg import PGConfig
+from .runs import REPO_ROOT, RunSpec, run_grid
+
+MAX_PARALLEL_ENVS = 16
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="./workbook run",
+        description="Policy-gradient runs with the assignment's flags (see lib/assignment.py).",
+    )
+    p.add_argument("--env_name", type=str, required=True)
+    p.add_argument("--exp_name", type=str, required=True)
+    p.add_argument("--n_iter", "-n", type=int, default=200)
+    p.add_argument("--use_reward_to_go", "-rtg", action="store_true")
+    p.add_argument("--use_baseline", action="store_true")
+    p.add_argument("--baseline_learning_rate", "-blr", type=float, default=5e-3)
+    p.add_argument("--baseline_gradient_steps", "-bgs", type=int, default=5)
+    p.add_argument("--gae_lambda", type=float, default=None)
+    p.add_argument("--normalize_advantages", "-na", action="store_true")
+    p.add_argument("--batch_size", "-b", type=int, default=1000, help="env steps collected per iteration")
+    p.add_argument("--eval_batch_size", "-eb", type=int, default=400, help="env steps collected per evaluation")
+    p.add_argument("--discount", type=float, default=1.0)
+    p.add_argument("--learning_rate", "-lr", type=float, default=5e-3)
+    p.add_argument("--n_layers", "-l", type=int, default=2)
+    p.add_argument("--layer_size", "-s", type=int, default=64)
+    p.add_argument("--ep_len", type=int, default=None)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no_gpu", "-ngpu", action="store_true", help="accepted; everything runs on the CPU")
+    p.add_argument("--which_gpu", "-gpu_id", default=0, help="accepted and ignored")
+    p.add_argument("--video_log_freq", type=int, default=-1, help="accepted; no videos are recorded here")
+    p.add_argument("--scalar_log_freq", type=int, default=1, help="evaluate and log every N iterations")
+    p.add_argument("--action_noise_std", type=float, default=0.0, help="continuous envs: Gaussian action noise")
+    # ours
+    p.add_argument("--action_noise_prob", type=float, default=0.0, help="discrete envs: chance an executed action is random")
+    p.add_argument("--parallel_envs", type=int, default=None, help="env copies filling a batch (default: ceil(b / ep_len), at most 16)")
+    p.add_argument("--exp_dir", type=str, default=str(REPO_ROOT / "exp"), help="where the run folder is written")
+    return p
+
+
+def parallel_envs(batch_size: int, ep_len: int) -> int:
+    """Copies that fill a batch without overshooting it by more than the assignment's sampler
+    does: one per full-length episode the batch holds."""
+    return max(1, min(MAX_PARALLEL_ENVS, math.ceil(batch_size / ep_len)))
+
+
+def config_from_args(args: argparse.Namespace) -> PGConfig:
+    """The learner config an assignment command means (raises ConfigError on bad values)."""
+    ep_len = args.ep_len or max_episode_steps(args.env_name) or 1000
+    hidden = [args.layer_size] * args.n_layers
+    data = {
+        "env_id": args.env_name,
+        "max_episode_steps": args.ep_len,
+        "episodes": None,
+        "iterations": args.n_iter,
+        "batch_steps": args.batch_size,
+        "batch_episodes": args.parallel_envs or parallel_envs(args.batch_size, ep_len),
+        "gamma": args.discount,
+        "return_type": "reward_to_go" if args.use_reward_to_go else "trajectory",
+        "baseline": "value" if args.use_baseline else "none",
+        "value_lr": args.baseline_learning_rate,
+        "value_steps": args.baseline_gradient_steps,
+        "gae_lambda": args.gae_lambda,
+        "normalize_advantages": args.normalize_advantages,
+        "hidden": hidden,
+        "value_hidden": hidden,
+        "lr": args.learning_rate,
+        "weight_decay": 0.0,
+        "action_noise_std": args.action_noise_std,
+        "action_noise_prob": args.action_noise_prob,
+        "eval_every": args.scalar_log_freq,
+        "eval_steps": args.eval_batch_size,
+        "test_episodes": 5,
+    }
+    return build(PGConfig, data, "command line")
+
+
+def command_for(cfg: PGConfig, exp_name: str, seed: int, program: str = "./workbook run") -> str:
+    """The assignment-style command that makes ``cfg`` (only flags that differ from defaults)."""
+    defaults = parser().parse_args(["--env_name", "x", "--exp_name", "x"])
+    parts = program.split() + ["--env_name", cfg.env_id]
+    if cfg.max_episode_steps is not None:
+        parts += ["--ep_len", str(cfg.max_episode_steps)]
+
+    def opt(flag: str, value: Any, default: Any) -> None:
+        if value != default:
+            parts.extend([flag, f"{value:g}" if isinstance(value, float) else str(value)])
+
+    opt("--discount", cfg.gamma, defaults.discount)
+    opt("-n", cfg.iterations, defaults.n_iter)
+    if cfg.hidden:
+        opt("-l", len(cfg.hidden), defaults.n_layers)
+        opt("-s", cfg.hidden[0], defaults.layer_size)
+    opt("-b", cfg.batch_steps, defaults.batch_size)
+    opt("-eb", cfg.eval_steps, defaults.eval_batch_size)
+    opt("-lr", cfg.lr, defaults.learning_rate)
+    if cfg.return_type == "reward_to_go":
+        parts.append("-rtg")
+    if cfg.normalize_advantages:
+        parts.append("-na")
+    if cfg.baseline == "value":
+        parts.append("--use_baseline")
+        opt("-blr", cfg.value_lr, defaults.baseline_learning_rate)
+        opt("-bgs", cfg.value_steps, defaults.baseline_gradient_steps)
+    if cfg.gae_lambda is not None:
+        parts += ["--gae_lambda", f"{cfg.gae_lambda:g}"]
+    opt("--action_noise_std", cfg.action_noise_std, 0.0)
+    opt("--action_noise_prob", cfg.action_noise_prob, 0.0)
+    opt("--scalar_log_freq", cfg.eval_every, defaults.scalar_log_freq)
+    ep_len = cfg.max_episode_steps or max_episode_steps(cfg.env_id) or 1000
+    if cfg.batch_steps is not None and cfg.batch_episodes != parallel_envs(cfg.batch_steps, ep_len):
+        parts += ["--parallel_envs", str(cfg.batch_episodes)]
+    parts += ["--exp_name", exp_name, "--seed", str(seed)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def unsupported(cfg: PGConfig) -> list[str]:
+    """PGConfig fields a command line cannot express, where ``cfg`` differs from the CLI's mapping."""
+    args = parser().parse_args(shlex.split(command_for(cfg, "x", 0))[2:])
+    back = config_from_args(args)
+    return [f.name for f in fields(PGConfig) if getattr(back, f.name) != getattr(cfg, f.name)]
+
+
+def write_exp_dir(run_path: Path, exp_root: Path, env_name: str, exp_name: str, seed: int, argv: list[str], cfg: PGConfig) -> Path:
+    """Copy a finished run into the assignment's layout and add log.pkl and the flags."""
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    out = exp_root / f"{env_name}_{exp_name}_sd{seed}_{stamp}"
+    n = 1
+    while out.exists():  # the same command twice within a second
+        out = exp_root / f"{env_name}_{exp_name}_sd{seed}_{stamp}_{n}"
+        n += 1
+    out.mkdir(parents=True)
+    for name in ("log.csv", "agent.pt"):
+        shutil.copyfile(run_path / name, out / name)
+    log = pd.read_csv(run_path / "log.csv")
+    with open(out / "log.pkl", "wb") as f:
+        pickle.dump(log.to_dict(orient="records"), f)
+    store_flags = json.loads((run_path / "flags.json").read_text())
+    flags = {
+        "command": "./workbook run " + " ".join(shlex.quote(a) for a in argv),
+        "env_name": env_name,
+        "resolved_env_id": resolve_env_id(env_name),
+        "config": to_dict(cfg),
+        "run_store_path": str(run_path),
+        **{k: store_flags[k] for k in ("key", "versions", "git_commit")},
+    }
+    (out / "flags.json").write_text(json.dumps(flags, indent=1) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.env_name in RENAMED_IDS:
+        print(f"note: {args.env_name} is {RENAMED_IDS[args.env_name]} in gymnasium 1.x; running that", file=sys.stderr)
+    if args.video_log_freq != -1:
+        print("note: --video_log_freq is accepted but no videos are recorded (no display here)", file=sys.stderr)
+    spec = RunSpec(section="cli", variant=args.exp_name, exp_name=args.exp_name, seed=args.seed, config=cfg)
+    (result,) = run_grid([spec], workers=1, progress=False)
+    out = write_exp_dir(result.path, Path(args.exp_dir), args.env_name, args.exp_name, args.seed, argv, cfg)
+    log = result.log()
+    last = log.iloc[-1]
+    print(f"{'reused' if result.cached else 'trained'} {result.path.name}; Eval_AverageReturn {last.get('Eval_AverageReturn', float('nan')):.1f} "
+          f"after {int(last.Train_EnvstepsSoFar)} env steps -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
