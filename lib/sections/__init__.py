@@ -18,6 +18,10 @@ SECTIONS: dict[str, str] = {
     "02_entropy": "entropy",
     "03_expert": "expert",
     "04_bc_dagger": "bc_dagger",
+    "05_estimators": "estimators",
+    "06_baseline_cheetah": "baseline_cheetah",
+    "07_gae_lunar": "gae_lunar",
+    "08_pendulum_tuning": "pendulum_tuning",
 }
 
 

@@ -110,3 +110,23 @@ def test_ci(d: pd.DataFrame) -> tuple[float, float, float]:
     """Mean over seeds of the per-run test mean, with its Student-t 95% interval."""
     m, lo, hi = mean_ci(d.test_mean.to_numpy())
     return float(m), float(lo), float(hi)
+
+
+def best_of(samples: dict[str, np.ndarray], target: str, lower_is_better: bool = True, alpha: float = 0.05) -> tuple[bool | None, str]:
+    """Is ``target`` the best variant? Decided on the means over seeds, with Welch's t-test.
+
+    True if ``target`` has the best mean; False if another variant's mean is better and the
+    difference to ``target`` is significant at ``alpha``; None (undecided) if it is better only
+    within the noise. Returns the verdict and a sentence with the numbers.
+    """
+    from scipy.stats import ttest_ind
+
+    means = {k: float(np.mean(v)) for k, v in samples.items()}
+    sign = 1 if lower_is_better else -1
+    best = min(means, key=lambda k: sign * means[k])
+    if best == target:
+        return True, f"best mean: {target} ({means[target]:.1f})"
+    p = float(ttest_ind(samples[best], samples[target], equal_var=False).pvalue)
+    if p < alpha:
+        return False, f"{best} ({means[best]:.1f}) beats {target} ({means[target]:.1f}), Welch p = {p:.3f}"
+    return None, f"{best} ({means[best]:.1f}) is ahead of {target} ({means[target]:.1f}) but within the noise (Welch p = {p:.2f})"

@@ -1,0 +1,159 @@
+"""Section 06: the assignment's experiment 2: a neural value baseline on HalfCheetah-v4."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ..config import spec
+from ..plots import save
+from ..report import Claim
+from ..runs import RunResult, RunSpec
+from . import pgexp
+
+SECTION = "06_baseline_cheetah"
+TITLE = "A neural baseline for the policy gradient on HalfCheetah-v4"
+LAST = 5
+
+
+@dataclass(frozen=True)
+class Config:
+    """The experiment-2 commands (no baseline, baseline, and the weaker-baseline runs) and seeds."""
+
+    experiments: tuple[str, ...] = spec(())
+    no_baseline: str = spec("cheetah", doc="--exp_name of the run without baseline")
+    baseline: str = spec("cheetah_baseline", doc="--exp_name of the baselined run the claim is about")
+    seeds: int = spec(3, ge=1, le=1000)
+    first_seed: int = spec(1, ge=0)
+    workers: int = spec(2, ge=1, le=64)
+    threshold: float = spec(300.0, doc="eval return the baselined run should end above")
+
+    def check(self) -> list[str]:
+        errs = pgexp.check_commands(self.experiments)
+        if not errs:
+            names = set(pgexp.experiments(self.experiments))
+            for key in ("no_baseline", "baseline"):
+                if getattr(self, key) not in names:
+                    errs.append(f"key '{key}' ({getattr(self, key)!r}) is not an --exp_name in 'experiments'")
+        return errs
+
+
+def seeds(cfg: Config) -> list[int]:
+    return list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    return pgexp.make_specs(SECTION, pgexp.experiments(cfg.experiments), seeds(cfg))
+
+
+def describe(cfg: Config) -> str:
+    exps = pgexp.experiments(cfg.experiments)
+    b = exps[cfg.baseline]
+    return (
+        f"- **Learner**: Gaussian MLP policy {list(b.hidden)} (state-independent log-std), Adam lr {b.lr:g}, "
+        f"discount {b.gamma:g}, reward-to-go, {b.iterations} iterations of >= {b.batch_steps} steps; evaluation "
+        f">= {b.eval_steps} steps per iteration with sampled actions.\n"
+        f"- **Baseline**: a value MLP fitted to the reward-to-go with `-bgs` full-batch Adam steps of lr `-blr` per "
+        f"iteration (its loss before the last step of each iteration is `Baseline Loss`); the advantage is "
+        f"reward-to-go minus its prediction. HalfCheetah episodes always end at the 1000-step limit, so with a "
+        f"baseline the reward-to-go is bootstrapped with V of the state where the limit cut the episode.\n"
+        f"- **Seeds**: {cfg.seeds} per experiment; bands are Student-t 95% intervals.\n\n"
+        + pgexp.commands_markdown(exps, seeds(cfg))
+    )
+
+
+def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
+    return pgexp.per_run(results, cfg.threshold, last=LAST)
+
+
+def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
+    names = list(pgexp.experiments(cfg.experiments))
+    with_baseline = [n for n in names if pgexp.experiments(cfg.experiments)[n].baseline == "value"]
+    paths = []
+    cs = pgexp.step_curves(results, with_baseline, "Baseline Loss")
+    paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "baseline_loss.png", ylabel="Baseline Loss (MSE, log scale)",
+                                     title="HalfCheetah-v4: value-baseline loss, 95% CI", logy=True))
+    cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
+    paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "eval_return.png", ylabel="Eval_AverageReturn",
+                                     title="HalfCheetah-v4: eval return, 95% CI", hlines={f"{cfg.threshold:g}": cfg.threshold}))
+    fig, ax = plt.subplots()
+    for n in names:
+        for r in results:
+            if r.spec.variant == n and r.spec.seed == cfg.first_seed:
+                lg = r.log()
+                ax.plot(lg.Train_EnvstepsSoFar, lg.Eval_AverageReturn, lw=1, label=n)
+    ax.set(xlabel="environment steps", ylabel="Eval_AverageReturn", title=f"one seed ({cfg.first_seed}) per experiment, unsmoothed")
+    ax.legend(fontsize="small")
+    paths.append(save(fig, out_dir / "figures" / "eval_return_seed.png"))
+    plt.show()
+    return [p for p in paths if p is not None]
+
+
+def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    return pgexp.table(runs, list(pgexp.experiments(cfg.experiments)), cfg.threshold, last=LAST)
+
+
+def answers(runs: pd.DataFrame, cfg: Config) -> str:
+    """Effect of a weaker baseline (fewer gradient steps, lower lr) on its loss and on the policy."""
+    exps = pgexp.experiments(cfg.experiments)
+    base = exps[cfg.baseline]
+    lines = []
+    for name, c in exps.items():
+        if name == cfg.baseline or c.baseline != "value" or c.normalize_advantages:
+            continue
+        what = []
+        if c.value_steps != base.value_steps:
+            what.append(f"-bgs {c.value_steps} instead of {base.value_steps}")
+        if c.value_lr != base.value_lr:
+            what.append(f"-blr {c.value_lr:g} instead of {base.value_lr:g}")
+        la, lb, pl = pgexp.compare(runs, name, cfg.baseline, "final baseline loss")
+        ea, eb, pe = pgexp.compare(runs, name, cfg.baseline, f"last {LAST} mean")
+        lines.append(
+            f"- **{name}** ({', '.join(what) or 'same baseline'}): (a) final baseline loss {la:.1f} against {lb:.1f} "
+            f"(Welch p = {pl:.2f}); (b) eval return over the last {LAST} iterations {ea:.1f} against {eb:.1f} (p = {pe:.2f})."
+        )
+    na = [n for n, c in exps.items() if c.normalize_advantages]
+    for name in na:
+        ea, eb, pe = pgexp.compare(runs, name, cfg.baseline, f"last {LAST} mean")
+        lines.append(f"- **{name}** (`-na` added): eval return over the last {LAST} iterations {ea:.1f} against {eb:.1f} (p = {pe:.2f}).")
+    return "\n".join(lines)
+
+
+def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
+    d = runs[runs.variant == cfg.baseline]
+    above = int((d.final > cfg.threshold).sum())
+    nb = runs[runs.variant == cfg.no_baseline]
+    ma, mb, p = pgexp.compare(runs, cfg.baseline, cfg.no_baseline, f"last {LAST} mean")
+    return [
+        Claim(
+            f"The baselined run ends above {cfg.threshold:g} average eval return (in most seeds)",
+            bool(above * 2 > len(d)),
+            f"Rule: final Eval_AverageReturn above {cfg.threshold:g} in more than half of the seeds: {above}/{len(d)} "
+            f"(finals: {', '.join(f'{x:.0f}' for x in d.final)}). Without baseline: "
+            f"{int((nb.final > cfg.threshold).sum())}/{len(nb)}.",
+        ),
+        Claim(
+            "The baseline helps",
+            None if p >= 0.05 or p != p else bool(ma > mb),
+            f"Rule: eval return over the last {LAST} iterations, baseline against none, Welch's t-test at 5% "
+            f"(undecided if not significant): {ma:.1f} against {mb:.1f}, p = {p:.3f}.",
+        ),
+    ]
+
+
+def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
+    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "seeds": (cfg.seeds, 0)}
+    for v, d in runs.groupby("variant", sort=False):
+        m = float(d["mean over training"].mean())
+        out[f"{v}.mean_eval"] = (round(m, 1), round(max(50.0, 0.3 * abs(m)), 1))
+    return out
+
+
+def headline(runs: pd.DataFrame, cfg: Config) -> str:
+    d = runs[runs.variant == cfg.baseline]
+    nb = runs[runs.variant == cfg.no_baseline]
+    return (f"Final eval return, {cfg.seeds} seeds: {cfg.baseline} {d.final.mean():.0f} "
+            f"({int((d.final > cfg.threshold).sum())}/{len(d)} above {cfg.threshold:g}), {cfg.no_baseline} {nb.final.mean():.0f}.")

@@ -1,0 +1,155 @@
+"""Section 07: the assignment's experiment 3: a GAE lambda sweep on LunarLander with noisy actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import spec
+from ..envs import resolve_env_id
+from ..pg import PGConfig
+from ..report import Claim
+from ..runs import RunResult, RunSpec
+from . import pgexp
+
+SECTION = "07_gae_lunar"
+TITLE = "GAE on LunarLander with noisy actions: the lambda sweep"
+LAST = 10
+
+
+@dataclass(frozen=True)
+class Config:
+    """The experiment-3 command (without --gae_lambda), the lambdas, and the seeds."""
+
+    command: str = spec("", doc="the assignment's command; --gae_lambda and --exp_name are added per lambda")
+    lambdas: tuple[float, ...] = spec((0.0, 0.95, 0.98, 0.99, 1.0))
+    seeds: int = spec(3, ge=1, le=1000)
+    first_seed: int = spec(1, ge=0)
+    workers: int = spec(2, ge=1, le=64)
+    threshold: float = spec(150.0, doc="eval return the best lambda should reach at least once")
+
+    def check(self) -> list[str]:
+        errs = pgexp.check_commands([self.command + " --exp_name x"], key="command")
+        if "--gae_lambda" in self.command or "--exp_name" in self.command:
+            errs.append("key 'command' must leave out --gae_lambda and --exp_name (the sweep adds them)")
+        if any(not 0 <= x <= 1 for x in self.lambdas) or len(set(self.lambdas)) != len(self.lambdas):
+            errs.append("key 'lambdas' must hold distinct values in [0, 1]")
+        return errs
+
+
+def exp_name(lam: float) -> str:
+    return f"lunar_lander_lambda{lam:g}"
+
+
+def experiments(cfg: Config) -> dict[str, PGConfig]:
+    _, base = pgexp.parse_command(cfg.command + " --exp_name base", "command")
+    return {exp_name(lam): replace(base, gae_lambda=lam) for lam in cfg.lambdas}
+
+
+def seeds(cfg: Config) -> list[int]:
+    return list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    return pgexp.make_specs(SECTION, experiments(cfg), seeds(cfg))
+
+
+def describe(cfg: Config) -> str:
+    exps = experiments(cfg)
+    c = next(iter(exps.values()))
+    return (
+        f"- **Environment**: `{c.env_id}` (gymnasium 1.x: `{resolve_env_id(c.env_id)}`, discrete actions), episodes cut at "
+        f"{c.max_episode_steps} steps. **Noisy actions**: each action the agent chooses is replaced, with probability "
+        f"{c.action_noise_prob:g}, by one drawn uniformly from the four actions (the agent learns from the action it chose; "
+        f"the noise belongs to the environment, with its own random stream).\n"
+        f"- **Learner**: categorical MLP {list(c.hidden)}, Adam lr {c.lr:g}, discount {c.gamma:g}, reward-to-go, value "
+        f"baseline (lr {c.value_lr:g}, {c.value_steps} steps per iteration), {c.iterations} iterations of >= "
+        f"{c.batch_steps} steps, evaluation of >= {c.eval_steps} steps per iteration.\n"
+        f"- **GAE**: A_t = sum_k (gamma lambda)^k delta_(t+k), delta_t = r_t + gamma V(s_(t+1)) - V(s_t), computed "
+        f"backwards; V after a terminal state is 0, and where the {c.max_episode_steps}-step limit cut an episode the "
+        f"value of the state reached is bootstrapped.\n"
+        f"- **Seeds**: {cfg.seeds} per lambda; bands are Student-t 95% intervals.\n\n"
+        + pgexp.commands_markdown(exps, seeds(cfg))
+    )
+
+
+def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
+    return pgexp.per_run(results, cfg.threshold, last=LAST)
+
+
+def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
+    names = list(experiments(cfg))
+    labels = {exp_name(lam): f"lambda = {lam:g}" for lam in cfg.lambdas}
+    cs = pgexp.step_curves(results, names, "Eval_AverageReturn", labels=labels)
+    p = pgexp.curves_figure(cs, out_dir / "figures" / "lambda_sweep.png", ylabel="Eval_AverageReturn",
+                            title="LunarLander, noisy actions: GAE lambda sweep, 95% CI", hlines={f"{cfg.threshold:g}": cfg.threshold})
+    return [p] if p else []
+
+
+def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    t = pgexp.table(runs, list(experiments(cfg)), cfg.threshold, last=LAST)
+    t.insert(1, "lambda", list(cfg.lambdas))
+    return t
+
+
+def answers(runs: pd.DataFrame, cfg: Config) -> str:
+    means = {lam: float(runs[runs.variant == exp_name(lam)][f"last {LAST} mean"].mean()) for lam in cfg.lambdas}
+    order = sorted(means, key=means.get, reverse=True)
+    lo, hi = min(cfg.lambdas), max(cfg.lambdas)
+    text = (
+        "**How lambda affected performance.** Mean eval return over the last "
+        f"{LAST} iterations, best first: " + ", ".join(f"lambda = {lam:g}: {means[lam]:.1f}" for lam in order) + ".\n\n"
+    )
+    if lo == 0.0 and hi == 1.0:
+        text += (
+            f"**lambda = 0** makes the advantage the one-step TD residual r_t + gamma V(s_(t+1)) - V(s_t): the least "
+            f"variance, but all the bias of the learned V. **lambda = 1** makes it the reward-to-go minus V(s_t), the "
+            f"Monte Carlo estimate: no bias from V beyond its role as a baseline, but the full variance of a "
+            f"{next(iter(experiments(cfg).values())).max_episode_steps}-step noisy return. Here lambda = 0 reached "
+            f"{means[0.0]:.1f} and lambda = 1 reached {means[1.0]:.1f}; the best was lambda = {order[0]:g} ({means[order[0]]:.1f})."
+        )
+    return text
+
+
+def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
+    means = {lam: float(runs[runs.variant == exp_name(lam)][f"last {LAST} mean"].mean()) for lam in cfg.lambdas}
+    best = max(means, key=means.get)
+    d = runs[runs.variant == exp_name(best)]
+    reach = {lam: int(runs[runs.variant == exp_name(lam)].reached.sum()) for lam in cfg.lambdas}
+    out = [Claim(
+        f"The best lambda reaches an average return of {cfg.threshold:g} at least once (in most seeds)",
+        bool(d.reached.sum() * 2 > len(d)),
+        f"Rule: the lambda with the best mean eval return over the last {LAST} iterations (lambda = {best:g}) has an "
+        f"evaluation at or above {cfg.threshold:g} in more than half of its seeds: {reach[best]}/{len(d)}. "
+        f"Seeds reaching it, per lambda: " + ", ".join(f"{lam:g}: {reach[lam]}" for lam in cfg.lambdas) + ".",
+    )]
+    if 0.0 in means and 1.0 in means and len(means) > 2:
+        mid = [lam for lam in cfg.lambdas if 0 < lam < 1]
+        ok = max(means[m] for m in mid) > max(means[0.0], means[1.0])
+        out.append(Claim(
+            "An intermediate lambda beats both extremes",
+            bool(ok),
+            f"Rule: the best of lambda in {{{', '.join(f'{m:g}' for m in mid)}}} has a higher mean eval return over the last "
+            f"{LAST} iterations than both lambda = 0 ({means[0.0]:.1f}) and lambda = 1 ({means[1.0]:.1f}): best intermediate "
+            f"{max(means[m] for m in mid):.1f}.",
+        ))
+    return out
+
+
+def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
+    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "lambdas": (list(cfg.lambdas), 0)}
+    for v, d in runs.groupby("variant", sort=False):
+        m = float(d["mean over training"].mean())
+        out[f"{v}.mean_eval"] = (round(m, 1), round(max(60.0, 0.3 * abs(m)), 1))
+    return out
+
+
+def headline(runs: pd.DataFrame, cfg: Config) -> str:
+    means = {lam: float(runs[runs.variant == exp_name(lam)][f"last {LAST} mean"].mean()) for lam in cfg.lambdas}
+    best = max(means, key=means.get)
+    return (f"Best lambda {best:g}: eval return {means[best]:.0f} over the last {LAST} iterations; "
+            + ", ".join(f"{lam:g}: {means[lam]:.0f}" for lam in cfg.lambdas) + f" ({cfg.seeds} seeds).")
+
+

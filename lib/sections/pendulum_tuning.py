@@ -1,0 +1,214 @@
+"""Section 08: the assignment's experiment 4: hyperparameters for sample efficiency on InvertedPendulum-v4.
+
+A small grid search, run with its own seeds and an environment-step budget, picks the tuned
+setting; the tuned setting and the assignment's default then run with fresh seeds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..config import spec
+from ..pg import PGConfig
+from ..report import Claim
+from ..runs import RunResult, RunSpec
+from . import pgexp
+
+SECTION = "08_pendulum_tuning"
+TITLE = "Tuning the policy gradient for sample efficiency on InvertedPendulum-v4"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The default command, the search grid and its budget, and the seeds."""
+
+    default_command: str = spec("--env_name InvertedPendulum-v4 -n 100 -b 5000 -eb 1000 --exp_name pendulum")
+    search_command: str = spec("--env_name InvertedPendulum-v4 -eb 1000 -rtg --discount 0.99",
+                               doc="flags shared by every search point (-n, -b, -lr, -na and --exp_name are added)")
+    budget_steps: int = spec(100_000, ge=1, doc="environment steps a search point (and the tuned run) may use")
+    batch_sizes: tuple[int, ...] = spec((1000, 2000))
+    learning_rates: tuple[float, ...] = spec((0.005, 0.01, 0.02))
+    normalize: tuple[bool, ...] = spec((True, False))
+    search_seeds: tuple[int, ...] = spec((101, 102), doc="seeds of the search (never used for the final runs)")
+    seeds: int = spec(5, ge=1, le=1000)
+    first_seed: int = spec(1, ge=0)
+    workers: int = spec(2, ge=1, le=64)
+    threshold: float = spec(1000.0, doc="the maximum return")
+
+    def check(self) -> list[str]:
+        errs = pgexp.check_commands([self.default_command], key="default_command")
+        errs += pgexp.check_commands([self.search_command + " --exp_name x"], key="search_command")
+        for flag in ("-n ", "-b ", "-lr ", "-na", "--exp_name"):
+            if f" {flag}" in f" {self.search_command} ":
+                errs.append(f"key 'search_command' must leave out {flag.strip()} (the grid sets it)")
+        if not self.batch_sizes or not self.learning_rates or not self.normalize:
+            errs.append("the search grid needs at least one value per hyperparameter")
+        if any(b > self.budget_steps for b in self.batch_sizes):
+            errs.append("key 'batch_sizes': a batch larger than 'budget_steps' leaves no iteration")
+        if set(self.search_seeds) & set(range(self.first_seed, self.first_seed + self.seeds)):
+            errs.append("key 'search_seeds' must not overlap the final seeds (first_seed .. first_seed + seeds - 1)")
+        return errs
+
+
+def point_name(b: int, lr: float, na: bool) -> str:
+    return f"pendulum_search_b{b}_lr{lr:g}{'_na' if na else ''}"
+
+
+def grid(cfg: Config) -> dict[str, tuple[int, float, bool]]:
+    return {point_name(b, lr, na): (b, lr, na) for b, lr, na in itertools.product(cfg.batch_sizes, cfg.learning_rates, cfg.normalize)}
+
+
+def point_command(cfg: Config, b: int, lr: float, na: bool, name: str) -> str:
+    n = max(1, cfg.budget_steps // b)
+    return f"{cfg.search_command} -n {n} -b {b} -lr {lr:g}{' -na' if na else ''} --exp_name {name}"
+
+
+def search_experiments(cfg: Config) -> dict[str, PGConfig]:
+    return {name: pgexp.parse_command(point_command(cfg, *p, name), name)[1] for name, p in grid(cfg).items()}
+
+
+def search_specs(cfg: Config) -> list[RunSpec]:
+    return pgexp.make_specs(SECTION, search_experiments(cfg), list(cfg.search_seeds))
+
+
+def score(search_runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Each search point: share of search seeds that reached the threshold within the budget,
+    mean steps to it (an unreached seed counts as the whole budget), mean eval return."""
+    rows = []
+    for name, (b, lr, na) in grid(cfg).items():
+        d = search_runs[search_runs.variant == name]
+        steps = pd.to_numeric(d["steps to threshold"], errors="coerce")
+        within = steps <= cfg.budget_steps
+        rows.append({"point": name, "-b": b, "-lr": lr, "-na": na, "reached share": float(within.mean()),
+                     "mean steps to threshold": float(steps.where(within, cfg.budget_steps).mean()),
+                     "mean eval return": float(d["mean over training"].mean())})
+    return pd.DataFrame(rows).sort_values(["reached share", "mean steps to threshold", "mean eval return"],
+                                          ascending=[False, True, False]).reset_index(drop=True)
+
+
+def tuned_command(cfg: Config, scores: pd.DataFrame) -> str:
+    best = scores.iloc[0]
+    return point_command(cfg, int(best["-b"]), float(best["-lr"]), bool(best["-na"]), "pendulum_tuned")
+
+
+def final_experiments(cfg: Config, scores: pd.DataFrame) -> dict[str, PGConfig]:
+    return pgexp.experiments([cfg.default_command, tuned_command(cfg, scores)])
+
+
+def seeds(cfg: Config) -> list[int]:
+    return list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+
+
+def final_specs(cfg: Config, scores: pd.DataFrame) -> list[RunSpec]:
+    return pgexp.make_specs(SECTION, final_experiments(cfg, scores), seeds(cfg))
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    """The search runs (the final runs depend on its outcome: see :func:`final_specs`)."""
+    return search_specs(cfg)
+
+
+def describe(cfg: Config) -> str:
+    n = len(grid(cfg))
+    return (
+        f"- **Default**: the assignment's `{cfg.default_command}`.\n"
+        f"- **Search** (reproducible: a fixed grid and fixed seeds): every combination of batch size `-b` in "
+        f"{{{', '.join(map(str, cfg.batch_sizes))}}}, learning rate `-lr` in {{{', '.join(f'{x:g}' for x in cfg.learning_rates)}}} "
+        f"and advantage normalisation `-na` in {{{', '.join('on' if x else 'off' for x in cfg.normalize)}}} on top of "
+        f"`{cfg.search_command}`: {n} points, each run with the search seeds {list(cfg.search_seeds)} for "
+        f"{cfg.budget_steps:,} environment steps (`-n` = budget / `-b`), {n * len(cfg.search_seeds)} runs and "
+        f"{n * len(cfg.search_seeds) * cfg.budget_steps:,} training steps in all.\n"
+        f"- **Choice**: the point whose search seeds most often reach an evaluation of {cfg.threshold:g} within the budget; "
+        f"ties go to fewer steps to get there, then to the higher mean eval return.\n"
+        f"- **Final runs**: the default and the tuned setting with {cfg.seeds} fresh seeds "
+        f"({cfg.first_seed}..{cfg.first_seed + cfg.seeds - 1}); bands are Student-t 95% intervals."
+    )
+
+
+def importance(scores: pd.DataFrame) -> pd.DataFrame:
+    """Which hyperparameters mattered: the search score averaged over every other hyperparameter."""
+    rows = []
+    for hp in ("-b", "-lr", "-na"):
+        g = scores.groupby(hp)[["reached share", "mean steps to threshold", "mean eval return"]].mean()
+        spread = float(g["mean eval return"].max() - g["mean eval return"].min())
+        for value, r in g.iterrows():
+            rows.append({"hyperparameter": hp, "value": value, **{k: round(float(v), 3) for k, v in r.items()},
+                         "spread of mean eval return": round(spread, 1)})
+    return pd.DataFrame(rows)
+
+
+def importance_text(imp: pd.DataFrame) -> str:
+    spread = imp.groupby("hyperparameter")["spread of mean eval return"].first().sort_values(ascending=False)
+    parts = []
+    for hp, s in spread.items():
+        g = imp[imp.hyperparameter == hp].sort_values("mean eval return", ascending=False)
+        parts.append(f"`{hp}` (best {g.iloc[0]['value']}, spread {s:.0f})")
+    return ("Ordered by how much the mean eval return of the search moves when the hyperparameter changes "
+            "(averaged over the others): " + ", ".join(parts) + ".")
+
+
+def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
+    return pgexp.per_run(results, cfg.threshold, last=5)
+
+
+def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
+    names = ["pendulum", "pendulum_tuned"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
+    pgexp.curves_figure(cs, Path(), ylabel="Eval_AverageReturn", title="default against tuned, 95% CI",
+                        hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[0])
+    axes[0].axvline(cfg.budget_steps, color="0.5", ls=":", lw=1)
+    short = {k: (x[x <= cfg.budget_steps * 1.05], y[:, x <= cfg.budget_steps * 1.05]) for k, (x, y) in cs.items()}
+    pgexp.curves_figure(short, Path(), ylabel="Eval_AverageReturn", title=f"the first {cfg.budget_steps:,} steps",
+                        hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[1])
+    fig.tight_layout()
+    from ..plots import save
+
+    path = save(fig, out_dir / "figures" / "default_vs_tuned.png")
+    plt.show()
+    return [path]
+
+
+def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    t = pgexp.table(runs, ["pendulum", "pendulum_tuned"], cfg.threshold)
+    within = runs.groupby("variant").apply(lambda d: int((pd.to_numeric(d["steps to threshold"], errors="coerce") <= cfg.budget_steps).sum()),
+                                           include_groups=False)
+    t[f"seeds at {cfg.threshold:g} within {cfg.budget_steps:,} steps"] = [f"{within.get(v, 0)}/{cfg.seeds}" for v in t.experiment]
+    return t
+
+
+def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
+    d = runs[runs.variant == "pendulum_tuned"]
+    steps = pd.to_numeric(d["steps to threshold"], errors="coerce")
+    k = int((steps <= cfg.budget_steps).sum())
+    need = int(np.ceil(0.8 * len(d)))
+    dd = runs[runs.variant == "pendulum"]
+    ds = pd.to_numeric(dd["steps to threshold"], errors="coerce")
+    return [Claim(
+        f"The tuned setting reaches {cfg.threshold:g} within {cfg.budget_steps:,} environment steps (in at least {need} of {len(d)} seeds)",
+        bool(k >= need),
+        f"Rule: an evaluation at {cfg.threshold:g} within the budget in at least {need} of {len(d)} fresh seeds: {k}/{len(d)} "
+        f"(median steps {steps.median():.0f}). The default got there in {int((ds <= cfg.budget_steps).sum())}/{len(dd)} seeds "
+        f"within the budget and in {int(ds.notna().sum())}/{len(dd)} at all (median steps {ds.median():.0f}).",
+    )]
+
+
+def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
+    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0)}
+    for v, d in runs.groupby("variant", sort=False):
+        m = float(d["mean over training"].mean())
+        out[f"{v}.mean_eval"] = (round(m, 1), round(max(20.0, 0.3 * abs(m)), 1))
+    return out
+
+
+def headline(runs: pd.DataFrame, cfg: Config, scores: pd.DataFrame) -> str:
+    d = runs[runs.variant == "pendulum_tuned"]
+    k = int((pd.to_numeric(d["steps to threshold"], errors="coerce") <= cfg.budget_steps).sum())
+    return (f"Tuned ({tuned_command(cfg, scores).split('InvertedPendulum-v4 ')[1].split(' --exp_name')[0]}): "
+            f"{k}/{len(d)} seeds reach {cfg.threshold:g} within {cfg.budget_steps:,} steps.")

@@ -1,0 +1,176 @@
+"""Shared by the assignment sections (05-08): experiments given as the assignment's own commands,
+curves against environment steps, and per-experiment statistics.
+
+An experiment is a command line of the assignment (``--env_name ... --exp_name ...``), parsed
+by :mod:`lib.assignment` into the learner's config, so the parameter files hold exactly the
+commands a reader would type, and the notebooks print them as the runs' "exact command lines".
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..assignment import command_for, config_from_args, parser
+from ..config import ConfigError
+from ..pg import PGConfig
+from ..plots import band_plot, save
+from ..runs import RunResult, RunSpec
+from ..stats import mean_ci
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message)
+
+
+def parse_command(command: str, where: str) -> tuple[str, PGConfig]:
+    """(exp_name, config) of one assignment command; ConfigError naming ``where`` if it is wrong."""
+    p = parser()
+    p.__class__ = _RaisingParser
+    try:
+        args = p.parse_args(shlex.split(command))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc} (in {command!r})") from None
+    if "--seed" in shlex.split(command):
+        raise ConfigError(f"{where}: leave --seed out; the section's 'seeds' sets them (in {command!r})")
+    try:
+        return args.exp_name, config_from_args(args)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc} (in {command!r})") from None
+
+
+def check_commands(commands: Sequence[str], key: str = "experiments") -> list[str]:
+    """Problems with a list of commands, for a Config.check()."""
+    errs, names = [], []
+    for i, c in enumerate(commands):
+        try:
+            names.append(parse_command(c, f"key '{key}[{i}]'")[0])
+        except ConfigError as exc:
+            errs.append(str(exc))
+    if len(set(names)) != len(names):
+        errs.append(f"key '{key}': two experiments share an --exp_name")
+    return errs
+
+
+def experiments(commands: Sequence[str]) -> dict[str, PGConfig]:
+    """exp_name -> config, in the order given."""
+    return dict(parse_command(c, f"experiment {i}") for i, c in enumerate(commands))
+
+
+def make_specs(section: str, exps: dict[str, PGConfig], seeds: Sequence[int]) -> list[RunSpec]:
+    return [RunSpec(section=section, variant=name, exp_name=name, seed=s, config=c) for name, c in exps.items() for s in seeds]
+
+
+def commands_markdown(exps: dict[str, PGConfig], seeds: Sequence[int]) -> str:
+    """The exact command of every experiment (seed as a placeholder) as a Markdown code block."""
+    lines = [command_for(c, name, 0).rsplit(" --seed ", 1)[0] + " --seed $SEED" for name, c in exps.items()]
+    return (f"Each command ran with `SEED` in {{{', '.join(map(str, seeds))}}}:\n\n```bash\n" + "\n".join(lines) + "\n```")
+
+
+def step_curves(results: list[RunResult], variants: Sequence[str], column: str, points: int = 120,
+                labels: dict[str, str] | None = None, x: str = "Train_EnvstepsSoFar") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """label -> (env-step grid (G,), ``column`` per seed interpolated onto it (S, G)).
+
+    Seeds log at slightly different step counts (a batch is complete episodes), so each seed's
+    curve is linearly interpolated onto a shared grid spanning the steps every seed reached.
+    """
+    out = {}
+    for v in variants:
+        logs = [r.log() for r in results if r.spec.variant == v]
+        logs = [lg.dropna(subset=[column]) for lg in logs]
+        lo = max(lg[x].iloc[0] for lg in logs)
+        hi = min(lg[x].iloc[-1] for lg in logs)
+        grid = np.linspace(lo, hi, points)
+        ys = np.stack([np.interp(grid, lg[x].to_numpy(), lg[column].to_numpy()) for lg in logs])
+        out[(labels or {}).get(v, v)] = (grid, ys)
+    return out
+
+
+def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, ylabel: str, title: str,
+                  hlines: dict[str, float] | None = None, logy: bool = False, ax: plt.Axes | None = None) -> Path | None:
+    """Mean over seeds with a 95% band against environment steps; saves and shows unless ``ax`` is given."""
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots()
+    band_plot(ax, curves, hlines=hlines)
+    ax.set(xlabel="environment steps (Train_EnvstepsSoFar)", ylabel=ylabel, title=title)
+    if logy:
+        ax.set_yscale("log")
+    if own:
+        out = save(fig, path)
+        plt.show()
+        return out
+    return None
+
+
+def per_run(results: list[RunResult], threshold: float, column: str = "Eval_AverageReturn", last: int = 5) -> pd.DataFrame:
+    """One row per run: final, mean and best ``column``, when it first reached ``threshold``, wall time."""
+    rows = []
+    for r in results:
+        lg = r.log().dropna(subset=[column])
+        y = lg[column].to_numpy()
+        hit = np.flatnonzero(y >= threshold)
+        rows.append({
+            "variant": r.spec.variant,
+            "seed": r.spec.seed,
+            "final": float(y[-1]),
+            f"last {last} mean": float(y[-last:].mean()),
+            "mean over training": float(y.mean()),
+            "best": float(y.max()),
+            "reached": bool(hit.size),
+            "steps to threshold": float(lg.Train_EnvstepsSoFar.iloc[hit[0]]) if hit.size else None,
+            "env steps": int(lg.Train_EnvstepsSoFar.iloc[-1]),
+            "final baseline loss": float(r.log()["Baseline Loss"].dropna().iloc[-1]) if r.log()["Baseline Loss"].notna().any() else None,
+            "wall_time_s": r.summary["wall_time_s"],
+        })
+    return pd.DataFrame(rows)
+
+
+def table(runs: pd.DataFrame, variants: Sequence[str], threshold: float, last: int = 5) -> pd.DataFrame:
+    """One row per experiment: final and best eval return with 95% intervals, seeds reaching the threshold."""
+    rows = []
+    for v in variants:
+        d = runs[runs.variant == v]
+        m, lo, hi = mean_ci(d[f"last {last} mean"].to_numpy())
+        b = d.best.to_numpy()
+        steps = pd.to_numeric(d["steps to threshold"], errors="coerce")
+        rows.append({
+            "experiment": v,
+            "seeds": len(d),
+            f"eval return, last {last} iterations": round(float(m), 1),
+            "95% CI": f"[{lo:.1f}, {hi:.1f}]",
+            "best eval return (mean)": round(float(b.mean()), 1),
+            f"seeds reaching {threshold:g}": f"{int(d.reached.sum())}/{len(d)}",
+            f"steps to {threshold:g} (median of those)": float(steps.median()) if steps.notna().any() else None,
+            "final baseline loss": round(float(d["final baseline loss"].mean()), 2) if d["final baseline loss"].notna().any() else None,
+            "wall time per run (s)": round(float(d.wall_time_s.mean()), 1),
+        })
+    return pd.DataFrame(rows)
+
+
+def compare(runs: pd.DataFrame, a: str, b: str, column: str) -> tuple[float, float, float]:
+    """Mean of ``column`` for experiment ``a`` and ``b`` over seeds, and Welch's p-value of the difference."""
+    from scipy.stats import ttest_ind
+
+    x = runs[runs.variant == a][column].to_numpy(dtype=float)
+    y = runs[runs.variant == b][column].to_numpy(dtype=float)
+    p = float(ttest_ind(x, y, equal_var=False).pvalue) if len(x) > 1 and len(y) > 1 and (x.std() + y.std()) > 0 else float("nan")
+    return float(x.mean()), float(y.mean()), p
+
+
+def verdict_text(a_name: str, b_name: str, ma: float, mb: float, p: float, what: str) -> str:
+    """'a (x) vs b (y), Welch p = ...: a better / no clear difference' for ``what``."""
+    if np.isnan(p):
+        sig = "identical" if ma == mb else "no test possible"
+    elif p < 0.05:
+        sig = f"{a_name if ma > mb else b_name} is better (p = {p:.3f})"
+    else:
+        sig = f"no significant difference (p = {p:.2f})"
+    return f"{what}: {a_name} {ma:.1f} vs {b_name} {mb:.1f}; {sig}"
