@@ -198,6 +198,49 @@ written by the notebooks when <code>./workbook reports</code> ran them.</p>
     return path
 
 
+def _store_runs() -> set[str]:
+    from .runs import store_root
+
+    root = store_root()
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.exists() else set()
+
+
+def record_timing(entry: dict[str, Any], path: Path | None = None, keep: int = 50) -> Path:
+    """Append one invocation's wall times to reports/timings.jsonl (the last ``keep`` are kept)."""
+    path = path or REPORTS_DIR / "timings.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    lines = (lines + [json.dumps(entry)])[-keep:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def fingerprint(section: str, profile: str, overrides: dict[str, Any]) -> str:
+    """sha256 of everything a section's report is made from: its notebook, its parameter file, the
+    overrides, every lib/ source file, the shipped experts' metadata and the package versions."""
+    import hashlib
+
+    from .params import params_path
+    from .runs import LIB_DIR, package_versions
+
+    h = hashlib.sha256()
+    files = [NOTEBOOKS_DIR / f"{section}.ipynb", params_path(section, profile)]
+    files += sorted(LIB_DIR.rglob("*.py")) + sorted((REPO_ROOT / "experts").glob("*/metadata.json"))
+    for f in files:
+        h.update(str(f.relative_to(REPO_ROOT)).encode())
+        h.update(f.read_bytes())
+    h.update(json.dumps({"overrides": overrides, "versions": package_versions()}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def up_to_date(section: str, profile: str, overrides: dict[str, Any], pdf: bool) -> bool:
+    """Whether reports/<section>/ was made from exactly the current inputs (and has its files)."""
+    out = report_dir(section, profile)
+    stamp = out / ".fingerprint"
+    needed = [out / f"{section}.ipynb", out / f"{section}.html", out / "results.json"] + ([out / f"{section}.pdf"] if pdf else [])
+    return stamp.exists() and stamp.read_text().strip() == fingerprint(section, profile, overrides) and all(p.exists() for p in needed)
+
+
 def cmd_reports(args: argparse.Namespace) -> int:
     sections = args.section or list(SECTIONS)
     overrides = parse_sets(args.set)
@@ -205,16 +248,31 @@ def cmd_reports(args: argparse.Namespace) -> int:
         get_section(section)
         load_params(section, args.profile, overrides)
     total = time.perf_counter()
+    timing: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "profile": args.profile, "pdf": args.pdf,
+                              "overrides": overrides, "cpus": os.cpu_count(), "sections": {}}
     for section in sections:
         t0 = time.perf_counter()
+        before = _store_runs()
+        if not args.force and up_to_date(section, args.profile, overrides, args.pdf):
+            print(f"== {section}: up to date (notebook, parameters, lib/ and experts unchanged; --force re-runs it)", flush=True)
+            timing["sections"][section] = {"seconds": round(time.perf_counter() - t0, 1), "runs_trained": 0, "skipped": True}
+            continue
         print(f"== {section} ({args.profile}) ==", flush=True)
+        stamp = fingerprint(section, args.profile, overrides)
         nb = execute_section(section, args.profile, overrides, log=not args.quiet)
         page = export_html(nb)
         if args.pdf:
             html_to_pdf(page)
-        print(f"== {section}: {time.perf_counter() - t0:.1f} s -> {page.relative_to(REPO_ROOT)}", flush=True)
+        (nb.parent / ".fingerprint").write_text(stamp + "\n")
+        dt = time.perf_counter() - t0
+        timing["sections"][section] = {"seconds": round(dt, 1), "runs_trained": len(_store_runs() - before)}
+        print(f"== {section}: {dt:.1f} s -> {page.relative_to(REPO_ROOT)}", flush=True)
     index = build_index(args.profile)
-    print(f"index: {index.relative_to(REPO_ROOT)}; all sections {time.perf_counter() - total:.1f} s")
+    timing["seconds"] = round(time.perf_counter() - total, 1)
+    timing["runs_trained"] = sum(v["runs_trained"] for v in timing["sections"].values())
+    if not overrides:
+        record_timing(timing, (REPORTS_DIR if args.profile == "default" else REPORTS_DIR / f"_{args.profile}") / "timings.jsonl")
+    print(f"index: {index.relative_to(REPO_ROOT)}; all sections {timing['seconds']:.1f} s, {timing['runs_trained']} runs trained")
     return 0
 
 
@@ -273,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
     p.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True, help="also print PDF (default: yes)")
     p.add_argument("--quiet", action="store_true", help="do not stream notebook output")
+    p.add_argument("--force", action="store_true", help="execute sections even when their report is up to date")
     p.set_defaults(fn=cmd_reports)
     for name, fn, helptext in (("pdf", cmd_pdf, "print existing HTML reports to PDF"), ("index", cmd_index, "rebuild reports/index.html")):
         q = sub.add_parser(name, help=helptext)

@@ -100,3 +100,23 @@ def test_tidy_streams_keeps_the_final_progress_state(tmp_path):
     workbook.tidy_streams(path)
     outs = nbformat.read(str(path), as_version=4).cells[0].outputs
     assert [(o.name, o.text) for o in outs] == [("stderr", "bar 100%\n"), ("stdout", "8 runs\n")]
+
+
+def test_report_fingerprint_and_up_to_date(tmp_path, monkeypatch):
+    s = "01_reinforce_baselines"
+    a = workbook.fingerprint(s, "smoke", {})
+    assert a == workbook.fingerprint(s, "smoke", {})
+    assert a != workbook.fingerprint(s, "smoke", {"seeds": 3})
+    assert a != workbook.fingerprint(s, "default", {})
+    out = tmp_path / s
+    monkeypatch.setattr(workbook, "report_dir", lambda sec, prof: out)
+    out.mkdir()
+    for name in (f"{s}.ipynb", f"{s}.html", "results.json"):
+        (out / name).write_text("x")
+    assert not workbook.up_to_date(s, "smoke", {}, pdf=False)  # no stamp yet
+    (out / ".fingerprint").write_text(a + "\n")
+    assert workbook.up_to_date(s, "smoke", {}, pdf=False)
+    assert not workbook.up_to_date(s, "smoke", {}, pdf=True)  # the PDF is missing
+    assert not workbook.up_to_date(s, "smoke", {"seeds": 3}, pdf=False)
+    (out / f"{s}.html").unlink()
+    assert not workbook.up_to_date(s, "smoke", {}, pdf=False)
