@@ -13,6 +13,7 @@ from ..plots import save
 from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
+from .pgexp import seeds
 
 SECTION = "06_baseline_cheetah"
 TITLE = "A neural baseline for the policy gradient on HalfCheetah-v4"
@@ -40,9 +41,6 @@ class Config:
                     errs.append(f"key '{key}' ({getattr(self, key)!r}) is not an --exp_name in 'experiments'")
         return errs
 
-
-def seeds(cfg: Config) -> list[int]:
-    return list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
 
 
 def specs(cfg: Config) -> list[RunSpec]:

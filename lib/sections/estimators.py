@@ -12,6 +12,7 @@ from ..config import spec
 from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
+from .pgexp import seeds
 
 SECTION = "05_estimators"
 TITLE = "Policy-gradient estimators on CartPole-v0: reward-to-go, normalisation, batch size"
@@ -38,9 +39,6 @@ class Config:
                 errs.append(f"key 'experiments' must include the eight --exp_name of experiment 1: {', '.join(sorted(need))}")
         return errs
 
-
-def seeds(cfg: Config) -> list[int]:
-    return list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
 
 
 def specs(cfg: Config) -> list[RunSpec]:

@@ -13,6 +13,7 @@ from ..pg import PGConfig
 from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
+from .pgexp import seeds
 
 SECTION = "07_gae_lunar"
 TITLE = "GAE on LunarLander with noisy actions: the lambda sweep"
@@ -47,9 +48,6 @@ def experiments(cfg: Config) -> dict[str, PGConfig]:
     _, base = pgexp.parse_command(cfg.command + " --exp_name base", "command")
     return {exp_name(lam): replace(base, gae_lambda=lam) for lam in cfg.lambdas}
 
-
-def seeds(cfg: Config) -> list[int]:
-    return list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
 
 
 def specs(cfg: Config) -> list[RunSpec]:

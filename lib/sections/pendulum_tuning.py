@@ -19,6 +19,7 @@ from ..pg import PGConfig
 from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
+from .pgexp import seeds
 
 SECTION = "08_pendulum_tuning"
 TITLE = "Tuning the policy gradient for sample efficiency on InvertedPendulum-v4"
@@ -100,9 +101,6 @@ def tuned_command(cfg: Config, scores: pd.DataFrame) -> str:
 def final_experiments(cfg: Config, scores: pd.DataFrame) -> dict[str, PGConfig]:
     return pgexp.experiments([cfg.default_command, tuned_command(cfg, scores)])
 
-
-def seeds(cfg: Config) -> list[int]:
-    return list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
 
 
 def final_specs(cfg: Config, scores: pd.DataFrame) -> list[RunSpec]:

@@ -64,6 +64,12 @@ def experiments(commands: Sequence[str]) -> dict[str, PGConfig]:
     return dict(parse_command(c, f"experiment {i}") for i, c in enumerate(commands))
 
 
+def seeds(cfg: object) -> list[int]:
+    """The section's seeds: ``cfg.first_seed`` .. ``cfg.first_seed + cfg.seeds - 1``."""
+    first, n = getattr(cfg, "first_seed"), getattr(cfg, "seeds")
+    return list(range(first, first + n))
+
+
 def make_specs(section: str, exps: dict[str, PGConfig], seeds: Sequence[int]) -> list[RunSpec]:
     return [RunSpec(section=section, variant=name, exp_name=name, seed=s, config=c) for name, c in exps.items() for s in seeds]
 
