@@ -122,11 +122,12 @@ def best_of(samples: dict[str, np.ndarray], target: str, lower_is_better: bool =
     from scipy.stats import ttest_ind
 
     means = {k: float(np.mean(v)) for k, v in samples.items()}
+    listed = "means over seeds: " + ", ".join(f"{k} {m:.1f}" for k, m in means.items())
     sign = 1 if lower_is_better else -1
     best = min(means, key=lambda k: sign * means[k])
     if best == target:
-        return True, f"best mean: {target} ({means[target]:.1f})"
+        return True, f"{listed}; {target} is best"
     p = float(ttest_ind(samples[best], samples[target], equal_var=False).pvalue)
     if p < alpha:
-        return False, f"{best} ({means[best]:.1f}) beats {target} ({means[target]:.1f}), Welch p = {p:.3f}"
-    return None, f"{best} ({means[best]:.1f}) is ahead of {target} ({means[target]:.1f}) but within the noise (Welch p = {p:.2f})"
+        return False, f"{listed}; {best} beats {target} (Welch p = {p:.3f})"
+    return None, f"{listed}; {best} is ahead of {target} but within the noise (Welch p = {p:.2f})"

@@ -190,7 +190,7 @@ def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
             "The value baseline is the most stable",
             holds,
             f"Rule: lowest mean (over seeds) standard deviation of training returns after the running mean first "
-            f"reached {cfg.solved:g}; not holding needs a significant gap (Welch's t-test, 5%). {fmt(std_after, 1)}; {why}.",
+            f"reached {cfg.solved:g}; not holding needs a significant gap (Welch's t-test, 5%). {why}.",
         ))
     if "rloo" in have and len(cfg.variants) > 1:
         budget = float(cfg.train.episodes or np.inf)
@@ -201,7 +201,7 @@ def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
             holds,
             f"Rule: fewest episodes until the {cfg.train.window}-episode running mean first reaches {conv:g} "
             f"({cfg.converged_fraction:.0%} of the maximum), mean over seeds (a seed that never does counts as the whole "
-            f"budget); not holding needs a significant gap (Welch's t-test, 5%). Medians: {fmt(etc, 0)}; {why}. "
+            f"budget); not holding needs a significant gap (Welch's t-test, 5%). {why}. Medians: {fmt(etc, 0)}. "
             f"To the 'solved' level {cfg.solved:g} (medians): {fmt(ets, 0)}.",
         ))
     return out
