@@ -151,7 +151,6 @@ def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
     by = {v: runs[runs.variant == v] for v in cfg.variants}
     perfect = cfg.perfect * cfg.perfect_tolerance
     relapse = {v: nanmean(by[v].relapse_share) for v in cfg.variants}
-    std_after = {v: nanmean(by[v].std_after_solved) for v in cfg.variants}
     n_perfect = {v: int((by[v].test_mean >= perfect).sum()) for v in cfg.variants}
     ets = {v: median_inf(by[v].episodes_to_solved) for v in cfg.variants}
     etc = {v: median_inf(by[v].episodes_to_converged) for v in cfg.variants}
