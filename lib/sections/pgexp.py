@@ -176,7 +176,7 @@ def verdict_text(a_name: str, b_name: str, ma: float, mb: float, p: float, what:
     if np.isnan(p):
         sig = "identical" if ma == mb else "no test possible"
     elif p < 0.05:
-        sig = f"{a_name if ma > mb else b_name} is better (p = {p:.3f})"
+        sig = f"{a_name if ma > mb else b_name} is better ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'})"
     else:
         sig = f"no significant difference (p = {p:.2f})"
     return f"{what}: {a_name} {ma:.1f} vs {b_name} {mb:.1f}; {sig}"
