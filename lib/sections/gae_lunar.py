@@ -125,13 +125,17 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     )]
     if 0.0 in means and 1.0 in means and len(means) > 2:
         mid = [lam for lam in cfg.lambdas if 0 < lam < 1]
-        ok = max(means[m] for m in mid) > max(means[0.0], means[1.0])
+        best_mid = max(mid, key=means.get)
+        best_end = max((0.0, 1.0), key=means.get)
+        ma, mb, p = pgexp.compare(runs, exp_name(best_mid), exp_name(best_end), f"last {LAST} mean")
+        holds = None if not p < 0.05 else bool(ma > mb)
         out.append(Claim(
             "An intermediate lambda beats both extremes",
-            bool(ok),
-            f"Rule: the best of lambda in {{{', '.join(f'{m:g}' for m in mid)}}} has a higher mean eval return over the last "
-            f"{LAST} iterations than both lambda = 0 ({means[0.0]:.1f}) and lambda = 1 ({means[1.0]:.1f}): best intermediate "
-            f"{max(means[m] for m in mid):.1f}.",
+            holds,
+            f"Rule: the best of lambda in {{{', '.join(f'{m:g}' for m in mid)}}} against the better of lambda = 0 "
+            f"({means[0.0]:.1f}) and lambda = 1 ({means[1.0]:.1f}) on the mean eval return over the last {LAST} iterations, "
+            f"Welch's t-test at 5% (undecided if not significant): lambda = {best_mid:g} {ma:.1f} against "
+            f"lambda = {best_end:g} {mb:.1f}, p = {p:.3f}.",
         ))
     return out
 
