@@ -165,6 +165,8 @@ def build_index(profile: str = "default") -> Path:
         )
         verdicts = [c["holds"] for c in res.get("claims", [])]
         tally = f"{sum(v is True for v in verdicts)} hold, {sum(v is False for v in verdicts)} do not"
+        if any(v is None for v in verdicts):
+            tally += f", {sum(v is None for v in verdicts)} undecided"
         rows.append(
             f"<tr><td>{section}</td><td>{html.escape(res['title'])}</td><td>{html.escape(res['headline'])}</td>"
             f"<td>{tally}</td><td>{links}</td></tr>"
@@ -188,6 +190,8 @@ written by the notebooks when <code>./workbook reports</code> ran them.</p>
 <table><tr><th>section</th><th>title</th><th>headline</th><th>claims</th><th>report</th></tr>
 {''.join(rows)}
 </table>
+<p>Performance figures: <a href="benchmarks.md">benchmarks.md</a> (<code>./workbook bench</code>); wall time of
+every report run: <a href="timings.jsonl">timings.jsonl</a>.</p>
 <h2>Claims of the reports, checked against the data</h2>
 {''.join(claims_html)}
 </body></html>
