@@ -140,6 +140,14 @@ def imperfection(runs: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def imperfection_markdown(imp: dict[str, float], cfg: Config) -> str:
+    """One sentence on how imperfect the imperfect demonstrations were (empty without that setting)."""
+    if not imp:
+        return ""
+    return (f"Over the {imp['trajectories']} imperfect demonstrations these runs drew, **{imp['short_share']:.0%} ended "
+            f"before {cfg.perfect:g} steps**; their mean length was {imp['mean_length']:.1f}.")
+
+
 def figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(1, len(cfg.settings), figsize=(5.2 * len(cfg.settings), 4.0), sharey=True, squeeze=False)
     for ax, setting in zip(axes[0], cfg.settings):
