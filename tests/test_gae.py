@@ -120,3 +120,26 @@ def test_gaussian_log_prob_matches_torch_distributions():
     samples = pol.numpy_sampler().sample(np.repeat(obs[:1].numpy(), 20000, 0), np.random.default_rng(0))
     np.testing.assert_allclose(samples.mean(0), pol.net(obs[:1]).detach().numpy()[0], atol=0.02)
     np.testing.assert_allclose(samples.std(0), np.exp(-0.5), atol=0.02)
+
+
+def test_assignment_eq18_normalised_form_matches_far_from_the_end_only():
+    """Eq. 18 renormalises the weights of the n-step advantages it sums (n = 1 .. N-1). Far from the
+    end of a long episode the missing tail weight is ~lam^N and it equals the recursion; two steps
+    from the end it does not, which is why the learner uses the recursion (eq. 21/22)."""
+    rng = np.random.default_rng(3)
+    h, gamma, lam = 300, 0.99, 0.9
+    r = rng.normal(size=(h, 1))
+    v = rng.normal(size=(h, 1))
+    tail = np.array([0.0])
+    got = gae(r, v, tail, np.array([h]), gamma, lam)[:, 0]
+    vk = np.append(v[:, 0], 0.0)
+
+    def a_n(t, n):
+        return sum(gamma**l * r[t + l, 0] for l in range(n)) + gamma**n * vk[t + n] - vk[t]
+
+    def eq18(t):
+        big_n = h - t
+        return (1 - lam) / (1 - lam ** (big_n - 1)) * sum(lam ** (n - 1) * a_n(t, n) for n in range(1, big_n))
+
+    assert eq18(0) == pytest.approx(got[0], rel=1e-9, abs=1e-9)
+    assert abs(eq18(h - 3) - got[h - 3]) > 1e-6
