@@ -198,3 +198,20 @@ def test_step_batches_are_deterministic_and_respect_the_budget(tmp_path):
     log = pd.read_csv(a / "log.csv")
     steps = log.Train_EnvstepsSoFar.diff().fillna(log.Train_EnvstepsSoFar.iloc[0])
     assert (steps >= 500).all() and log.Eval_AverageReturn.notna().all()
+
+
+def test_action_noise_discrete_and_continuous():
+    from lib.envs import ActionNoise
+
+    env = ActionNoise(make_vec("CartPole-v1", 4000), prob=0.5, seed=0)
+    chosen = np.zeros(4000, dtype=np.int64)
+    executed = env.actions(chosen)
+    # half the actions are redrawn uniformly from {0, 1}: a quarter end up different
+    assert (executed != chosen).mean() == pytest.approx(0.25, abs=0.03)
+    assert set(np.unique(executed)) == {0, 1}
+    cont = ActionNoise(make_vec("InvertedPendulum-v4", 2), std=0.3, seed=0)
+    a = np.zeros((5000, 1), dtype=np.float32)
+    noisy = cont.actions(a)
+    assert noisy.dtype == np.float32 and noisy.std() == pytest.approx(0.3, abs=0.02)
+    quiet = ActionNoise(make_vec("CartPole-v1", 3), seed=0)
+    np.testing.assert_array_equal(quiet.actions(np.array([0, 1, 0])), [0, 1, 0])
