@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -127,7 +128,9 @@ def best_of(samples: dict[str, np.ndarray], target: str, lower_is_better: bool =
     best = min(means, key=lambda k: sign * means[k])
     if best == target:
         return True, f"{listed}; {target} is best"
-    p = float(ttest_ind(samples[best], samples[target], equal_var=False).pvalue)
+    with warnings.catch_warnings():  # near-identical samples: scipy warns, the p-value is still usable
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(ttest_ind(samples[best], samples[target], equal_var=False).pvalue)
     if p < alpha:
         return False, f"{listed}; {best} beats {target} (Welch p = {p:.3f})"
     return None, f"{listed}; {best} is ahead of {target} but within the noise (Welch p = {p:.2f})"

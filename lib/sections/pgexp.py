@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -167,7 +168,11 @@ def compare(runs: pd.DataFrame, a: str, b: str, column: str) -> tuple[float, flo
 
     x = runs[runs.variant == a][column].to_numpy(dtype=float)
     y = runs[runs.variant == b][column].to_numpy(dtype=float)
-    p = float(ttest_ind(x, y, equal_var=False).pvalue) if len(x) > 1 and len(y) > 1 and (x.std() + y.std()) > 0 else float("nan")
+    p = float("nan")
+    if len(x) > 1 and len(y) > 1 and (x.std() + y.std()) > 1e-9 * (1 + abs(x.mean()) + abs(y.mean())):
+        with warnings.catch_warnings():  # near-identical samples: scipy warns, the p-value is still usable
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p = float(ttest_ind(x, y, equal_var=False).pvalue)
     return float(x.mean()), float(y.mean()), p
 
 
