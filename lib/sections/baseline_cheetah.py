@@ -135,7 +135,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         ),
         Claim(
             "The baseline helps",
-            None if p >= 0.05 or p != p else bool(ma > mb),
+            pgexp.significant(ma, mb, p),
             f"Rule: eval return over the last {LAST} iterations, baseline against none, Welch's t-test at 5% "
             f"(undecided if not significant): {ma:.1f} against {mb:.1f}, p = {p:.3f}.",
         ),
@@ -143,11 +143,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
-    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "seeds": (cfg.seeds, 0)}
-    for v, d in runs.groupby("variant", sort=False):
-        m = float(d["mean over training"].mean())
-        out[f"{v}.mean_eval"] = (round(m, 1), round(max(50.0, 0.3 * abs(m)), 1))
-    return out
+    return pgexp.regression_values(runs, 50.0, seeds=cfg.seeds)
 
 
 def headline(runs: pd.DataFrame, cfg: Config) -> str:

@@ -133,11 +133,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
-    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "seeds": (cfg.seeds, 0)}
-    for v, d in runs.groupby("variant", sort=False):
-        m = float(d["mean over training"].mean())
-        out[f"{v}.mean_eval"] = (round(m, 1), round(max(10.0, 0.3 * m), 1))
-    return out
+    return pgexp.regression_values(runs, 10.0, seeds=cfg.seeds)
 
 
 def headline(tab: pd.DataFrame, cfg: Config) -> str:

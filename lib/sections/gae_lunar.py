@@ -128,10 +128,9 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         best_mid = max(mid, key=means.get)
         best_end = max((0.0, 1.0), key=means.get)
         ma, mb, p = pgexp.compare(runs, exp_name(best_mid), exp_name(best_end), f"last {LAST} mean")
-        holds = None if not p < 0.05 else bool(ma > mb)
         out.append(Claim(
             "An intermediate lambda beats both extremes",
-            holds,
+            pgexp.significant(ma, mb, p),
             f"Rule: the best of lambda in {{{', '.join(f'{m:g}' for m in mid)}}} against the better of lambda = 0 "
             f"({means[0.0]:.1f}) and lambda = 1 ({means[1.0]:.1f}) on the mean eval return over the last {LAST} iterations, "
             f"Welch's t-test at 5% (undecided if not significant): lambda = {best_mid:g} {ma:.1f} against "
@@ -141,11 +140,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
-    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "lambdas": (list(cfg.lambdas), 0)}
-    for v, d in runs.groupby("variant", sort=False):
-        m = float(d["mean over training"].mean())
-        out[f"{v}.mean_eval"] = (round(m, 1), round(max(60.0, 0.3 * abs(m)), 1))
-    return out
+    return pgexp.regression_values(runs, 60.0, lambdas=list(cfg.lambdas))
 
 
 def headline(runs: pd.DataFrame, cfg: Config) -> str:

@@ -202,11 +202,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
-    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0)}
-    for v, d in runs.groupby("variant", sort=False):
-        m = float(d["mean over training"].mean())
-        out[f"{v}.mean_eval"] = (round(m, 1), round(max(20.0, 0.3 * abs(m)), 1))
-    return out
+    return pgexp.regression_values(runs, 20.0)
 
 
 def headline(runs: pd.DataFrame, cfg: Config, scores: pd.DataFrame) -> str:

@@ -162,6 +162,16 @@ def table(runs: pd.DataFrame, variants: Sequence[str], threshold: float, last: i
     return pd.DataFrame(rows)
 
 
+def regression_values(runs: pd.DataFrame, floor: float, **exact: object) -> dict[str, tuple[object, float]]:
+    """The smoke regression values of an assignment section: ``exact`` items (tolerance 0), the
+    run count, and each experiment's mean eval return within max(``floor``, 30% of it)."""
+    out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), **{k: (v, 0) for k, v in exact.items()}}
+    for v, d in runs.groupby("variant", sort=False):
+        m = float(d["mean over training"].mean())
+        out[f"{v}.mean_eval"] = (round(m, 1), round(max(floor, 0.3 * abs(m)), 1))
+    return out
+
+
 def compare(runs: pd.DataFrame, a: str, b: str, column: str) -> tuple[float, float, float]:
     """Mean of ``column`` for experiment ``a`` and ``b`` over seeds, and Welch's p-value of the difference."""
     from scipy.stats import ttest_ind
@@ -174,6 +184,11 @@ def compare(runs: pd.DataFrame, a: str, b: str, column: str) -> tuple[float, flo
             warnings.simplefilter("ignore", RuntimeWarning)
             p = float(ttest_ind(x, y, equal_var=False).pvalue)
     return float(x.mean()), float(y.mean()), p
+
+
+def significant(ma: float, mb: float, p: float, alpha: float = 0.05) -> bool | None:
+    """Whether a's mean beats b's: True/False when Welch's p < ``alpha``, None (undecided) otherwise."""
+    return bool(ma > mb) if p < alpha else None
 
 
 def verdict_text(a_name: str, b_name: str, ma: float, mb: float, p: float, what: str) -> str:
