@@ -1,0 +1,116 @@
+"""Behaviour-cloning heads: likelihoods, the diffusion schedule and step, fitting a known policy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lib.bc import (BCPolicy, HeadConfig, denoise_step, mog_log_prob, noise_schedule, normaliser,
+                    validate_dataset)
+
+
+def test_mog_log_prob_matches_torch_mixture():
+    g = torch.Generator().manual_seed(0)
+    B, K, A = 7, 5, 3
+    logits = torch.randn(B, K, generator=g)
+    means = torch.randn(B, K, A, generator=g)
+    log_stds = 0.5 * torch.randn(B, K, A, generator=g)
+    x = torch.randn(B, A, generator=g)
+    mix = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(logits=logits),
+        torch.distributions.Independent(torch.distributions.Normal(means, log_stds.exp()), 1))
+    torch.testing.assert_close(mog_log_prob(logits, means, log_stds, x), mix.log_prob(x), rtol=1e-5, atol=1e-5)
+
+
+def test_linear_schedule_by_hand():
+    s = noise_schedule(3, "linear")
+    betas = [1e-4, (1e-4 + 0.02) / 2, 0.02]
+    torch.testing.assert_close(s["betas"], torch.tensor(betas, dtype=torch.float64))
+    abar = [1 - betas[0], (1 - betas[0]) * (1 - betas[1]), (1 - betas[0]) * (1 - betas[1]) * (1 - betas[2])]
+    torch.testing.assert_close(s["alpha_bar"], torch.tensor(abar, dtype=torch.float64))
+    torch.testing.assert_close(s["alpha_bar_prev"], torch.tensor([1.0, abar[0], abar[1]], dtype=torch.float64))
+
+
+def test_cosine_schedule_by_hand_and_reaches_noise():
+    T, s_ = 4, 0.008
+    f = [math.cos((t / T + s_) / (1 + s_) * math.pi / 2) ** 2 for t in range(T + 1)]
+    abar = [f[t + 1] / f[0] for t in range(T)]
+    sched = noise_schedule(T, "cosine")
+    torch.testing.assert_close(sched["alpha_bar"][:-1], torch.tensor(abar[:-1], dtype=torch.float64))
+    # the last beta is capped at 0.999, so alpha_bar_T = alpha_bar_{T-1} * 0.001
+    assert float(sched["alpha_bar"][-1]) == pytest.approx(abar[-2] * 0.001)
+    # the linear schedule made for T = 1000 leaves most of the signal at T = 25; cosine does not
+    assert float(noise_schedule(25, "linear")["alpha_bar"][-1]) > 0.7
+    assert float(noise_schedule(25, "cosine")["alpha_bar"][-1]) < 1e-3
+
+
+def test_one_denoising_step_by_hand():
+    sched = noise_schedule(3, "linear")
+    t = 1
+    beta, abar, abar_prev = 0.01005, (1 - 1e-4) * (1 - 0.01005), 1 - 1e-4
+    x_t = torch.tensor([[0.3, -0.8]])
+    eps = torch.tensor([[0.5, 0.1]])
+    z = torch.tensor([[1.0, -2.0]])
+    x0 = [(0.3 - math.sqrt(1 - abar) * 0.5) / math.sqrt(abar), (-0.8 - math.sqrt(1 - abar) * 0.1) / math.sqrt(abar)]
+    c0 = beta * math.sqrt(abar_prev) / (1 - abar)
+    ct = (1 - abar_prev) * math.sqrt(1 - beta) / (1 - abar)
+    sd = math.sqrt(beta * (1 - abar_prev) / (1 - abar))
+    want = [c0 * x0[0] + ct * 0.3 + sd * 1.0, c0 * x0[1] + ct * -0.8 + sd * -2.0]
+    torch.testing.assert_close(denoise_step(x_t, eps, t, sched, z, clip=False), torch.tensor([want]), rtol=1e-6, atol=1e-6)
+    # with clipping, an x0 estimate outside [-1, 1] is pulled in before the posterior mean
+    big = torch.tensor([[5.0, 0.0]])
+    x0_big = (5.0 - math.sqrt(1 - abar) * 0.0) / math.sqrt(abar)
+    assert x0_big > 1
+    got = denoise_step(big, torch.zeros(1, 2), t, sched, None, clip=True)
+    assert float(got[0, 0]) == pytest.approx(c0 * 1.0 + ct * 5.0, rel=1e-6)
+    # the last step (t = 0) adds no noise: it returns the clipped x0 estimate exactly
+    last = denoise_step(torch.tensor([[0.2, 0.4]]), torch.zeros(1, 2), 0, sched, torch.ones(1, 2), clip=True)
+    torch.testing.assert_close(last, torch.tensor([[0.2, 0.4]]) / math.sqrt(1 - 1e-4), rtol=1e-6, atol=1e-6)
+
+
+def _linear_data(n: int = 4096, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    obs = torch.randn(n, 4, generator=g) * torch.tensor([1.0, 2.0, 0.5, 3.0]) + 1.0
+    w = torch.tensor([[0.3, -0.1, 0.4, 0.05], [-0.2, 0.1, 0.0, -0.1]])
+    act = (obs - 1.0) @ w.T * 0.8
+    return obs, act.clamp(-0.95, 0.95)
+
+
+@pytest.mark.parametrize("head,tol", [("gaussian", 0.05), ("mog", 0.05), ("mse", 0.05), ("diffusion", 0.12)])
+def test_each_head_fits_a_linear_policy(head: str, tol: float):
+    torch.manual_seed(0)
+    obs, act = _linear_data()
+    policy = BCPolicy(4, 2, HeadConfig(head=head, width=64, depth=2, k=3, T=10), *normaliser(obs),
+                      -torch.ones(2), torch.ones(2))
+    opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(1)
+    steps = 1500 if head != "diffusion" else 3000
+    for i in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = 3e-3 * 0.5 * (1 + math.cos(math.pi * i / steps))
+        idx = torch.randint(0, obs.shape[0], (256,), generator=gen)
+        loss = policy.loss(obs[idx], act[idx], gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    test_obs, test_act = _linear_data(512, seed=1)
+    err = (policy.act(test_obs, torch.Generator().manual_seed(2)) - test_act).abs().mean()
+    spread = (test_act - test_act.mean(0)).abs().mean()
+    assert float(err) < tol, f"{head}: mean abs error {float(err):.3f} (action spread {float(spread):.3f})"
+
+
+def test_dataset_validation_names_the_problem():
+    good = {"observations": np.zeros((5, 3)), "actions": np.zeros((5, 2)), "mean_reward": 1.0, "std_reward": 0.0}
+    out = validate_dataset(good, "x.pt")
+    assert out["observations"].dtype == torch.float32 and out["actions"].shape == (5, 2)
+    with pytest.raises(ValueError, match=r"x.pt: missing keys \['std_reward'\]"):
+        validate_dataset({k: v for k, v in good.items() if k != "std_reward"}, "x.pt")
+    with pytest.raises(ValueError, match="same N"):
+        validate_dataset(dict(good, actions=np.zeros((4, 2))), "x.pt")
+    with pytest.raises(ValueError, match="unknown action head"):
+        BCPolicy(3, 2, HeadConfig(head="flow"), torch.zeros(3), torch.ones(3), -torch.ones(2), torch.ones(2))
+    with pytest.raises(ValueError, match="unknown noise schedule"):
+        noise_schedule(5, "quadratic")

@@ -1,0 +1,138 @@
+"""SAC: checkpoint layout, the fused update, acting, and resuming an interrupted run exactly."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lib import sac
+from lib.sac import NumpySACActor, ReplayBuffer, SACActor, SACAgent, SACConfig, TwinQ
+
+
+def test_actor_loads_the_reports_checkpoint_layout():
+    keys = ["action_scale", "action_bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
+            "fc_mean.weight", "fc_mean.bias", "fc_logstd.weight", "fc_logstd.bias"]
+    g = torch.Generator().manual_seed(0)
+    shapes = {"action_scale": (6,), "action_bias": (6,), "fc1.weight": (256, 17), "fc1.bias": (256,),
+              "fc2.weight": (256, 256), "fc2.bias": (256,), "fc_mean.weight": (6, 256), "fc_mean.bias": (6,),
+              "fc_logstd.weight": (6, 256), "fc_logstd.bias": (6,)}
+    state = {k: torch.randn(shapes[k], generator=g) for k in keys}
+    state["action_scale"] = torch.full((6,), 2.0)
+    actor = SACActor.from_state_dict(state)
+    assert sorted(actor.state_dict()) == sorted(keys)
+    obs = torch.randn(3, 17, generator=g)
+    h = torch.relu(state["fc2.weight"] @ torch.relu(state["fc1.weight"] @ obs.T + state["fc1.bias"][:, None]) + state["fc2.bias"][:, None])
+    want = torch.tanh((state["fc_mean.weight"] @ h).T + state["fc_mean.bias"]) * 2.0 + state["action_bias"]
+    torch.testing.assert_close(actor.act_deterministic(obs), want, rtol=1e-4, atol=1e-4)
+    # the numpy actor acts the same, on one observation and on a batch
+    np.testing.assert_allclose(NumpySACActor(actor)(obs.numpy()), want.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(NumpySACActor(actor)(obs[0].numpy()), want[0].numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_log_prob_of_the_squashed_gaussian():
+    torch.manual_seed(0)
+    actor = SACActor(3, 2, 16, np.array([-2.0, -1.0]), np.array([2.0, 3.0]))
+    obs = torch.randn(5, 3)
+    torch.manual_seed(1)
+    a, logp = actor.sample(obs)
+    mean, log_std = actor(obs)
+    y = (a - actor.action_bias) / actor.action_scale
+    u = torch.atanh(y.clamp(-1 + 1e-6, 1 - 1e-6))
+    base = torch.distributions.Normal(mean, log_std.exp()).log_prob(u).sum(-1)
+    want = base - torch.log(actor.action_scale * (1 - y.pow(2))).sum(-1)
+    torch.testing.assert_close(logp, want, rtol=1e-3, atol=1e-3)
+
+
+def test_twin_q_matches_two_separate_networks():
+    torch.manual_seed(0)
+    q = TwinQ(5, 8)
+    x = torch.randn(4, 5)
+    out = q(x)
+    for i in range(2):
+        h = torch.relu(x @ q.weights[0][i] + q.biases[0][i])
+        h = torch.relu(h @ q.weights[1][i] + q.biases[1][i])
+        torch.testing.assert_close(out[i], (h @ q.weights[2][i] + q.biases[2][i]).squeeze(-1))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_update_on_a_fixed_batch_lowers_the_critic_loss_and_moves_what_it_should(dtype: str):
+    torch.manual_seed(0)
+    cfg = SACConfig(hidden=32, compute_dtype=dtype)
+    agent = SACAgent(4, 2, -np.ones(2), np.ones(2), cfg)
+    g = torch.Generator().manual_seed(1)
+    batch = (torch.randn(64, 4, generator=g), torch.rand(64, 2, generator=g) * 2 - 1, torch.randn(64, generator=g),
+             torch.randn(64, 4, generator=g), torch.ones(64))
+    target_before = [p.clone() for p in agent.q_target.parameters()]
+    q_before = [p.clone() for p in agent.q.parameters()]
+    first = float(agent.update(*batch)["critic_loss"])
+    # the target critics moved by exactly tau towards the (pre-step) critics... after the step
+    for tb, qb, tn, qn in zip(target_before, q_before, agent.q_target.parameters(), agent.q.parameters()):
+        torch.testing.assert_close(tn, tb + cfg.tau * (qn - tb))
+    for _ in range(150):
+        last = float(agent.update(*batch)["critic_loss"])
+    assert last < 0.5 * first
+    # the actor's loss never trains the critics: with the critic lr at 0, their weights stay put
+    frozen = SACAgent(4, 2, -np.ones(2), np.ones(2), SACConfig(hidden=32, q_lr=0.0, compute_dtype=dtype))
+    w = [p.clone() for p in frozen.q.parameters()]
+    a = [p.clone() for p in frozen.actor.parameters()]
+    frozen.update(*batch)
+    for before, after in zip(w, frozen.q.parameters()):
+        torch.testing.assert_close(before, after)
+    assert any(not torch.equal(b, p) for b, p in zip(a, frozen.actor.parameters()))
+
+
+def test_temperature_moves_towards_the_target_entropy():
+    torch.manual_seed(0)
+    agent = SACAgent(4, 2, -np.ones(2), np.ones(2), SACConfig(hidden=32))
+    batch = (torch.randn(64, 4), torch.zeros(64, 2), torch.zeros(64), torch.randn(64, 4), torch.ones(64))
+    before = agent.log_alpha.item()
+    # a fresh actor's entropy is far above -act_dim, so alpha must fall
+    agent.update(*batch)
+    assert agent.log_alpha.item() < before
+
+
+def test_replay_buffer_roundtrip_and_truncation(tmp_path):
+    buf = ReplayBuffer(3, 1, 10)
+    for i in range(6):
+        buf.add(np.full(3, i), np.full(1, -i), float(i), np.full(3, i + 1), i == 5)
+    buf.save(tmp_path / "r.npz")
+    other = ReplayBuffer(3, 1, 10)
+    other.load(tmp_path / "r.npz", size=4)
+    assert other.size == 4 and other.pos == 4
+    np.testing.assert_array_equal(other.rew[:4], [0, 1, 2, 3])
+    assert buf.not_done[5] == 0 and buf.not_done[4] == 1
+    with pytest.raises(ValueError, match="holds 6 transitions"):
+        other.load(tmp_path / "r.npz", size=7)
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    cfg = SACConfig(env_id="InvertedPendulum-v4", total_steps=1300, learning_starts=200, batch_size=32, hidden=16,
+                    eval_every=650, eval_episodes=1, checkpoint_every=500, test_episodes=1)
+    whole = sac.train_sac(cfg, 3, tmp_path / "whole", verbose=False)
+
+    real = sac.evaluate_actor
+    calls = {"n": 0}
+
+    def crash_on_second_eval(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sac, "evaluate_actor", crash_on_second_eval)
+    with pytest.raises(KeyboardInterrupt):
+        sac.train_sac(cfg, 3, tmp_path / "cut", verbose=False)
+    assert (tmp_path / "cut" / "checkpoint.pt").exists()
+    monkeypatch.setattr(sac, "evaluate_actor", real)
+    resumed = sac.train_sac(cfg, 3, tmp_path / "cut", verbose=False)
+    assert resumed["test_returns"] == whole["test_returns"]
+    a = torch.load(tmp_path / "whole" / "actor.pt")
+    b = torch.load(tmp_path / "cut" / "actor.pt")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "whole" / "episodes.csv"), pd.read_csv(tmp_path / "cut" / "episodes.csv"))
+    assert math.isfinite(resumed["test_mean"])
