@@ -22,11 +22,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
+
+from .config import spec
 
 HEADS = ("gaussian", "mog", "mse", "diffusion")
 SCHEDULES = ("cosine", "linear")
@@ -135,14 +137,14 @@ class HeadConfig:
     """One action head and its trunk. ``k``: mixture components (mog); ``T``, ``schedule``,
     ``clip_sample``: diffusion; ``time_dim``: size of the diffusion step embedding."""
 
-    head: str = "gaussian"
-    width: int = 256
-    depth: int = 2
-    k: int = 5
-    T: int = 25
-    schedule: str = "cosine"
-    clip_sample: bool = True
-    time_dim: int = 32
+    head: Literal["gaussian", "mog", "mse", "diffusion"] = spec("gaussian")
+    width: int = spec(256, ge=1)
+    depth: int = spec(2, ge=1)
+    k: int = spec(5, ge=1, doc="mixture components (mog)")
+    T: int = spec(25, ge=1, doc="diffusion steps (diffusion)")
+    schedule: Literal["cosine", "linear"] = spec("cosine", doc="diffusion noise schedule")
+    clip_sample: bool = spec(True, doc="clip each step's clean-action estimate to [-1, 1] (diffusion)")
+    time_dim: int = spec(32, ge=1)
 
 
 class BCPolicy(nn.Module):
@@ -252,19 +254,20 @@ class TorchSampler:
 class BCConfig:
     """One behaviour-cloning run: head, optimisation budget, evaluation, DAgger."""
 
-    env_id: str = "HalfCheetah-v4"
-    expert: str = "halfcheetah_sac"
-    dataset_episodes: int = 50
-    head: HeadConfig = field(default_factory=HeadConfig)
-    steps: int = 20_000
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    eval_every: int = 2_000
-    eval_episodes: int = 5
-    test_episodes: int = 10
-    dagger_rounds: int = 0
-    dagger_episodes: int = 2
+    env_id: str = spec("HalfCheetah-v4")
+    expert: str = spec("halfcheetah_sac", doc="shipped expert under experts/")
+    expert_sha256: str = spec("", doc="the expert's policy.pt sha256 (filled in by the section; a new expert new runs)")
+    dataset_episodes: int = spec(50, ge=1, doc="expert episodes in the dataset (1000 pairs each on HalfCheetah)")
+    head: HeadConfig = spec(default_factory=HeadConfig)
+    steps: int = spec(20_000, ge=1, doc="gradient steps (the same budget for every head)")
+    batch_size: int = spec(256, ge=1)
+    lr: float = spec(1e-3, gt=0, doc="Adam learning rate, cosine-decayed to 0 over the steps")
+    weight_decay: float = spec(0.0, ge=0)
+    eval_every: int = spec(2_000, ge=1)
+    eval_episodes: int = spec(5, ge=1)
+    test_episodes: int = spec(10, ge=1)
+    dagger_rounds: int = spec(0, ge=0, doc="DAgger rounds (0: plain behaviour cloning)")
+    dagger_episodes: int = spec(2, ge=1, doc="learner episodes labelled by the expert per round")
 
 
 def normaliser(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,11 +28,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
+
+from .config import spec
 
 LOG_STD_MIN = -5.0
 LOG_STD_MAX = 2.0
@@ -180,23 +182,23 @@ class TwinQ(nn.Module):
 class SACConfig:
     """Hyperparameters of :func:`train_sac` (defaults: the common single-file SAC's)."""
 
-    env_id: str = "HalfCheetah-v4"
-    total_steps: int = 1_000_000
-    learning_starts: int = 5_000
-    batch_size: int = 256
-    gamma: float = 0.99
-    tau: float = 0.005
-    policy_lr: float = 3e-4
-    q_lr: float = 1e-3
-    hidden: int = 256
-    autotune: bool = True
-    alpha: float = 0.2
-    eval_every: int = 10_000
-    eval_episodes: int = 5
-    checkpoint_every: int = 50_000
-    test_episodes: int = 10
-    #: "bfloat16" runs the hidden layers' matmuls in bfloat16 (3x faster on CPUs with avx512_bf16).
-    compute_dtype: str = "float32"
+    env_id: str = spec("HalfCheetah-v4")
+    total_steps: int = spec(1_000_000, gt=0)
+    learning_starts: int = spec(5_000, ge=1, doc="uniform random actions before the first update")
+    batch_size: int = spec(256, ge=1)
+    gamma: float = spec(0.99, gt=0, le=1)
+    tau: float = spec(0.005, gt=0, le=1)
+    policy_lr: float = spec(3e-4, ge=0)
+    q_lr: float = spec(1e-3, ge=0)
+    hidden: int = spec(256, ge=1)
+    autotune: bool = spec(True, doc="learn the temperature towards entropy -act_dim")
+    alpha: float = spec(0.2, gt=0, doc="initial (or fixed) temperature")
+    eval_every: int = spec(10_000, ge=1)
+    eval_episodes: int = spec(5, ge=1)
+    checkpoint_every: int = spec(50_000, ge=1)
+    test_episodes: int = spec(10, ge=1)
+    compute_dtype: Literal["float32", "bfloat16"] = spec(
+        "float32", doc="bfloat16 runs the hidden layers' matmuls in bfloat16 (3x faster on CPUs with avx512_bf16)")
 
 
 class SACAgent:
@@ -437,3 +439,26 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
     import pandas as pd
 
     pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def train_run(cfg: SACConfig, seed: int, out_dir: Path) -> dict[str, Any]:
+    """Run-store entry point: train in a stable work directory under ``<store>/.resume/`` (so a
+    killed report resumes from the last checkpoint when run again), then write log.csv,
+    episodes.csv, agent.pt (``{"policy": actor state dict}``) and summary.json into ``out_dir``."""
+    import hashlib
+    import shutil
+
+    from .config import to_dict
+    from .runs import code_hash, store_root
+
+    blob = json.dumps({"config": to_dict(cfg), "seed": seed, "code": code_hash("lib.sac")}, sort_keys=True)
+    work = store_root() / ".resume" / f"sac_{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+    summary = train_sac(cfg, seed, work, verbose=False)
+    out_dir = Path(out_dir)
+    for name in ("log.csv", "episodes.csv"):
+        shutil.copyfile(work / name, out_dir / name)
+    torch.save({"policy": torch.load(work / "actor.pt", weights_only=True), "config": to_dict(cfg), "seed": seed},
+               out_dir / "agent.pt")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+    return summary

@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "06_baseline_cheetah": "baseline_cheetah",
     "07_gae_lunar": "gae_lunar",
     "08_pendulum_tuning": "pendulum_tuning",
+    "09_bc_heads": "bc_heads",
 }
 
 

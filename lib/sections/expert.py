@@ -2,8 +2,8 @@
 
 The default profile loads the shipped expert from experts/<name>/ and re-checks its test score;
 the full profile (or ``retrain: true``) trains it again through the run store, and
-``ship: true`` writes the new one to experts/. (The HalfCheetah expert of report 3 will join
-this section.)
+``ship: true`` writes the new one to experts/. The HalfCheetah SAC expert of report 3 is the
+section's second part (:mod:`lib.sections.cheetah_expert`, key ``halfcheetah``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from ..report import Claim
 from ..rollout import evaluate
 from ..runs import RunResult, RunSpec, git_commit, package_versions
 from ..stats import first_crossing, sliding_window_mean
+from .cheetah_expert import CheetahExpertConfig
+from .cheetah_expert import specs as cheetah_specs
 
 SECTION = "03_expert"
-TITLE = "The CartPole expert: RLOO with a constant entropy bonus"
+TITLE = "The experts: CartPole (RLOO with a constant entropy bonus) and HalfCheetah (SAC)"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Config:
     solved: float = spec(195.0, gt=0)
     perfect: float = spec(500.0, gt=0)
     train: PGConfig = spec(default_factory=lambda: PGConfig(baseline="rloo", entropy_coef=0.01, episodes=5000))
+    halfcheetah: CheetahExpertConfig = spec(default_factory=CheetahExpertConfig)
 
     def check(self) -> list[str]:
         errs = []
@@ -63,7 +66,9 @@ class Expert:
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    return [RunSpec(section=SECTION, variant="expert", exp_name=cfg.name, seed=cfg.seed, config=cfg.train)] if cfg.retrain else []
+    """The CartPole expert's run (if retrained), then the HalfCheetah expert's (if retrained)."""
+    cartpole = [RunSpec(section=SECTION, variant="expert", exp_name=cfg.name, seed=cfg.seed, config=cfg.train)] if cfg.retrain else []
+    return cartpole + cheetah_specs(cfg.halfcheetah, SECTION)
 
 
 def describe(cfg: Config) -> str:
@@ -124,7 +129,7 @@ def _network(cfg: Config) -> dict[str, Any]:
 def obtain(cfg: Config, results: list[RunResult]) -> Expert:
     """The retrained expert (shipping it if asked) or the shipped one."""
     if cfg.retrain:
-        (run,) = results
+        (run,) = [r for r in results if r.spec.variant == "expert"]
         meta = metadata_from_run(run, cfg)
         if cfg.ship:
             import torch

@@ -1,0 +1,214 @@
+"""Section 03, second part: the HalfCheetah SAC expert of report 3.
+
+The default profile loads ``experts/<name>/`` (actor weights in the report's checkpoint layout,
+metadata, the evaluation curve and the training episodes) and replays its recorded test;
+the full profile (``retrain: true``) trains it again through the run store (resumable), and
+``ship: true`` replaces the shipped copy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from ..config import spec, to_dict
+from ..experts import expert_dir, load_expert, read_metadata, save_expert
+from ..plots import PALETTE, save
+from ..report import Claim
+from ..runs import RunResult, RunSpec, git_commit, package_versions
+from ..sac import TEST_SEED_OFFSET, SACActor, SACConfig, evaluate_actor
+
+
+@dataclass(frozen=True)
+class CheetahExpertConfig:
+    """The HalfCheetah expert: where it is shipped, whether to retrain it, and SAC's settings."""
+
+    name: str = spec("halfcheetah_sac", doc="directory under experts/")
+    retrain: bool = spec(False, doc="train SAC again instead of loading the shipped actor")
+    ship: bool = spec(False, doc="write the retrained actor to experts/<name>/ (needs retrain)")
+    seed: int = spec(0, ge=0)
+    aim: float = spec(9000.0, doc="the test return the expert should reach")
+    sac: SACConfig = spec(default_factory=lambda: SACConfig(compute_dtype="bfloat16"))
+
+    def check(self) -> list[str]:
+        return ["key 'halfcheetah.ship' needs 'halfcheetah.retrain: true'"] if self.ship and not self.retrain else []
+
+
+@dataclass
+class CheetahExpert:
+    metadata: dict[str, Any]
+    log: pd.DataFrame
+    episodes: pd.DataFrame
+    source: str
+
+
+def specs(cfg: CheetahExpertConfig, section: str) -> list[RunSpec]:
+    if not cfg.retrain:
+        return []
+    return [RunSpec(section=section, variant="halfcheetah_expert", exp_name=cfg.name, seed=cfg.seed, config=cfg.sac,
+                    trainer="lib.sac:train_run")]
+
+
+def metadata(name: str, sac_cfg: SACConfig, seed: int, actor: SACActor, log: pd.DataFrame, step: int,
+             wall_s: float, test: np.ndarray, source: str) -> dict[str, Any]:
+    """What experts/<name>/metadata.json records: config, seed, steps, test score and its seed."""
+    return {
+        "name": name,
+        "env_id": sac_cfg.env_id,
+        "algorithm": "SAC",
+        "config": to_dict(sac_cfg),
+        "seed": seed,
+        "network": {"kind": "sac_actor", "obs_dim": int(actor.fc1.in_features), "act_dim": int(actor.fc_mean.out_features),
+                    "hidden": int(actor.fc1.out_features)},
+        "env_steps": int(step),
+        "planned_steps": int(sac_cfg.total_steps),
+        "wall_time_s": float(wall_s),
+        "steps_per_s": float(step / wall_s),
+        "test_mean": float(test.mean()),
+        "test_std": float(test.std()),
+        "test_returns": test.tolist(),
+        "test_episodes": int(len(test)),
+        "test_seed": TEST_SEED_OFFSET,
+        "test_actions": "deterministic (tanh of the mean)",
+        "last_eval_mean": float(log["eval_mean"].iloc[-1]),
+        "source": source,
+        "shipped_on": time.strftime("%Y-%m-%d"),
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+    }
+
+
+def ship_snapshot(run_dir: Path, step: int, cfg: CheetahExpertConfig, source: str) -> dict[str, Any]:
+    """Ship the actor that ``train_sac`` saved at ``step`` in ``run_dir`` (``actor_<step>.pt``, or
+    ``actor.pt`` for the end of training): test it, write metadata and the curves up to ``step``."""
+    run_dir = Path(run_dir)
+    weights = run_dir / ("actor.pt" if step == cfg.sac.total_steps else f"actor_{step}.pt")
+    state = torch.load(weights, weights_only=True)
+    actor = SACActor.from_state_dict(state)
+    log = pd.read_csv(run_dir / "log.csv")
+    log = log[log.step <= step]
+    episodes = pd.read_csv(run_dir / "episodes.csv")
+    episodes = episodes[episodes.step <= step]
+    wall = float(np.interp(step, log.step, log.wall_s))
+    test = evaluate_actor(actor, cfg.sac.env_id, cfg.sac.test_episodes, TEST_SEED_OFFSET)
+    meta = metadata(cfg.name, cfg.sac, cfg.seed, actor, log, step, wall, test, source)
+    tmp = run_dir / "_ship"
+    tmp.mkdir(exist_ok=True)
+    log.to_csv(tmp / "log.csv", index=False)
+    episodes.to_csv(tmp / "episodes.csv", index=False)
+    save_expert(cfg.name, state, meta, {"log.csv": tmp / "log.csv", "episodes.csv": tmp / "episodes.csv"})
+    return read_metadata(cfg.name)
+
+
+def obtain(cfg: CheetahExpertConfig, results: list[RunResult]) -> CheetahExpert:
+    """The retrained expert (shipped if asked) or the shipped one."""
+    if cfg.retrain:
+        (run,) = [r for r in results if r.spec.variant == "halfcheetah_expert"]
+        if cfg.ship:
+            actor_path = run.path / "actor.pt"
+            torch.save(torch.load(run.path / "agent.pt", weights_only=True)["policy"], actor_path)
+            meta = ship_snapshot(run.path, cfg.sac.total_steps, cfg, f"run {run.path.name}")
+        else:
+            state = torch.load(run.path / "agent.pt", weights_only=True)["policy"]
+            actor = SACActor.from_state_dict(state)
+            s = run.summary
+            meta = metadata(cfg.name, cfg.sac, cfg.seed, actor, run.log(), s["steps"], s["wall_s"],
+                            np.array(s["test_returns"]), f"run {run.path.name}")
+        return CheetahExpert(meta, run.log(), pd.read_csv(run.path / "episodes.csv"), f"run {run.path.name}")
+    meta = read_metadata(cfg.name)
+    d = expert_dir(cfg.name)
+    return CheetahExpert(meta, pd.read_csv(d / "log.csv"), pd.read_csv(d / "episodes.csv"), f"experts/{cfg.name}")
+
+
+def recheck(expert: CheetahExpert, cfg: CheetahExpertConfig) -> dict[str, float]:
+    """Replay the recorded test episodes with the shipped weights (only for a shipped expert)."""
+    if cfg.retrain and not cfg.ship:
+        return {}
+    actor, meta = load_expert(cfg.name)
+    rets = evaluate_actor(actor, meta["env_id"], meta["test_episodes"], meta["test_seed"])
+    return {"replayed_test_mean": float(rets.mean()), "replayed_test_std": float(rets.std())}
+
+
+def describe(cfg: CheetahExpertConfig) -> str:
+    s = cfg.sac
+    src = ("**retrained** now through the run store (resumable)" + (", then shipped" if cfg.ship else ", not shipped")) \
+        if cfg.retrain else f"**loaded** from `experts/{cfg.name}/` (set `halfcheetah.retrain: true` to train it again)"
+    return (
+        f"- **Learner**: SAC ({s.env_id}), actor and twin critics MLP 2 x {s.hidden} (ReLU), batch {s.batch_size}, "
+        f"gamma {s.gamma:g}, tau {s.tau:g}, lr {s.policy_lr:g} (actor) / {s.q_lr:g} (critics, temperature), "
+        f"temperature tuned towards entropy -|A|, {s.learning_starts:,} random steps first, one update per env step, "
+        f"hidden-layer matmuls in {s.compute_dtype}; planned {s.total_steps:,} steps.\n"
+        f"- **Actor layout**: the report's checkpoint (`fc1`, `fc2`, `fc_mean`, `fc_logstd`, `action_scale`, "
+        f"`action_bias`), so a checkpoint made elsewhere loads too.\n"
+        f"- **Test**: {s.test_episodes} episodes with deterministic actions (tanh of the mean) on seeds of their own.\n"
+        f"- **This notebook**: the expert is {src}."
+    )
+
+
+def table(expert: CheetahExpert, replay: dict[str, float]) -> pd.DataFrame:
+    m = expert.metadata
+    row = {"expert": m["name"], "seed": m["seed"], "env steps": m["env_steps"], "planned steps": m["planned_steps"],
+           "test mean": round(m["test_mean"], 1), "test std": round(m["test_std"], 1), "test episodes": m["test_episodes"],
+           "replayed test mean": round(replay["replayed_test_mean"], 1) if replay else None,
+           "wall time (min)": round(m["wall_time_s"] / 60, 1), "env steps / s": round(m["steps_per_s"], 1),
+           "source": expert.source}
+    return pd.DataFrame([row])
+
+
+def figure(expert: CheetahExpert, cfg: CheetahExpertConfig, out_dir: Path) -> Path:
+    m = expert.metadata
+    log, ep = expert.log, expert.episodes
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(ep["step"], ep["return"], color=PALETTE[0], alpha=0.3, lw=0.7, label="training episode (stochastic actions)")
+    ax.plot(log["step"], log["eval_mean"], color=PALETTE[0], lw=1.6, label="evaluation (deterministic, mean of episodes)")
+    ax.fill_between(log["step"], log["eval_mean"] - log["eval_std"], log["eval_mean"] + log["eval_std"], color=PALETTE[0], alpha=0.15)
+    ax.axhline(cfg.aim, color="0.3", ls="--", lw=0.8, label=f"aim ({cfg.aim:,.0f})")
+    ax.axhline(m["test_mean"], color=PALETTE[3], ls=":", lw=1.2, label=f"shipped actor's test ({m['test_mean']:,.0f})")
+    ax.set(xlabel="environment step", ylabel="return",
+           title=f"HalfCheetah SAC expert (seed {m['seed']}): {m['env_steps']:,} steps in {m['wall_time_s'] / 60:.0f} min")
+    ax.legend(fontsize="small", loc="lower right")
+    path = save(fig, out_dir / "figures" / "halfcheetah_expert_training.png")
+    plt.show()
+    return path
+
+
+def claims(expert: CheetahExpert, cfg: CheetahExpertConfig, replay: dict[str, float]) -> list[Claim]:
+    m = expert.metadata
+    out = [Claim(
+        f"The SAC expert reaches a test return of at least {cfg.aim:,.0f} (issue's aim)",
+        bool(m["test_mean"] >= cfg.aim),
+        f"Test over {m['test_episodes']} deterministic episodes: {m['test_mean']:.0f} ± {m['test_std']:.0f}, after "
+        f"{m['env_steps']:,} of {m['planned_steps']:,} planned steps ({m['wall_time_s'] / 60:.0f} min on "
+        f"{m['steps_per_s']:.0f} env steps/s).",
+    )]
+    if replay:
+        out.append(Claim(
+            "The shipped HalfCheetah actor reproduces its recorded test score",
+            bool(abs(replay["replayed_test_mean"] - m["test_mean"]) < 1e-6),
+            f"Replayed: {replay['replayed_test_mean']:.2f}; recorded: {m['test_mean']:.2f}.",
+        ))
+    return out
+
+
+def summary_json(expert: CheetahExpert) -> dict[str, Any]:
+    return json.loads(json.dumps({k: v for k, v in expert.metadata.items() if k != "test_returns"}))
+
+
+def regression_values(expert: CheetahExpert) -> dict[str, tuple[object, float]]:
+    m = expert.metadata
+    return {"halfcheetah_env_steps": (m["env_steps"], 0),
+            "halfcheetah_test_mean": (round(m["test_mean"], 0), round(max(300.0, 0.3 * abs(m["test_mean"])), 0))}
+
+
+def headline(expert: CheetahExpert) -> str:
+    m = expert.metadata
+    return (f"HalfCheetah SAC expert (seed {m['seed']}, {m['env_steps']:,} steps, {m['wall_time_s'] / 60:.0f} min): "
+            f"test {m['test_mean']:.0f} ± {m['test_std']:.0f} over {m['test_episodes']} episodes.")

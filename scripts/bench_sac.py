@@ -1,0 +1,164 @@
+"""SAC training speed on HalfCheetah: this repository's SAC against a plain single-file layout.
+
+    ./workbook bench --sac            # about 3 minutes
+
+Every variant runs the same training-phase loop (env step, act, store, one update on a batch of
+256) for ``--steps`` steps after a warm-up, one torch thread, and reports env steps per second:
+
+* ``plain``: the widespread single-file layout: two critic ``nn.Sequential``s and their targets,
+  three Adam optimisers and three backward passes per update, the target update as a Python
+  loop over parameters, acting with a torch forward of the actor per step;
+* ``ours, float32``: :class:`lib.sac.SACAgent` (twin critics as one batched module, one
+  backward and one fused Adam step, ``_foreach_lerp_`` target update, numpy acting);
+* ``ours, bfloat16``: the same with the hidden layers' matmuls in bfloat16 (what the expert used).
+
+Writes reports/benchmarks_sac.md, reports/benchmarks_sac.json and reports/figures/sac_speed.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lib.sac import ReplayBuffer, SACActor, SACAgent, SACConfig  # noqa: E402
+
+
+class PlainSAC:
+    """The single-file layout, written out for comparison (same maths as :class:`SACAgent`)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, low: np.ndarray, high: np.ndarray, cfg: SACConfig):
+        def q() -> nn.Sequential:
+            return nn.Sequential(nn.Linear(obs_dim + act_dim, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
+
+        self.cfg = cfg
+        self.actor = SACActor(obs_dim, act_dim, 256, low, high)
+        self.q1, self.q2, self.q1_t, self.q2_t = q(), q(), q(), q()
+        self.q1_t.load_state_dict(self.q1.state_dict())
+        self.q2_t.load_state_dict(self.q2.state_dict())
+        self.q_opt = torch.optim.Adam(list(self.q1.parameters()) + list(self.q2.parameters()), lr=cfg.q_lr)
+        self.pi_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.policy_lr)
+        self.log_alpha = torch.zeros(1, requires_grad=True)
+        self.a_opt = torch.optim.Adam([self.log_alpha], lr=cfg.q_lr)
+        self.target_entropy = -float(act_dim)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            a, _ = self.actor.sample(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))
+        return a[0].numpy()
+
+    def update(self, obs, act, rew, next_obs, not_done) -> None:
+        alpha = self.log_alpha.exp().item()
+        with torch.no_grad():
+            na, nlogp = self.actor.sample(next_obs)
+            x = torch.cat([next_obs, na], 1)
+            qn = torch.min(self.q1_t(x), self.q2_t(x)).squeeze(-1) - alpha * nlogp
+            y = rew + self.cfg.gamma * not_done * qn
+        x = torch.cat([obs, act], 1)
+        q_loss = nn.functional.mse_loss(self.q1(x).squeeze(-1), y) + nn.functional.mse_loss(self.q2(x).squeeze(-1), y)
+        self.q_opt.zero_grad()
+        q_loss.backward()
+        self.q_opt.step()
+        pi, logp = self.actor.sample(obs)
+        x = torch.cat([obs, pi], 1)
+        pi_loss = (alpha * logp - torch.min(self.q1(x), self.q2(x)).squeeze(-1)).mean()
+        self.pi_opt.zero_grad()
+        pi_loss.backward()
+        self.pi_opt.step()
+        with torch.no_grad():
+            _, logp = self.actor.sample(obs)
+        a_loss = (-self.log_alpha.exp() * (logp + self.target_entropy)).mean()
+        self.a_opt.zero_grad()
+        a_loss.backward()
+        self.a_opt.step()
+        with torch.no_grad():
+            for net, tgt in ((self.q1, self.q1_t), (self.q2, self.q2_t)):
+                for p, tp in zip(net.parameters(), tgt.parameters()):
+                    tp.data.copy_(self.cfg.tau * p.data + (1 - self.cfg.tau) * tp.data)
+
+
+def measure(kind: str, steps: int, warmup: int, seed: int = 0) -> dict[str, float]:
+    torch.manual_seed(seed)
+    env = gym.make("HalfCheetah-v4")
+    low, high = env.action_space.low, env.action_space.high
+    cfg = SACConfig(compute_dtype="bfloat16" if kind == "ours, bfloat16" else "float32")
+    agent = PlainSAC(17, 6, low, high, cfg) if kind == "plain" else SACAgent(17, 6, low, high, cfg)
+    act = agent.act if kind == "plain" else (lambda o: agent.numpy_actor(o, rng))
+    buf = ReplayBuffer(17, 6, warmup + steps + 10)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    for _ in range(warmup):  # random actions fill the buffer, as before learning starts
+        a = rng.uniform(low, high).astype(np.float32)
+        nxt, r, term, trunc, _ = env.step(a)
+        buf.add(obs, a, r, nxt, term)
+        obs = nxt if not (term or trunc) else env.reset()[0]
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        a = act(obs)
+        nxt, r, term, trunc, _ = env.step(a)
+        buf.add(obs, a, r, nxt, term)
+        obs = nxt if not (term or trunc) else env.reset()[0]
+        agent.update(*buf.sample(rng, cfg.batch_size))
+    wall = time.perf_counter() - t0
+    return {"variant": kind, "steps": steps, "wall_s": wall, "steps_per_s": steps / wall}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--warmup", type=int, default=5000)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    for kind in ("plain", "ours, float32", "ours, bfloat16"):
+        rows.append(measure(kind, args.steps, args.warmup))
+        print(f"  {kind}: {rows[-1]['steps_per_s']:.0f} env steps/s", flush=True)
+    base = rows[0]["steps_per_s"]
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    result = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "rows": rows,
+              "note": "training phase only: env step + act + one SAC update (batch 256, 2x256 MLPs) per step"}
+    lines = ["# SAC speed on HalfCheetah-v4", "",
+             f"Measured by `./workbook bench --sac` on {result['date']} ({machine}), one torch thread, "
+             f"{args.steps} training-phase steps after {args.warmup} random ones; each step is one env step, "
+             "one action and one update on a batch of 256.", "",
+             "| implementation | env steps/s | 1M steps would take | speed-up vs plain |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['steps_per_s']:.0f} | {1e6 / r['steps_per_s'] / 3600:.1f} h | "
+                     f"{r['steps_per_s'] / base:.2f}x |")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 2.6))
+    ax.barh([r["variant"] for r in rows][::-1], [r["steps_per_s"] for r in rows][::-1], color=["#4c72b0", "#55a868", "#c44e52"][::-1])
+    for i, r in enumerate(rows[::-1]):
+        ax.text(r["steps_per_s"], i, f" {r['steps_per_s']:.0f} ({r['steps_per_s'] / base:.1f}x)", va="center", fontsize=8)
+    ax.set(xlabel="env steps per second (training phase, 1 thread)", title="SAC on HalfCheetah-v4")
+    ax.set_xlim(0, max(r["steps_per_s"] for r in rows) * 1.3)
+    fig.tight_layout()
+    (ROOT / "reports" / "figures").mkdir(parents=True, exist_ok=True)
+    fig.savefig(ROOT / "reports" / "figures" / "sac_speed.png", dpi=120)
+    lines += ["", "![SAC speed](figures/sac_speed.png)", ""]
+    (ROOT / "reports" / "benchmarks_sac.md").write_text("\n".join(lines) + "\n")
+    (ROOT / "reports" / "benchmarks_sac.json").write_text(json.dumps(result, indent=1) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
