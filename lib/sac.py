@@ -147,9 +147,10 @@ class TwinQ(nn.Module):
         dims = [in_dim, hidden, hidden, 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for d_in, d_out in zip(dims[:-1], dims[1:]):
+        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
             bound = 1.0 / math.sqrt(d_in)  # nn.Linear's default initialisation
-            self.weights.append(nn.Parameter(torch.empty(n, d_in, d_out).uniform_(-bound, bound)))
+            shape = (n, d_in, d_out) if i < len(dims) - 2 else (n, d_out, d_in)  # output layer: (n, 1, d)
+            self.weights.append(nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(n, 1, d_out).uniform_(-bound, bound)))
         self.n = n
         self.compute_dtype = torch.float32
@@ -174,7 +175,9 @@ class TwinQ(nn.Module):
             if i < last:
                 h = torch.relu(torch.baddbmm(b, h, w))
             else:
-                h = torch.baddbmm(b, h.float(), w)
+                # the output layer's weight is stored (n, 1, d) and used transposed: a (n, d, 1)
+                # contiguous operand sends bmm down a path several times slower on CPU
+                h = torch.baddbmm(b, h.float(), w.transpose(1, 2))
         return h.squeeze(-1)
 
 

@@ -55,7 +55,7 @@ def test_twin_q_matches_two_separate_networks():
     for i in range(2):
         h = torch.relu(x @ q.weights[0][i] + q.biases[0][i])
         h = torch.relu(h @ q.weights[1][i] + q.biases[1][i])
-        torch.testing.assert_close(out[i], (h @ q.weights[2][i] + q.biases[2][i]).squeeze(-1))
+        torch.testing.assert_close(out[i], (h @ q.weights[2][i].T + q.biases[2][i]).squeeze(-1))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
