@@ -139,6 +139,30 @@ class NumpySACActor:
         return (np.tanh(mean) * self.scale + self.bias).astype(np.float32)
 
 
+class _OutputLayer(torch.autograd.Function):
+    """``q = h @ w^T + b`` for the critics' d -> 1 output layer, in float32 whatever ``h``'s dtype.
+
+    ``h`` (n, B, d), ``w`` (n, 1, d), ``b`` (n, 1, 1) -> (n, B, 1). Written out because autograd's
+    bmm backward turns the one-column case into an outer-product bmm that is several times slower
+    on CPU than the broadcast multiply used here (and a contiguous (n, d, 1) forward operand is
+    slow too, hence ``w``'s (n, 1, d) layout)."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        hf = h.float()
+        ctx.save_for_backward(hf, w)
+        ctx.h_dtype = h.dtype
+        return torch.baddbmm(b, hf, w.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        hf, w = ctx.saved_tensors
+        grad_h = (g * w).to(ctx.h_dtype) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(g.transpose(1, 2), hf) if ctx.needs_input_grad[1] else None
+        grad_b = g.sum(1, keepdim=True) if ctx.needs_input_grad[2] else None
+        return grad_h, grad_w, grad_b
+
+
 class TwinQ(nn.Module):
     """Two Q-networks ``(s, a) -> R`` as one module with an ensemble axis: weights (2, in, out)."""
 
@@ -175,9 +199,7 @@ class TwinQ(nn.Module):
             if i < last:
                 h = torch.relu(torch.baddbmm(b, h, w))
             else:
-                # the output layer's weight is stored (n, 1, d) and used transposed: a (n, d, 1)
-                # contiguous operand sends bmm down a path several times slower on CPU
-                h = torch.baddbmm(b, h.float(), w.transpose(1, 2))
+                h = _OutputLayer.apply(h, w, b)
         return h.squeeze(-1)
 
 

@@ -136,3 +136,13 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "whole" / "episodes.csv"), pd.read_csv(tmp_path / "cut" / "episodes.csv"))
     assert math.isfinite(resumed["test_mean"])
+
+
+def test_output_layer_gradients_match_autograd():
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(2, 5, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(2, 1, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(2, 1, 1, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(sac._OutputLayer.apply, (h, w, b))
+    out = sac._OutputLayer.apply(h, w, b)
+    torch.testing.assert_close(out, h @ w.transpose(1, 2) + b)
