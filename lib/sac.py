@@ -140,7 +140,7 @@ class NumpySACActor:
 
 
 class _OutputLayer(torch.autograd.Function):
-    """``q = h @ w^T + b`` for the critics' d -> 1 output layer, in float32 whatever ``h``'s dtype.
+    """``q = h @ w^T + b`` for the critics' d -> 1 output layer, in ``w``'s dtype whatever ``h``'s.
 
     ``h`` (n, B, d), ``w`` (n, 1, d), ``b`` (n, 1, 1) -> (n, B, 1). Written out because autograd's
     bmm backward turns the one-column case into an outer-product bmm that is several times slower
@@ -149,7 +149,7 @@ class _OutputLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        hf = h.float()
+        hf = h.to(w.dtype)
         ctx.save_for_backward(hf, w)
         ctx.h_dtype = h.dtype
         return torch.baddbmm(b, hf, w.transpose(1, 2))
