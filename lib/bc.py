@@ -268,6 +268,7 @@ class BCConfig:
     test_episodes: int = spec(10, ge=1)
     dagger_rounds: int = spec(0, ge=0, doc="DAgger rounds (0: plain behaviour cloning)")
     dagger_episodes: int = spec(2, ge=1, doc="learner episodes labelled by the expert per round")
+    normalize_obs: bool = spec(True, doc="standardise observations with the data's mean and std")
 
 
 def normaliser(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -400,7 +401,8 @@ def train_bc(cfg: BCConfig, seed: int, out_dir: Path, data: dict[str, Any] | Non
     space = gym.make(cfg.env_id).action_space
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    policy = BCPolicy(obs.shape[1], act.shape[1], cfg.head, *normaliser(obs),
+    obs_mean, obs_std = normaliser(obs) if cfg.normalize_obs else (torch.zeros(obs.shape[1]), torch.ones(obs.shape[1]))
+    policy = BCPolicy(obs.shape[1], act.shape[1], cfg.head, obs_mean, obs_std,
                       torch.as_tensor(space.low), torch.as_tensor(space.high))
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     phase = cfg.steps // (cfg.dagger_rounds + 1)

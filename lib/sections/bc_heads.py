@@ -30,7 +30,7 @@ from ..stats import mean_ci
 SECTION = "09_bc_heads"
 TITLE = "Behaviour cloning on HalfCheetah: action heads compared, and DAgger"
 
-Ablation = Literal["linear_schedule", "no_clip"]
+Ablation = Literal["linear_schedule", "no_clip", "no_obs_norm"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Config:
     mog_ks: tuple[int, ...] = spec((2, 5, 10), doc="the k sweep (includes mog_k)")
     diffusion_T: int = spec(25, ge=1, doc="the main diffusion head's number of steps")
     diffusion_Ts: tuple[int, ...] = spec((5, 25, 50), doc="the T sweep (includes diffusion_T)")
-    diffusion_ablations: tuple[Ablation, ...] = spec(("linear_schedule", "no_clip"),
+    diffusion_ablations: tuple[Ablation, ...] = spec(("linear_schedule", "no_clip", "no_obs_norm"),
                                                      doc="one change each to the main diffusion head")
     dagger_rounds: int = spec(4, ge=1)
     dagger_episodes: int = spec(2, ge=1)
@@ -106,10 +106,14 @@ def variants(cfg: Config) -> list[Variant]:
             out.append(Variant(f"diffusion_T{cfg.diffusion_T}_{other}", "Diffusion (DDPM)",
                                f"T={cfg.diffusion_T}, {other} schedule, clipped",
                                with_head(head="diffusion", T=cfg.diffusion_T, schedule=other), False))
-        else:
+        elif ab == "no_clip":
             out.append(Variant(f"diffusion_T{cfg.diffusion_T}_noclip", "Diffusion (DDPM)",
                                f"T={cfg.diffusion_T}, {h.schedule} schedule, not clipped",
                                with_head(head="diffusion", T=cfg.diffusion_T, clip_sample=False), False))
+        else:
+            out.append(Variant(f"diffusion_T{cfg.diffusion_T}_rawobs", "Diffusion (DDPM)",
+                               f"T={cfg.diffusion_T}, {h.schedule} schedule, clipped, raw observations",
+                               dataclasses.replace(with_head(head="diffusion", T=cfg.diffusion_T), normalize_obs=False), False))
     return out
 
 
@@ -299,15 +303,24 @@ def ablation_text(runs: pd.DataFrame, cfg: Config) -> str:
     names = {v.name: v for v in variants(cfg)}
     main = f"diffusion_T{cfg.diffusion_T}"
     m0 = runs[runs.variant == main].test_mean.mean()
-    lines = [f"- Main diffusion head ({names[main].params}): **{m0:.0f}**."]
+    lines = [f"- Main diffusion head ({names[main].params}, observations standardised): **{m0:.0f}**."]
+    drops: dict[str, float] = {}
     for v in variants(cfg):
         if v.name.startswith(main + "_"):
             m = runs[runs.variant == v.name].test_mean.mean()
+            drops[v.params] = m0 - m
             lines.append(f"- {v.params} ({_note(v, cfg)}): **{m:.0f}** ({m - m0:+.0f}).")
     ts = sorted(cfg.diffusion_Ts)
     if len(ts) > 1:
         parts = ", ".join(f"T={t}: {runs[runs.variant == f'diffusion_T{t}'].test_mean.mean():.0f}" for t in ts)
         lines.append(f"- Number of steps: {parts}.")
+    if drops:
+        worst = max(drops, key=lambda k: drops[k])
+        if drops[worst] > 0:
+            lines.append(f"\nOf the single changes tried, the costliest is **{worst}** ({-drops[worst]:+.0f} against the "
+                         f"main head).")
+        else:
+            lines.append("\nNone of the single changes tried costs return against the main head.")
     return "\n".join(lines)
 
 
