@@ -114,3 +114,34 @@ def test_dataset_validation_names_the_problem():
         BCPolicy(3, 2, HeadConfig(head="flow"), torch.zeros(3), torch.ones(3), -torch.ones(2), torch.ones(2))
     with pytest.raises(ValueError, match="unknown noise schedule"):
         noise_schedule(5, "quadratic")
+
+
+def test_dataset_made_elsewhere_loads(tmp_path):
+    """The report's file: a dict of numpy arrays (or tensors) and float rewards, saved with torch.save."""
+    from lib.bc import load_dataset
+
+    rng = np.random.default_rng(0)
+    data = {"mean_reward": np.float64(9000.5), "std_reward": 12.0,
+            "observations": rng.standard_normal((30, 17)), "actions": torch.rand(30, 6) * 2 - 1}
+    torch.save(data, tmp_path / "expert_data.pt")
+    out = load_dataset(tmp_path / "expert_data.pt")
+    assert out["observations"].shape == (30, 17) and out["observations"].dtype == torch.float32
+    assert out["mean_reward"] == 9000.5
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_dataset(tmp_path / "missing.pt")
+
+
+def test_sac_expert_ships_and_loads_with_its_checksum(tmp_path, monkeypatch):
+    from lib import experts
+    from lib.sac import SACActor
+
+    monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path)
+    actor = SACActor(17, 6, 32)
+    experts.save_expert("cheetah", actor.state_dict(), {"network": {"kind": "sac_actor"}, "env_id": "HalfCheetah-v4"})
+    loaded, meta = experts.load_expert("cheetah")
+    assert isinstance(loaded, SACActor) and loaded.fc1.out_features == 32
+    obs = torch.randn(4, 17)
+    torch.testing.assert_close(loaded.act_deterministic(obs), actor.act_deterministic(obs))
+    (tmp_path / "cheetah" / "policy.pt").write_bytes(b"tampered")
+    with pytest.raises(ValueError, match="sha256"):
+        experts.load_expert("cheetah")
