@@ -145,3 +145,26 @@ def test_sac_expert_ships_and_loads_with_its_checksum(tmp_path, monkeypatch):
     (tmp_path / "cheetah" / "policy.pt").write_bytes(b"tampered")
     with pytest.raises(ValueError, match="sha256"):
         experts.load_expert("cheetah")
+
+
+@pytest.mark.parametrize("head,rounds", [("diffusion", 0), ("gaussian", 1)])
+def test_training_run_is_deterministic_for_a_seed(tmp_path, head: str, rounds: int):
+    import pandas as pd
+
+    from lib.bc import BCConfig, generate_dataset, train_bc
+    from lib.sac import NumpySACActor, SACActor
+
+    torch.manual_seed(0)
+    expert = NumpySACActor(SACActor(17, 6, 16))
+    data = generate_dataset(expert, "HalfCheetah-v4", 1, seed=5)
+    assert data["observations"].shape == (1000, 17) and len(data["episode_returns"]) == 1
+    cfg = BCConfig(head=HeadConfig(head=head, width=16, T=3), steps=40, batch_size=32, eval_every=20,
+                   eval_episodes=1, test_episodes=1, dagger_rounds=rounds, dagger_episodes=1)
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        s = train_bc(cfg, 7, tmp_path / name, data, expert)
+        runs.append((s, pd.read_csv(tmp_path / name / "log.csv").drop(columns="wall_s")))
+    assert runs[0][0]["test_returns"] == runs[1][0]["test_returns"]
+    pd.testing.assert_frame_equal(runs[0][1], runs[1][1])
+    assert runs[0][0]["dataset_size"] == 1000 + 1000 * rounds
