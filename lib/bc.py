@@ -32,7 +32,7 @@ from .config import spec
 
 HEADS = ("gaussian", "mog", "mse", "diffusion")
 SCHEDULES = ("cosine", "linear")
-LOG_STD_MIN, LOG_STD_MAX = -7.0, 2.0
+LOG_STD_MAX = 2.0
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -145,6 +145,7 @@ class HeadConfig:
     schedule: Literal["cosine", "linear"] = spec("cosine", doc="diffusion noise schedule")
     clip_sample: bool = spec(True, doc="clip each step's clean-action estimate to [-1, 1] (diffusion)")
     time_dim: int = spec(32, ge=1)
+    min_log_std: float = spec(-7.0, le=0, doc="floor of the log std (gaussian, mog); bounds how sharply NLL weights a state")
 
 
 class BCPolicy(nn.Module):
@@ -184,12 +185,12 @@ class BCPolicy(nn.Module):
         o = self.out(self.trunk(s))
         a = self.act_dim
         if self.cfg.head == "gaussian":
-            return o[:, :a], o[:, a:].clamp(LOG_STD_MIN, LOG_STD_MAX)
+            return o[:, :a], o[:, a:].clamp(self.cfg.min_log_std, LOG_STD_MAX)
         if self.cfg.head == "mog":
             k = self.cfg.k
             logits = o[:, :k]
             means = o[:, k:k + k * a].reshape(-1, k, a)
-            log_stds = o[:, k + k * a:].reshape(-1, k, a).clamp(LOG_STD_MIN, LOG_STD_MAX)
+            log_stds = o[:, k + k * a:].reshape(-1, k, a).clamp(self.cfg.min_log_std, LOG_STD_MAX)
             return logits, means, log_stds
         return (o,)
 
@@ -257,7 +258,7 @@ class BCConfig:
     env_id: str = spec("HalfCheetah-v4")
     expert: str = spec("halfcheetah_sac", doc="shipped expert under experts/")
     expert_sha256: str = spec("", doc="the expert's policy.pt sha256 (filled in by the section; a new expert new runs)")
-    dataset_episodes: int = spec(50, ge=1, doc="expert episodes in the dataset (1000 pairs each on HalfCheetah)")
+    dataset_episodes: int = spec(200, ge=1, doc="expert episodes in the dataset (1000 pairs each on HalfCheetah)")
     head: HeadConfig = spec(default_factory=HeadConfig)
     steps: int = spec(20_000, ge=1, doc="gradient steps (the same budget for every head)")
     batch_size: int = spec(256, ge=1)
