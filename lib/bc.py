@@ -350,10 +350,9 @@ def expert_dataset(expert: str, episodes: int, seed: int = DATASET_SEED) -> dict
     """The cached dataset of the shipped ``expert`` (made once, deterministically, then loaded)."""
     import os
 
-    from .experts import load_expert
-    from .sac import NumpySACActor
+    from .sac import NumpySACActor, load_sac_expert
 
-    actor, meta = load_expert(expert)
+    actor, meta = load_sac_expert(expert)
     path = dataset_path(expert, meta["policy_sha256"], episodes, seed)
     if path.exists():
         return load_dataset(path)
@@ -390,10 +389,9 @@ def train_bc(cfg: BCConfig, seed: int, out_dir: Path, data: dict[str, Any] | Non
     start = time.perf_counter()
     out_dir = Path(out_dir)
     if data is None or (expert_act is None and cfg.dagger_rounds > 0):
-        from .experts import load_expert
-        from .sac import NumpySACActor
+        from .sac import NumpySACActor, load_sac_expert
 
-        actor, _ = load_expert(cfg.expert)
+        actor, _ = load_sac_expert(cfg.expert)
         expert_act = NumpySACActor(actor)
         data = expert_dataset(cfg.expert, cfg.dataset_episodes) if data is None else data
     obs, act = data["observations"], data["actions"]

@@ -15,7 +15,6 @@ from typing import Any
 import torch
 
 from .nets import CategoricalPolicy
-from .sac import SACActor
 
 EXPERTS_DIR = Path(__file__).resolve().parent.parent / "experts"
 
@@ -38,21 +37,14 @@ def read_metadata(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def load_expert(name: str) -> tuple[CategoricalPolicy | SACActor, dict[str, Any]]:
-    """The shipped expert and its metadata; raises if policy.pt does not match its sha256.
-
-    ``metadata["network"]["kind"]`` says what it is: "categorical" (the default, a
-    :class:`CategoricalPolicy`) or "sac_actor" (a :class:`SACActor`, shaped by its own state dict)."""
+def load_expert(name: str) -> tuple[CategoricalPolicy, dict[str, Any]]:
+    """The shipped categorical expert and its metadata; raises if policy.pt does not match its sha256."""
     meta = read_metadata(name)
     weights = expert_dir(name) / "policy.pt"
     digest = file_sha256(weights)
     if digest != meta["policy_sha256"]:
         raise ValueError(f"experts/{name}/policy.pt has sha256 {digest[:12]}..., metadata.json says {meta['policy_sha256'][:12]}...")
     net = meta["network"]
-    if net.get("kind", "categorical") == "sac_actor":
-        actor = SACActor.from_state_dict(torch.load(weights, weights_only=True))
-        actor.eval()
-        return actor, meta
     policy = CategoricalPolicy(net["obs_dim"], net["n_actions"], tuple(net["hidden"]), net["activation"])
     policy.load_state_dict(torch.load(weights, weights_only=True))
     policy.eval()

@@ -487,3 +487,20 @@ def train_run(cfg: SACConfig, seed: int, out_dir: Path) -> dict[str, Any]:
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     shutil.rmtree(work, ignore_errors=True)
     return summary
+
+
+def load_sac_expert(name: str) -> tuple[SACActor, dict[str, Any]]:
+    """The shipped SAC actor ``experts/<name>/policy.pt`` and its metadata; raises if the file's
+    sha256 is not the one metadata.json records, or if the expert is not a SAC actor."""
+    from .experts import expert_dir, file_sha256, read_metadata
+
+    meta = read_metadata(name)
+    if meta.get("network", {}).get("kind") != "sac_actor":
+        raise ValueError(f"experts/{name} is not a SAC actor (metadata network.kind = {meta.get('network', {}).get('kind')!r})")
+    weights = expert_dir(name) / "policy.pt"
+    digest = file_sha256(weights)
+    if digest != meta["policy_sha256"]:
+        raise ValueError(f"experts/{name}/policy.pt has sha256 {digest[:12]}..., metadata.json says {meta['policy_sha256'][:12]}...")
+    actor = SACActor.from_state_dict(torch.load(weights, weights_only=True))
+    actor.eval()
+    return actor, meta

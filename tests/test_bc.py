@@ -133,18 +133,21 @@ def test_dataset_made_elsewhere_loads(tmp_path):
 
 def test_sac_expert_ships_and_loads_with_its_checksum(tmp_path, monkeypatch):
     from lib import experts
-    from lib.sac import SACActor
+    from lib.sac import SACActor, load_sac_expert
 
     monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path)
     actor = SACActor(17, 6, 32)
     experts.save_expert("cheetah", actor.state_dict(), {"network": {"kind": "sac_actor"}, "env_id": "HalfCheetah-v4"})
-    loaded, meta = experts.load_expert("cheetah")
+    loaded, meta = load_sac_expert("cheetah")
     assert isinstance(loaded, SACActor) and loaded.fc1.out_features == 32
     obs = torch.randn(4, 17)
     torch.testing.assert_close(loaded.act_deterministic(obs), actor.act_deterministic(obs))
     (tmp_path / "cheetah" / "policy.pt").write_bytes(b"tampered")
     with pytest.raises(ValueError, match="sha256"):
-        experts.load_expert("cheetah")
+        load_sac_expert("cheetah")
+    experts.save_expert("cartpole", actor.state_dict(), {"network": {"kind": "categorical"}})
+    with pytest.raises(ValueError, match="not a SAC actor"):
+        load_sac_expert("cartpole")
 
 
 @pytest.mark.parametrize("head,rounds", [("diffusion", 0), ("gaussian", 1)])

@@ -20,11 +20,11 @@ import pandas as pd
 import torch
 
 from ..config import spec, to_dict
-from ..experts import expert_dir, load_expert, read_metadata, save_expert
+from ..experts import expert_dir, read_metadata, save_expert
 from ..plots import PALETTE, save
 from ..report import Claim
 from ..runs import RunResult, RunSpec, git_commit, package_versions
-from ..sac import TEST_SEED_OFFSET, SACActor, SACConfig, evaluate_actor
+from ..sac import TEST_SEED_OFFSET, SACActor, SACConfig, evaluate_actor, load_sac_expert
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def recheck(expert: CheetahExpert, cfg: CheetahExpertConfig) -> dict[str, float]
     """Replay the recorded test episodes with the shipped weights (only for a shipped expert)."""
     if cfg.retrain and not cfg.ship:
         return {}
-    actor, meta = load_expert(cfg.name)
+    actor, meta = load_sac_expert(cfg.name)
     rets = evaluate_actor(actor, meta["env_id"], meta["test_episodes"], meta["test_seed"])
     return {"replayed_test_mean": float(rets.mean()), "replayed_test_std": float(rets.std())}
 
