@@ -60,6 +60,12 @@ def validate_dataset(data: dict[str, Any], source: str = "dataset") -> dict[str,
             "std_reward": float(data["std_reward"])}
 
 
+def resolve_path(path: str) -> Path:
+    """``path`` as given if absolute, else relative to the repository root."""
+    p = Path(path)
+    return p if p.is_absolute() else Path(__file__).resolve().parent.parent / p
+
+
 def load_dataset(path: Path) -> dict[str, Any]:
     """A dataset saved with ``torch.save`` (here or elsewhere), validated."""
     path = Path(path)
@@ -259,6 +265,8 @@ class BCConfig:
     expert: str = spec("halfcheetah_sac", doc="shipped expert under experts/")
     expert_sha256: str = spec("", doc="the expert's policy.pt sha256 (filled in by the section; a new expert new runs)")
     dataset_episodes: int = spec(200, ge=1, doc="expert episodes in the dataset (1000 pairs each on HalfCheetah)")
+    dataset_file: str = spec("", doc="a dataset file in the report's format to use instead (relative to the repository)")
+    dataset_sha256: str = spec("", doc="that file's sha256 (filled in by the section, so a new file means new runs)")
     head: HeadConfig = spec(default_factory=HeadConfig)
     steps: int = spec(20_000, ge=1, doc="gradient steps (the same budget for every head)")
     batch_size: int = spec(256, ge=1)
@@ -393,7 +401,8 @@ def train_bc(cfg: BCConfig, seed: int, out_dir: Path, data: dict[str, Any] | Non
 
         actor, _ = load_sac_expert(cfg.expert)
         expert_act = NumpySACActor(actor)
-        data = expert_dataset(cfg.expert, cfg.dataset_episodes) if data is None else data
+        if data is None:
+            data = load_dataset(resolve_path(cfg.dataset_file)) if cfg.dataset_file else expert_dataset(cfg.expert, cfg.dataset_episodes)
     obs, act = data["observations"], data["actions"]
     import gymnasium as gym
 

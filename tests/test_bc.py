@@ -171,3 +171,19 @@ def test_training_run_is_deterministic_for_a_seed(tmp_path, head: str, rounds: i
     assert runs[0][0]["test_returns"] == runs[1][0]["test_returns"]
     pd.testing.assert_frame_equal(runs[0][1], runs[1][1])
     assert runs[0][0]["dataset_size"] == 1000 + 1000 * rounds
+
+
+def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):
+    from lib.config import ConfigError
+    from lib.params import load_params
+    from lib.sections import bc_heads
+
+    cfg = load_params("09_bc_heads", "smoke", {"bc.dataset_file": str(tmp_path / "nope.pt")})
+    with pytest.raises(ConfigError, match="does not exist"):
+        bc_heads.specs(cfg)
+    torch.save({"observations": np.zeros((3, 17)), "actions": np.zeros((3, 6)), "mean_reward": 1.0, "std_reward": 0.0},
+               tmp_path / "data.pt")
+    cfg = load_params("09_bc_heads", "smoke", {"bc.dataset_file": str(tmp_path / "data.pt")})
+    specs = bc_heads.specs(cfg)
+    assert {len(s.config.dataset_sha256) for s in specs} == {64}
+    assert "made elsewhere" in bc_heads.describe(cfg)

@@ -19,8 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..bc import BCConfig, HeadConfig, noise_schedule
-from ..config import spec
+from ..bc import BCConfig, HeadConfig, noise_schedule, resolve_path
+from ..config import ConfigError, spec
 from ..experts import read_metadata
 from ..plots import PALETTE, save
 from ..report import Claim
@@ -120,9 +120,17 @@ def variants(cfg: Config) -> list[Variant]:
 def specs(cfg: Config) -> list[RunSpec]:
     """One run per variant x seed; the expert's sha256 is part of every key."""
     sha = read_metadata(cfg.bc.expert)["policy_sha256"]
+    data_sha = ""
+    if cfg.bc.dataset_file:
+        from ..experts import file_sha256
+
+        path = resolve_path(cfg.bc.dataset_file)
+        if not path.exists():
+            raise ConfigError(f"key 'bc.dataset_file': {path} does not exist")
+        data_sha = file_sha256(path)
     out = []
     for v in variants(cfg):
-        run_cfg = dataclasses.replace(v.config, expert_sha256=sha)
+        run_cfg = dataclasses.replace(v.config, expert_sha256=sha, dataset_sha256=data_sha)
         for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
             out.append(RunSpec(section=SECTION, variant=v.name, exp_name=f"bc_{v.name}", seed=seed, config=run_cfg,
                                trainer="lib.bc:train_bc"))
@@ -141,9 +149,10 @@ def describe(cfg: Config) -> str:
     return (
         f"- **Expert**: `experts/{b.expert}` (section 03, SAC after {e['steps']:,} steps; test "
         f"{e['test_mean']:.0f} ± {e['test_std']:.0f} over {e['test_episodes']} episodes, deterministic actions).\n"
-        f"- **Data**: {b.dataset_episodes} expert episodes ({b.dataset_episodes * 1000:,} state-action pairs, "
-        f"deterministic expert actions), in the report's format; cached under `runs/datasets/`.\n"
-        f"- **Learner**: MLP trunk {h.depth} x {h.width} (ReLU) on observations normalised by the data's mean and "
+        + (f"- **Data**: `{b.dataset_file}` (a dataset in the report's format, made elsewhere).\n" if b.dataset_file else
+           f"- **Data**: {b.dataset_episodes} expert episodes ({b.dataset_episodes * 1000:,} state-action pairs, "
+           f"deterministic expert actions), in the report's format; cached under `runs/datasets/`.\n")
+        + f"- **Learner**: MLP trunk {h.depth} x {h.width} (ReLU) on observations normalised by the data's mean and "
         f"std, actions in [-1, 1]; {b.steps:,} Adam steps of {b.batch_size} pairs, lr {b.lr:g} cosine-decayed to 0, "
         f"weight decay {b.weight_decay:g}: the **same budget for every head**.\n"
         f"- **Heads**: Gaussian (log-likelihood; acts with its mean), mixture of k Gaussians (log-likelihood; acts "
