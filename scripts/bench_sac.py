@@ -10,7 +10,8 @@ Every variant runs the same training-phase loop (env step, act, store, one updat
   loop over parameters, acting with a torch forward of the actor per step;
 * ``ours, float32``: :class:`lib.sac.SACAgent` (twin critics as one batched module, one
   backward and one fused Adam step, ``_foreach_lerp_`` target update, numpy acting);
-* ``ours, bfloat16``: the same with the hidden layers' matmuls in bfloat16 (what the expert used).
+* ``ours, bfloat16``: the same with the hidden layers' matmuls in bfloat16 (what the expert used);
+* ``ours, bfloat16, 2 threads``: the same with two torch threads (both cores of this machine).
 
 Writes reports/benchmarks_sac.md, reports/benchmarks_sac.json and reports/figures/sac_speed.png.
 """
@@ -92,10 +93,11 @@ class PlainSAC:
 
 
 def measure(kind: str, steps: int, warmup: int, seed: int = 0) -> dict[str, float]:
+    torch.set_num_threads(2 if kind.endswith("2 threads") else 1)
     torch.manual_seed(seed)
     env = gym.make("HalfCheetah-v4")
     low, high = env.action_space.low, env.action_space.high
-    cfg = SACConfig(compute_dtype="bfloat16" if kind == "ours, bfloat16" else "float32")
+    cfg = SACConfig(compute_dtype="bfloat16" if "bfloat16" in kind else "float32")
     agent = PlainSAC(17, 6, low, high, cfg) if kind == "plain" else SACAgent(17, 6, low, high, cfg)
     act = agent.act if kind == "plain" else (lambda o: agent.numpy_actor(o, rng))
     buf = ReplayBuffer(17, 6, warmup + steps + 10)
@@ -124,7 +126,7 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = []
-    for kind in ("plain", "ours, float32", "ours, bfloat16"):
+    for kind in ("plain", "ours, float32", "ours, bfloat16", "ours, bfloat16, 2 threads"):
         rows.append(measure(kind, args.steps, args.warmup))
         print(f"  {kind}: {rows[-1]['steps_per_s']:.0f} env steps/s", flush=True)
     base = rows[0]["steps_per_s"]
@@ -132,7 +134,7 @@ def main() -> int:
     result = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "rows": rows,
               "note": "training phase only: env step + act + one SAC update (batch 256, 2x256 MLPs) per step"}
     lines = ["# SAC speed on HalfCheetah-v4", "",
-             f"Measured by `./workbook bench --sac` on {result['date']} ({machine}), one torch thread, "
+             f"Measured by `./workbook bench --sac` on {result['date']} ({machine}), one torch thread unless stated, "
              f"{args.steps} training-phase steps after {args.warmup} random ones; each step is one env step, "
              "one action and one update on a batch of 256.", "",
              "| implementation | env steps/s | 1M steps would take | speed-up vs plain |", "|---|---|---|---|"]
@@ -145,10 +147,10 @@ def main() -> int:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 2.6))
-    ax.barh([r["variant"] for r in rows][::-1], [r["steps_per_s"] for r in rows][::-1], color=["#4c72b0", "#55a868", "#c44e52"][::-1])
+    ax.barh([r["variant"] for r in rows][::-1], [r["steps_per_s"] for r in rows][::-1], color=["#4c72b0", "#55a868", "#c44e52", "#8172b2"][::-1])
     for i, r in enumerate(rows[::-1]):
         ax.text(r["steps_per_s"], i, f" {r['steps_per_s']:.0f} ({r['steps_per_s'] / base:.1f}x)", va="center", fontsize=8)
-    ax.set(xlabel="env steps per second (training phase, 1 thread)", title="SAC on HalfCheetah-v4")
+    ax.set(xlabel="env steps per second (training phase)", title="SAC on HalfCheetah-v4")
     ax.set_xlim(0, max(r["steps_per_s"] for r in rows) * 1.3)
     fig.tight_layout()
     (ROOT / "reports" / "figures").mkdir(parents=True, exist_ok=True)
