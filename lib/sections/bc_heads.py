@@ -209,8 +209,8 @@ def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 def curves_figure(results: list[RunResult], cfg: Config, out_dir: Path, main: bool = True) -> Path:
     """Evaluation return over gradient steps, mean and 95% band over seeds, with the expert's return."""
     expert = expert_score(cfg)["test_mean"]
-    vs = [v for v in variants(cfg) if v.main == main or (not main and v.config.head.head == "diffusion")]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    vs = [v for v in variants(cfg) if (v.main if main else v.config.head.head == "diffusion")]
+    fig, ax = plt.subplots(figsize=(7.5, 4.5) if main else (10, 4.5))
     for i, v in enumerate(vs):
         logs = [r.log() for r in results if r.spec.variant == v.name]
         if not logs:
@@ -226,7 +226,10 @@ def curves_figure(results: list[RunResult], cfg: Config, out_dir: Path, main: bo
     ax.axhline((1 - cfg.within) * expert, color="0.5", ls=":", lw=1, label=f"{1 - cfg.within:.0%} of expert")
     ax.set(xlabel="gradient step", ylabel="evaluation return",
            title="Reward over training" + ("" if main else ": diffusion variants"))
-    ax.legend(fontsize="x-small", loc="lower right")
+    if main:
+        ax.legend(fontsize="x-small", loc="lower right")
+    else:  # more variants: the legend goes beside the axes, clear of the curves
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     path = save(fig, out_dir / "figures" / ("curves.png" if main else "curves_diffusion.png"))
     plt.show()
     return path
@@ -236,10 +239,10 @@ def sweep_figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> Path:
     """Final return against k (mixture) and T (diffusion), mean and 95% CI over seeds."""
     expert = expert_score(cfg)["test_mean"]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
-    for ax, (param, values, prefix, suffix) in zip(axes, [("k", cfg.mog_ks, "mog_k", ""), ("T", cfg.diffusion_Ts, "diffusion_T", "")]):
+    for ax, (param, values, prefix) in zip(axes, [("k", cfg.mog_ks, "mog_k"), ("T", cfg.diffusion_Ts, "diffusion_T")]):
         ms, los, his = [], [], []
         for val in sorted(values):
-            d = runs[runs.variant == f"{prefix}{val}{suffix}"].test_mean.to_numpy()
+            d = runs[runs.variant == f"{prefix}{val}"].test_mean.to_numpy()
             m, lo, hi = mean_ci(d)
             ms.append(m), los.append(lo), his.append(hi)
         xs = sorted(values)
