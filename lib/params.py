@@ -47,6 +47,32 @@ def load_file(path: Path, section: str | None = None) -> Any:
     return build(sec.Config, read_yaml(Path(path)), _rel(Path(path)))
 
 
+def as_overrides(value: Any) -> dict[str, Any]:
+    """A notebook's ``overrides`` parameter as a dict.
+
+    papermill's ``-p overrides '{...}'`` passes a string: it is read as YAML (which includes JSON).
+    Anything that is not a mapping then is one ConfigError with the way to pass it.
+    """
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value.strip() else {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"overrides: could not read {value!r} as YAML or JSON ({exc.__class__.__name__}); with papermill pass "
+                "them as YAML: -y '{\"overrides\": {\"seeds\": 3}}'"
+            ) from None
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"overrides must be a mapping of keys to values, e.g. {{\"seeds\": 3}}; got {type(value).__name__} {value!r}. "
+            "With papermill: -y '{\"overrides\": {\"seeds\": 3}}'"
+        )
+    return dict(value)
+
+
 def load_params(section: str, profile: str = "smoke", overrides: Mapping[str, Any] | None = None) -> Any:
     """The frozen, validated config of ``section`` in ``profile`` with ``overrides`` applied."""
     from .sections import get_section
@@ -59,9 +85,8 @@ def load_params(section: str, profile: str = "smoke", overrides: Mapping[str, An
         raise ConfigError(f"{_rel(path)}: no such parameter file (profiles: {', '.join(PROFILES)})")
     data = read_yaml(path)
     cfg = build(sec.Config, data, _rel(path))
+    overrides = as_overrides(overrides)
     if overrides:
-        if not isinstance(overrides, Mapping):
-            raise ConfigError(f"overrides must be a mapping of keys to values; got {type(overrides).__name__}")
         cfg = build(sec.Config, deep_merge(data, overrides), f"overrides on {_rel(path)}")
     return cfg
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -11,17 +14,47 @@ from typing import Any
 import pandas as pd
 
 from .config import to_dict
-from .runs import REPO_ROOT, code_hash, git_commit
+from .provenance import git_commit
+from .runs import REPO_ROOT
 
-REPORTS_DIR = REPO_ROOT / "reports"
+#: Where reports go: ``$RLWB_REPORTS`` if set (tests use a temporary one), else reports/ in the repository.
+REPORTS_DIR = Path(os.environ.get("RLWB_REPORTS", REPO_ROOT / "reports"))
 REFERENCE_DIR = REPO_ROOT / "tests" / "reference"
 
 
-def report_dir(section: str, profile: str) -> Path:
-    """reports/<section>/ for the default profile (committed); reports/_<profile>/<section>/ otherwise (ignored)."""
+def overrides_tag(overrides: Mapping[str, Any] | None) -> str:
+    """A short, stable name for a set of overrides (10 hex digits of a sha256 of their JSON)."""
+    blob = json.dumps(dict(overrides or {}), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def profile_root(profile: str, overrides: Mapping[str, Any] | None = None) -> Path:
+    """Where a profile's reports and index go.
+
+    reports/ for the default profile without overrides (committed); reports/_<profile>/ for the
+    smoke and full profiles; reports/_custom/<profile>-<hash of overrides>/ for any run with
+    overrides. Everything but reports/ itself is git-ignored, so an exploratory run never touches
+    the committed reports.
+    """
+    if overrides:
+        return REPORTS_DIR / "_custom" / f"{profile}-{overrides_tag(overrides)}"
     if profile == "default":
-        return REPORTS_DIR / section
-    return REPORTS_DIR / f"_{profile}" / section
+        return REPORTS_DIR
+    return REPORTS_DIR / f"_{profile}"
+
+
+def report_dir(section: str, profile: str, overrides: Mapping[str, Any] | None = None) -> Path:
+    """The section's report folder for ``profile`` and ``overrides`` (see :func:`profile_root`)."""
+    return profile_root(profile, overrides) / section
+
+
+def is_reference(profile: str, overrides: Mapping[str, Any] | None) -> bool:
+    """Whether a run is the configuration the smoke regression reference was made with."""
+    return profile == "smoke" and not overrides
+
+
+def verdict_word(holds: bool | None) -> str:
+    return {True: "holds", False: "does not hold", None: "undecided"}[holds]
 
 
 @dataclass(frozen=True)
@@ -37,7 +70,7 @@ def claims_markdown(claims: list[Claim]) -> str:
     """A Markdown list: verdict in bold, the claim, then the evidence."""
     lines = []
     for c in claims:
-        verdict = {True: "holds", False: "does not hold", None: "undecided"}[c.holds]
+        verdict = verdict_word(c.holds)
         lines.append(f"- **{verdict}**: *{c.claim}*. {c.evidence}")
     return "\n".join(lines)
 
@@ -65,31 +98,39 @@ def write_results(
     headline: str,
     figures: list[Path],
     extra: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    animations: list[Any] | None = None,
 ) -> Path:
-    """Write results.json in the section's report folder and return its path.
+    """Write results.json in the section's report folder (:func:`report_dir`) and return its path.
 
     ``regression`` maps a name to (value, tolerance): what the smoke regression check compares
-    (tolerance 0 = exact). ``headline`` is one sentence for the index page.
+    (tolerance 0 = exact). ``headline`` is one sentence for the index page. ``figures`` are the
+    PNGs the section wrote, main figure first (the index shows it as a thumbnail).
     """
-    out = report_dir(section, profile)
+    out = report_dir(section, profile, overrides)
     out.mkdir(parents=True, exist_ok=True)
     payload = {
         "section": section,
         "title": title,
         "profile": profile,
+        "overrides": dict(overrides or {}),
         "headline": headline,
         "config": to_dict(config),
         "table": table.to_dict(orient="records"),
         "claims": [asdict(c) for c in claims],
         "regression": {k: {"value": v, "tol": t} for k, (v, t) in regression.items()},
-        "figures": [str(Path(f).relative_to(out)) if Path(f).is_relative_to(out) else str(f) for f in figures],
+        "figures": [_rel_to(f, out) for f in figures],
+        "animations": [getattr(a, "caption", str(a)) for a in animations or []],
         "git_commit": git_commit(),
-        "training_code_hash": code_hash("lib.pg")[:16],
         **(extra or {}),
     }
     path = out / "results.json"
     path.write_text(json.dumps(_jsonable(payload), indent=1) + "\n")
     return path
+
+
+def _rel_to(path: Path, base: Path) -> str:
+    return str(Path(path).relative_to(base)) if Path(path).is_relative_to(base) else str(path)
 
 
 def reference_path(section: str) -> Path:
@@ -105,8 +146,10 @@ def regression_check(results_path: Path, profile: str) -> str:
     """
     results = json.loads(Path(results_path).read_text())
     section = results["section"]
-    if profile != "smoke":
-        return f"{section}: the regression check runs in the smoke profile only (this is {profile!r})"
+    if not is_reference(profile, results.get("overrides")):
+        how = f"profile {profile!r}" + (f" with overrides {results['overrides']}" if results.get("overrides") else "")
+        return (f"{section}: regression check skipped: this run ({how}) is not the reference configuration "
+                "(the smoke profile without overrides)")
     ref_path = reference_path(section)
     if not ref_path.exists():
         return f"{section}: no reference at {ref_path.relative_to(REPO_ROOT)}; make it with ./workbook reference"

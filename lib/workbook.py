@@ -11,13 +11,9 @@
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,12 +22,19 @@ import yaml
 
 from .config import ConfigError
 from .params import PROFILES, load_params
-from .report import REPORTS_DIR, report_dir, write_reference
+from .provenance import changed_code, git_commit
+from .publish import build_index, export_html, find_chromium, html_to_pdf, insert_provenance, provenance_html
+from .report import profile_root, report_dir, write_reference
 from .runs import REPO_ROOT
 from .sections import SECTIONS, get_section
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
+__all__ = ["build_index", "export_html", "find_chromium", "html_to_pdf", "main"]
+
+
+def _show(path: Path) -> str:
+    """A path as the user reads it: relative to the repository when inside it."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -48,12 +51,16 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 def execute_section(section: str, profile: str, overrides: dict[str, Any] | None = None, log: bool = True) -> Path:
     """Run notebooks/<section>.ipynb through papermill into its report folder; return the executed notebook.
 
-    The parameters are validated here first, so a bad profile or override fails before a kernel starts.
+    The parameters are validated here first, so a bad profile or override fails before a kernel
+    starts. The executed notebook gets the "how this was made" box after its title.
     """
     import papermill as pm
 
     load_params(section, profile, overrides)
-    out_dir = report_dir(section, profile)
+    t0 = time.perf_counter()
+    before = _store_runs()
+    date = time.strftime("%Y-%m-%d %H:%M %Z")
+    out_dir = report_dir(section, profile, overrides)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{section}.ipynb"
     tmp = out_dir / f".{section}.running.ipynb"
@@ -69,6 +76,10 @@ def execute_section(section: str, profile: str, overrides: dict[str, Any] | None
         stderr_file=sys.stderr if log else None,
     )
     tidy_streams(tmp)
+    res_path = out_dir / "results.json"
+    results = json.loads(res_path.read_text()) if res_path.exists() else {}
+    insert_provenance(tmp, provenance_html(section, profile, overrides, results, git_commit(), date,
+                                           time.perf_counter() - t0, len(_store_runs() - before)))
     os.replace(tmp, output)
     return output
 
@@ -100,108 +111,6 @@ def tidy_streams(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
-def export_html(notebook: Path) -> Path:
-    """Notebook -> self-contained HTML beside it (figures embedded, no script fetched from a CDN)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.read(str(notebook), as_version=4)
-    exporter = HTMLExporter(template_name="lab")
-    body, _ = exporter.from_notebook_node(nb)
-    body = strip_remote_scripts(body)
-    out = notebook.with_suffix(".html")
-    out.write_text(body)
-    return out
-
-
-def strip_remote_scripts(page: str) -> str:
-    """Remove ``<script src="http...">`` tags (MathJax, require.js): the reports need none of them."""
-    import re
-
-    return re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", page)
-
-
-def find_chromium() -> str | None:
-    for name in CHROMIUM_CANDIDATES:
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def html_to_pdf(page: Path, pdf: Path | None = None, timeout: float = 120.0) -> Path:
-    """Print an HTML file to PDF with headless Chromium (Debian's ``chromium`` package)."""
-    browser = find_chromium()
-    if browser is None:
-        raise RuntimeError("no Chromium found for PDF export; install it with: apt-get install -y chromium")
-    pdf = pdf or page.with_suffix(".pdf")
-    with tempfile.TemporaryDirectory() as profile_dir:
-        cmd = [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile_dir}", "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw",
-            "--virtual-time-budget=10000", f"--print-to-pdf={pdf}", page.resolve().as_uri(),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
-        raise RuntimeError(f"Chromium could not print {page} (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    return pdf
-
-
-def build_index(profile: str = "default") -> Path:
-    """reports/index.html: one row per section from its results.json, with links and claim verdicts."""
-    rows, claims_html = [], []
-    for section in SECTIONS:
-        out = report_dir(section, profile)
-        res_path = out / "results.json"
-        title = get_section(section).TITLE
-        if not res_path.exists():
-            rows.append(f"<tr><td>{section}</td><td>{html.escape(title)}</td><td colspan=3><em>not generated yet</em></td></tr>")
-            continue
-        res = json.loads(res_path.read_text())
-        rel = out.relative_to(REPORTS_DIR if profile == "default" else out.parent)
-        links = " · ".join(
-            f'<a href="{rel}/{section}.{ext}">{ext.upper()}</a>' for ext in ("html", "pdf", "ipynb") if (out / f"{section}.{ext}").exists()
-        )
-        verdicts = [c["holds"] for c in res.get("claims", [])]
-        tally = f"{sum(v is True for v in verdicts)} hold, {sum(v is False for v in verdicts)} do not"
-        if any(v is None for v in verdicts):
-            tally += f", {sum(v is None for v in verdicts)} undecided"
-        rows.append(
-            f"<tr><td>{section}</td><td>{html.escape(res['title'])}</td><td>{html.escape(res['headline'])}</td>"
-            f"<td>{tally}</td><td>{links}</td></tr>"
-        )
-        items = "".join(
-            f"<li><b>{ {True: 'holds', False: 'does not hold', None: 'undecided'}[c['holds']] }</b>: "
-            f"<i>{html.escape(c['claim'])}</i>. {html.escape(c['evidence'])}</li>"
-            for c in res.get("claims", [])
-        )
-        claims_html.append(f"<h3>{section}: {html.escape(res['title'])}</h3><ul>{items}</ul>")
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>rl-workbook reports</title>
-<style>
-body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.45em;vertical-align:top;text-align:left}}
-th{{background:#f4f4f4}}li{{margin:.3em 0}}code{{background:#f4f4f4;padding:0 .2em}}
-</style></head><body>
-<h1>rl-workbook reports</h1>
-<p>Profile <code>{profile}</code>. Every number below is read from the sections' <code>results.json</code>,
-written by the notebooks when <code>./workbook reports</code> ran them.</p>
-<table><tr><th>section</th><th>title</th><th>headline</th><th>claims</th><th>report</th></tr>
-{''.join(rows)}
-</table>
-<p>Performance figures: <a href="benchmarks.md">benchmarks.md</a> (<code>./workbook bench</code>); wall time of
-every report run: <a href="timings.jsonl">timings.jsonl</a>.</p>
-<h2>Claims of the reports, checked against the data</h2>
-{''.join(claims_html)}
-</body></html>
-"""
-    path = (REPORTS_DIR if profile == "default" else REPORTS_DIR / f"_{profile}") / "index.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page)
-    return path
-
-
 def _store_runs() -> set[str]:
     from .runs import store_root
 
@@ -211,7 +120,7 @@ def _store_runs() -> set[str]:
 
 def record_timing(entry: dict[str, Any], path: Path | None = None, keep: int = 50) -> Path:
     """Append one invocation's wall times to reports/timings.jsonl (the last ``keep`` are kept)."""
-    path = path or REPORTS_DIR / "timings.jsonl"
+    path = path or profile_root("default") / "timings.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     lines = (lines + [json.dumps(entry)])[-keep:]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -238,8 +147,8 @@ def fingerprint(section: str, profile: str, overrides: dict[str, Any]) -> str:
 
 
 def up_to_date(section: str, profile: str, overrides: dict[str, Any], pdf: bool) -> bool:
-    """Whether reports/<section>/ was made from exactly the current inputs (and has its files)."""
-    out = report_dir(section, profile)
+    """Whether the section's report folder was made from exactly the current inputs (and has its files)."""
+    out = report_dir(section, profile, overrides)
     stamp = out / ".fingerprint"
     needed = [out / f"{section}.ipynb", out / f"{section}.html", out / "results.json"] + ([out / f"{section}.pdf"] if pdf else [])
     return stamp.exists() and stamp.read_text().strip() == fingerprint(section, profile, overrides) and all(p.exists() for p in needed)
@@ -251,6 +160,14 @@ def cmd_reports(args: argparse.Namespace) -> int:
     for section in sections:  # validate everything before any compute
         get_section(section)
         load_params(section, args.profile, overrides)
+    root = profile_root(args.profile, overrides)
+    if overrides or args.profile != "default":
+        print(f"workbook: profile {args.profile!r}{' with overrides' if overrides else ''}: reports go to "
+              f"{_show(root)}/ (git-ignored); reports/ keeps the default profile's", flush=True)
+    dirty = changed_code()
+    if dirty:
+        _loud(f"the code differs from the last commit ({', '.join(dirty[:6])}{' ...' if len(dirty) > 6 else ''}): reports "
+              "made now are stamped '+dirty' and cannot be traced to a commit. Commit first for reports you keep.")
     total = time.perf_counter()
     timing: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "profile": args.profile, "pdf": args.pdf,
                               "overrides": overrides, "cpus": os.cpu_count(), "sections": {}}
@@ -264,34 +181,41 @@ def cmd_reports(args: argparse.Namespace) -> int:
         print(f"== {section} ({args.profile}) ==", flush=True)
         stamp = fingerprint(section, args.profile, overrides)
         nb = execute_section(section, args.profile, overrides, log=not args.quiet)
-        page = export_html(nb)
+        page = export_html(nb, f"{section} · {get_section(section).TITLE}")
         if args.pdf:
             html_to_pdf(page)
         (nb.parent / ".fingerprint").write_text(stamp + "\n")
         dt = time.perf_counter() - t0
         timing["sections"][section] = {"seconds": round(dt, 1), "runs_trained": len(_store_runs() - before)}
-        print(f"== {section}: {dt:.1f} s -> {page.relative_to(REPO_ROOT)}", flush=True)
-    index = build_index(args.profile)
+        print(f"== {section}: {dt:.1f} s -> {_show(page)}", flush=True)
+    index = build_index(args.profile, overrides)
     timing["seconds"] = round(time.perf_counter() - total, 1)
     timing["runs_trained"] = sum(v["runs_trained"] for v in timing["sections"].values())
-    if not overrides:
-        record_timing(timing, (REPORTS_DIR if args.profile == "default" else REPORTS_DIR / f"_{args.profile}") / "timings.jsonl")
-    print(f"index: {index.relative_to(REPO_ROOT)}; all sections {timing['seconds']:.1f} s, {timing['runs_trained']} runs trained")
+    if not overrides and not all(v.get("skipped") for v in timing["sections"].values()):
+        record_timing(timing, root / "timings.jsonl")
+    print(f"index: {_show(index)}; all sections {timing['seconds']:.1f} s, {timing['runs_trained']} runs trained")
+    if dirty:
+        _loud("these reports were made from uncommitted code (stamped '+dirty').")
     return 0
+
+
+def _loud(message: str) -> None:
+    bar = "!" * 78
+    print(f"{bar}\nworkbook: WARNING: {message}\n{bar}", file=sys.stderr, flush=True)
 
 
 def cmd_pdf(args: argparse.Namespace) -> int:
     for section in args.section or list(SECTIONS):
-        page = report_dir(section, args.profile) / f"{section}.html"
+        page = report_dir(section, args.profile, parse_sets(args.set)) / f"{section}.html"
         if not page.exists():
-            print(f"{section}: no HTML report yet ({page.relative_to(REPO_ROOT)}); run ./workbook reports first")
+            print(f"{section}: no HTML report yet ({_show(page)}); run ./workbook reports first")
             continue
-        print(f"{section}: {html_to_pdf(page).relative_to(REPO_ROOT)}")
+        print(f"{section}: {_show(html_to_pdf(page))}")
     return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    print(build_index(args.profile).relative_to(REPO_ROOT))
+    print(_show(build_index(args.profile, parse_sets(args.set))))
     return 0
 
 
@@ -341,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         q = sub.add_parser(name, help=helptext)
         q.add_argument("--profile", default="default", choices=PROFILES)
         q.add_argument("--section", action="append", choices=list(SECTIONS))
+        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="the overrides the reports were made with")
         q.set_defaults(fn=fn)
     r = sub.add_parser("reference", help="run sections in the smoke profile and store their regression reference")
     r.add_argument("--section", action="append", choices=list(SECTIONS))

@@ -8,7 +8,7 @@ from lib.config import ConfigError
 from lib.params import PARAMS_DIR, PROFILES, load_file, load_params
 from lib.sections import SECTIONS
 
-ALL_FILES = sorted(PARAMS_DIR.glob("*/*.yaml"))
+ALL_FILES = sorted(p for p in PARAMS_DIR.glob("*/*.yaml") if not p.name.startswith("_"))  # _animation.yaml: tests/test_animate.py
 
 
 def test_every_section_has_every_profile():

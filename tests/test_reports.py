@@ -72,17 +72,31 @@ def test_regression_check_passes_within_tolerance_and_fails_outside(tmp_path, mo
     far = _results(tmp_path / "far", "sec_a", {"runs": (7, 0), "x.test_mean": (45.0, 10.0)})
     out = report.regression_check(far, "smoke")
     assert "FAILED (2 of 2)" in out and "runs: got 7, reference 8" in out and "x.test_mean" in out
-    assert "smoke profile only" in report.regression_check(far, "default")
+    assert "not the reference configuration" in report.regression_check(far, "default")
+    with_overrides = _results(tmp_path / "ov", "sec_a", {"runs": (7, 0), "x.test_mean": (45.0, 10.0)})
+    data = json.loads(with_overrides.read_text())
+    with_overrides.write_text(json.dumps(dict(data, overrides={"seeds": 3})))
+    out = report.regression_check(with_overrides, "smoke")
+    assert "skipped" in out and "not the reference configuration" in out and "FAILED" not in out
 
 
 def test_index_lists_sections_with_claims(tmp_path, monkeypatch):
-    monkeypatch.setattr(workbook, "REPORTS_DIR", tmp_path)
-    monkeypatch.setattr(workbook, "report_dir", lambda s, p: tmp_path / s)
-    _results(tmp_path, "01_reinforce_baselines", {}, claims=[{"claim": "RLOO is fastest", "holds": False, "evidence": "e"}])
+    monkeypatch.setattr(report, "REPORTS_DIR", tmp_path)
+    res = _results(tmp_path, "01_reinforce_baselines", {}, claims=[{"claim": "RLOO is fastest", "holds": False, "evidence": "e"}])
+    (tmp_path / "01_reinforce_baselines" / "figures").mkdir()
+    (tmp_path / "01_reinforce_baselines" / "figures" / "main.png").write_bytes(b"png")
+    res.write_text(json.dumps(dict(json.loads(res.read_text()), figures=["figures/main.png"])))
     (tmp_path / "01_reinforce_baselines" / "01_reinforce_baselines.html").write_text("<html></html>")
-    page = workbook.build_index("default").read_text()
+    index = workbook.build_index("default")
+    page = index.read_text()
     assert "RLOO is fastest" in page and "does not hold" in page
     assert 'href="01_reinforce_baselines/01_reinforce_baselines.html"' in page
+    assert '<img class="thumb" src="01_reinforce_baselines/figures/main.png"' in page  # the main figure as a thumbnail
+    assert "not generated yet" in page  # the other sections
+    stamp = index.stat().st_mtime_ns
+    os.utime(index, ns=(stamp - 10**9, stamp - 10**9))
+    workbook.build_index("default")  # nothing changed: the file is not rewritten
+    assert index.stat().st_mtime_ns == stamp - 10**9
 
 
 def test_tidy_streams_keeps_the_final_progress_state(tmp_path):
@@ -109,7 +123,7 @@ def test_report_fingerprint_and_up_to_date(tmp_path, monkeypatch):
     assert a != workbook.fingerprint(s, "smoke", {"seeds": 3})
     assert a != workbook.fingerprint(s, "default", {})
     out = tmp_path / s
-    monkeypatch.setattr(workbook, "report_dir", lambda sec, prof: out)
+    monkeypatch.setattr(workbook, "report_dir", lambda sec, prof, ov=None: out)
     out.mkdir()
     for name in (f"{s}.ipynb", f"{s}.html", "results.json"):
         (out / name).write_text("x")

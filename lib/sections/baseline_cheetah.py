@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..config import spec
+from ..envs import max_episode_steps
 from ..plots import save
 from ..report import Claim
 from ..runs import RunResult, RunSpec
@@ -56,7 +57,8 @@ def describe(cfg: Config) -> str:
         f">= {b.eval_steps} steps per iteration with sampled actions.\n"
         f"- **Baseline**: a value MLP fitted to the reward-to-go with `-bgs` full-batch Adam steps of lr `-blr` per "
         f"iteration (its loss before the last step of each iteration is `Baseline Loss`); the advantage is "
-        f"reward-to-go minus its prediction. HalfCheetah episodes always end at the 1000-step limit, so with a "
+        f"reward-to-go minus its prediction. HalfCheetah episodes always end at the "
+        f"{b.max_episode_steps or max_episode_steps(b.env_id)}-step limit, so with a "
         f"baseline the reward-to-go is bootstrapped with V of the state where the limit cut the episode.\n"
         f"- **Seeds**: {cfg.seeds} per experiment; bands are Student-t 95% intervals.\n\n"
         + pgexp.commands_markdown(exps, seeds(cfg))
@@ -70,13 +72,14 @@ def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
 def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     names = list(pgexp.experiments(cfg.experiments))
     with_baseline = [n for n in names if pgexp.experiments(cfg.experiments)[n].baseline == "value"]
+    env = pgexp.experiments(cfg.experiments)[names[0]].env_id
     paths = []
     cs = pgexp.step_curves(results, with_baseline, "Baseline Loss")
     paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "baseline_loss.png", ylabel="Baseline Loss (MSE, log scale)",
-                                     title="HalfCheetah-v4: value-baseline loss, 95% CI", logy=True))
+                                     title=f"{env}: value-baseline loss, 95% CI over {cfg.seeds} seeds", logy=True))
     cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
     paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "eval_return.png", ylabel="Eval_AverageReturn",
-                                     title="HalfCheetah-v4: eval return, 95% CI", hlines={f"{cfg.threshold:g}": cfg.threshold}))
+                                     title=f"{env}: eval return, 95% CI over {cfg.seeds} seeds", hlines={f"{cfg.threshold:g}": cfg.threshold}))
     fig, ax = plt.subplots()
     for n in names:
         for r in results:
@@ -86,7 +89,6 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     ax.set(xlabel="environment steps", ylabel="Eval_AverageReturn", title=f"one seed ({cfg.first_seed}) per experiment, unsmoothed")
     ax.legend(fontsize="small")
     paths.append(save(fig, out_dir / "figures" / "eval_return_seed.png"))
-    plt.show()
     return [p for p in paths if p is not None]
 
 

@@ -165,7 +165,6 @@ def figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> list[Path]:
     axes[0][0].set_ylabel(f"test return (mean of {cfg.imitation.test_episodes} episodes)")
     fig.tight_layout()
     path = save(fig, out_dir / "figures" / "bc_vs_dagger.png")
-    plt.show()
     return [path]
 
 

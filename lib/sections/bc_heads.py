@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,11 +21,16 @@ import pandas as pd
 
 from ..bc import BCConfig, HeadConfig, noise_schedule, resolve_path
 from ..config import ConfigError, spec
+from ..envs import max_episode_steps
 from ..experts import read_metadata
 from ..plots import PALETTE, save
 from ..report import Claim
 from ..runs import RunResult, RunSpec
 from ..stats import mean_ci
+from .common import animate_run
+
+if TYPE_CHECKING:
+    from ..animate import AnimationConfig, Rendered
 
 SECTION = "09_bc_heads"
 TITLE = "Behaviour cloning on HalfCheetah: action heads compared, and DAgger"
@@ -143,6 +148,11 @@ def expert_score(cfg: Config) -> dict[str, float]:
             "steps": int(m["env_steps"])}
 
 
+def episode_length(cfg: Config) -> int:
+    """Steps of one episode: HalfCheetah never terminates, so every episode runs to the registered time limit."""
+    return int(max_episode_steps(cfg.bc.env_id) or 0)
+
+
 def describe(cfg: Config) -> str:
     b, h = cfg.bc, cfg.bc.head
     e = expert_score(cfg)
@@ -150,7 +160,7 @@ def describe(cfg: Config) -> str:
         f"- **Expert**: `experts/{b.expert}` (section 03, SAC after {e['steps']:,} steps; test "
         f"{e['test_mean']:.0f} ± {e['test_std']:.0f} over {e['test_episodes']} episodes, deterministic actions).\n"
         + (f"- **Data**: `{b.dataset_file}` (a dataset in the report's format, made elsewhere).\n" if b.dataset_file else
-           f"- **Data**: {b.dataset_episodes} expert episodes ({b.dataset_episodes * 1000:,} state-action pairs, "
+           f"- **Data**: {b.dataset_episodes} expert episodes ({b.dataset_episodes * episode_length(cfg):,} state-action pairs, "
            f"deterministic expert actions), in the report's format; cached under `runs/datasets/`.\n")
         + f"- **Learner**: MLP trunk {h.depth} x {h.width} (ReLU) on observations normalised by the data's mean and "
         f"std, actions in [-1, 1]; {b.steps:,} Adam steps of {b.batch_size} pairs, lr {b.lr:g} cosine-decayed to 0, "
@@ -183,7 +193,7 @@ def _note(v: Variant, cfg: Config) -> str:
     if v.name == "gaussian":
         return "baseline"
     if v.name == "dagger":
-        extra = cfg.dagger_rounds * cfg.dagger_episodes * 1000
+        extra = cfg.dagger_rounds * cfg.dagger_episodes * episode_length(cfg)
         return f"+{extra:,} expert labels on the learner's own states"
     if v.config.head.head == "diffusion":
         s = noise_schedule(v.config.head.T, v.config.head.schedule)
@@ -231,7 +241,6 @@ def curves_figure(results: list[RunResult], cfg: Config, out_dir: Path, main: bo
     else:  # more variants: the legend goes beside the axes, clear of the curves
         ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     path = save(fig, out_dir / "figures" / ("curves.png" if main else "curves_diffusion.png"))
-    plt.show()
     return path
 
 
@@ -255,7 +264,6 @@ def sweep_figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> Path:
                title="mixture of Gaussians" if param == "k" else "diffusion (cosine schedule, clipped)")
     axes[0].set_ylabel("final return")
     path = save(fig, out_dir / "figures" / "sweeps.png")
-    plt.show()
     return path
 
 
@@ -361,3 +369,19 @@ def headline(tab: pd.DataFrame, cfg: Config) -> str:
     main = tab[tab.variant.isin([v.name for v in variants(cfg) if v.main])]
     parts = ", ".join(f"{r['method']} {r['final return']:.0f}" for _, r in main.iterrows())
     return f"Final test return ({cfg.seeds} seeds, expert {expert_score(cfg)['test_mean']:.0f}): {parts}."
+
+
+def animations(results: list[RunResult], runs: pd.DataFrame, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+    """The best and the worst of the main methods at work (by mean test return over seeds; their first seed)."""
+    if not acfg.enabled:
+        return []
+    main = runs[runs.main.astype(bool)]
+    means = main.groupby("variant")["test_mean"].mean()
+    names = {v.name: v for v in variants(cfg)}
+    out = []
+    for which, name in (("best", means.idxmax()), ("worst", means.idxmin())):
+        r = next(r for r in results if r.spec.variant == name)
+        v = names[name]
+        label = v.method + (f" ({v.params})" if v.params else "")
+        out.append(animate_run(r, acfg, f"the {which} method, {label}, training seed {r.spec.seed}"))
+    return out

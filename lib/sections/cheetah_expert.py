@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,6 +25,10 @@ from ..plots import PALETTE, save
 from ..report import Claim
 from ..runs import RunResult, RunSpec, git_commit, package_versions
 from ..sac import TEST_SEED_OFFSET, SACActor, SACConfig, evaluate_actor, load_sac_expert
+
+
+if TYPE_CHECKING:
+    from ..animate import AnimationConfig, Rendered
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,6 @@ def figure(expert: CheetahExpert, cfg: CheetahExpertConfig, out_dir: Path) -> Pa
     top = ax.secondary_xaxis("top", functions=(lambda x: np.interp(x, steps, minutes), lambda m: np.interp(m, minutes, steps)))
     top.set_xlabel("wall-clock minutes (training)")
     path = save(fig, out_dir / "figures" / "halfcheetah_expert_training.png")
-    plt.show()
     return path
 
 
@@ -217,3 +220,17 @@ def headline(expert: CheetahExpert) -> str:
     m = expert.metadata
     return (f"HalfCheetah SAC expert (seed {m['seed']}, {m['env_steps']:,} steps, {m['wall_time_s'] / 60:.0f} min): "
             f"test {m['test_mean']:.0f} ± {m['test_std']:.0f} over {m['test_episodes']} episodes.")
+
+
+def animations(cfg: CheetahExpertConfig, acfg: "AnimationConfig") -> list["Rendered"]:
+    """The shipped HalfCheetah SAC expert at work (deterministic actions)."""
+    if not acfg.enabled:
+        return []
+    from .. import animate
+    from ..experts import expert_dir, read_metadata
+    from .common import ANIMATION_SEED_OFFSET
+
+    env_id = read_metadata(cfg.name)["env_id"]
+    return [animate.animate(expert_dir(cfg.name) / "policy.pt", lambda: animate.sac_expert_actor(cfg.name), env_id,
+                            ANIMATION_SEED_OFFSET + cfg.seed, f"the HalfCheetah SAC expert (experts/{cfg.name})", acfg,
+                            "deterministic")]

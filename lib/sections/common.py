@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,6 +14,9 @@ import pandas as pd
 from ..plots import band_plot, save
 from ..runs import RunResult
 from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
+
+if TYPE_CHECKING:
+    from ..animate import AnimationConfig, Rendered
 
 
 def median_inf(x: pd.Series | Sequence[float | None]) -> float:
@@ -87,7 +91,6 @@ def curve_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *
     if logy:
         ax.set_yscale("log")
     out = save(fig, path)
-    plt.show()
     return out
 
 
@@ -103,7 +106,6 @@ def per_seed_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path
     fig.suptitle("every seed, one line each", fontsize="medium")
     fig.tight_layout()
     out = save(fig, path)
-    plt.show()
     return out
 
 
@@ -134,3 +136,27 @@ def best_of(samples: dict[str, np.ndarray], target: str, lower_is_better: bool =
     if p < alpha:
         return False, f"{listed}; {best} beats {target} (Welch p = {p:.3f})"
     return None, f"{listed}; {best} is ahead of {target} but within the noise (Welch p = {p:.2f})"
+
+
+#: Animated episodes are played on seeds of their own, apart from training, evaluation and test seeds.
+ANIMATION_SEED_OFFSET = 70_000
+
+
+def animate_run(r: RunResult, acfg: "AnimationConfig", caption: str) -> "Rendered":
+    """The animation of one run's stored policy (policy-gradient or behaviour-cloning run), acting as
+    its test does, on seed ``ANIMATION_SEED_OFFSET + run seed``, in the run's own environment
+    (with its action noise)."""
+    from .. import animate
+
+    cfg, seed = r.spec.config, ANIMATION_SEED_OFFSET + r.spec.seed
+    if r.spec.trainer == "lib.bc:train_bc":
+        mode = {"gaussian": "mean", "mse": "deterministic", "mog": "heaviest-component mean", "diffusion": "sampled"}[cfg.head.head]
+        make = lambda: animate.bc_actor(r.path, cfg, seed)  # noqa: E731
+        noise = 0.0
+    else:
+        mode = animate.pg_mode(cfg)
+        make = lambda: animate.pg_actor(r.path, cfg, seed)  # noqa: E731
+        noise = float(getattr(cfg, "action_noise_prob", 0.0))
+    kwargs = {"max_episode_steps": cfg.max_episode_steps} if getattr(cfg, "max_episode_steps", None) else {}
+    text = caption + (f" (actions replaced by uniform ones with probability {noise:g}, as in training)" if noise else "")
+    return animate.animate(r.path / "agent.pt", make, cfg.env_id, seed, text, acfg, mode, kwargs, noise)

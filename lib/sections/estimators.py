@@ -70,14 +70,22 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     names = list(pgexp.experiments(cfg.experiments))
     small = [n for n in names if "_lb" not in n]
     large = [n for n in names if "_lb" in n]
+    b_small, b_large = batch_sizes(cfg)
     paths = []
-    for group, title, fname in ((small, "small batch (-b 1000)", "small_batch.png"), (large, "large batch (-b 4000)", "large_batch.png")):
+    for group, title, fname in ((small, f"small batch (-b {b_small})", "small_batch.png"),
+                                (large, f"large batch (-b {b_large})", "large_batch.png")):
         cs = pgexp.step_curves(results, group, "Eval_AverageReturn")
         paths.append(pgexp.curves_figure(cs, out_dir / "figures" / fname, ylabel="Eval_AverageReturn",
-                                         title=f"CartPole-v0, {title}: mean over seeds, 95% CI",
+                                         title=f"{pgexp.experiments(cfg.experiments)['cartpole'].env_id}, {title}: mean over {cfg.seeds} seeds, 95% CI",
                                          hlines={f"maximum ({cfg.threshold:g})": cfg.threshold}))
     plt.close("all")
     return [p for p in paths if p is not None]
+
+
+def batch_sizes(cfg: Config) -> tuple[int, int]:
+    """(-b of the small-batch experiments, -b of the large-batch ones), read from their commands."""
+    exps = pgexp.experiments(cfg.experiments)
+    return int(exps["cartpole"].batch_steps or 0), int(exps["cartpole_lb"].batch_steps or 0)
 
 
 def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -99,9 +107,10 @@ def answers(runs: pd.DataFrame, cfg: Config) -> str:
             lines.append(pgexp.verdict_text("with -na", "without", ma, mb, p, f"{size} batch{', rtg' if rtg else ''}"))
     q3 = "; ".join(lines)
     lines = []
+    b_small, b_large = batch_sizes(cfg)
     for suffix in ("", "_rtg", "_na", "_rtg_na"):
         ma, mb, p = pgexp.compare(runs, f"cartpole_lb{suffix}", f"cartpole{suffix}", "best")
-        lines.append(pgexp.verdict_text("-b 4000", "-b 1000", ma, mb, p, f"best eval return{', ' + suffix[1:].replace('_', ' + ') if suffix else ''}"))
+        lines.append(pgexp.verdict_text(f"-b {b_large}", f"-b {b_small}", ma, mb, p, f"best eval return{', ' + suffix[1:].replace('_', ' + ') if suffix else ''}"))
     steps = runs.groupby(runs.variant.str.contains("_lb"))["steps to threshold"].median()
     q4 = "; ".join(lines) + (
         f". Environment steps to the first evaluation at {cfg.threshold:g} (median over the runs that got there): "
@@ -113,7 +122,8 @@ def answers(runs: pd.DataFrame, cfg: Config) -> str:
         f"cannot have caused: the estimate keeps its expectation and loses the variance those rewards add, so "
         f"the same batch gives a less noisy gradient. The comparison above is the measured effect on CartPole.\n"
         f"3. **Did advantage normalisation help?** Mean eval return over training: {q3}.\n"
-        f"4. **Did the batch size matter?** Per iteration, -b 4000 sees four times the data: {q4}"
+        f"4. **Did the batch size matter?** Per iteration, -b {b_large} sees {b_large / b_small:.3g} times the data "
+        f"of -b {b_small}: {q4}"
     )
 
 

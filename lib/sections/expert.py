@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,6 +31,10 @@ from .cheetah_expert import specs as cheetah_specs
 
 SECTION = "03_expert"
 TITLE = "The experts: CartPole (RLOO with a constant entropy bonus) and HalfCheetah (SAC)"
+
+
+if TYPE_CHECKING:
+    from ..animate import AnimationConfig, Rendered
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,6 @@ def figure(expert: Expert, cfg: Config, out_dir: Path) -> list[Path]:
            title=f"CartPole expert (seed {expert.metadata['seed']}): training curve")
     ax.legend(loc="lower right", fontsize="small")
     path = save(fig, out_dir / "figures" / "expert_training.png")
-    plt.show()
     return [path]
 
 
@@ -224,3 +227,15 @@ def headline(expert: Expert, cfg: Config) -> str:
     return (f"Expert (seed {m['seed']}, {m['episodes']} episodes): test {m['test_mean']:.1f} ± {m['test_std']:.1f} "
             f"over {m['test_episodes']} episodes.")
 
+
+def animations(cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+    """The shipped CartPole expert at work (argmax actions)."""
+    if not acfg.enabled:
+        return []
+    from .. import animate
+    from ..experts import expert_dir, read_metadata
+    from .common import ANIMATION_SEED_OFFSET
+
+    env_id = read_metadata(cfg.name)["env_id"]
+    return [animate.animate(expert_dir(cfg.name) / "policy.pt", lambda: animate.categorical_expert_actor(cfg.name), env_id,
+                            ANIMATION_SEED_OFFSET + cfg.seed, f"the CartPole expert (experts/{cfg.name})", acfg, "greedy")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -14,6 +15,10 @@ from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
+from .common import animate_run
+
+if TYPE_CHECKING:
+    from ..animate import AnimationConfig, Rendered
 
 SECTION = "07_gae_lunar"
 TITLE = "GAE on LunarLander with noisy actions: the lambda sweep"
@@ -60,7 +65,7 @@ def describe(cfg: Config) -> str:
     return (
         f"- **Environment**: `{c.env_id}` (gymnasium 1.x: `{resolve_env_id(c.env_id)}`, discrete actions), episodes cut at "
         f"{c.max_episode_steps} steps. **Noisy actions**: each action the agent chooses is replaced, with probability "
-        f"{c.action_noise_prob:g}, by one drawn uniformly from the four actions (the agent learns from the action it chose; "
+        f"{c.action_noise_prob:g}, by one drawn uniformly from the {pgexp.action_count(c.env_id)} actions (the agent learns from the action it chose; "
         f"the noise belongs to the environment, with its own random stream).\n"
         f"- **Learner**: categorical MLP {list(c.hidden)}, Adam lr {c.lr:g}, discount {c.gamma:g}, reward-to-go, value "
         f"baseline (lr {c.value_lr:g}, {c.value_steps} steps per iteration), {c.iterations} iterations of >= "
@@ -82,7 +87,7 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     labels = {exp_name(lam): f"lambda = {lam:g}" for lam in cfg.lambdas}
     cs = pgexp.step_curves(results, names, "Eval_AverageReturn", labels=labels)
     p = pgexp.curves_figure(cs, out_dir / "figures" / "lambda_sweep.png", ylabel="Eval_AverageReturn",
-                            title="LunarLander, noisy actions: GAE lambda sweep, 95% CI", hlines={f"{cfg.threshold:g}": cfg.threshold})
+                            title=f"{next(iter(experiments(cfg).values())).env_id}, noisy actions: GAE lambda sweep, 95% CI over {cfg.seeds} seeds", hlines={f"{cfg.threshold:g}": cfg.threshold})
     return [p] if p else []
 
 
@@ -150,3 +155,11 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
             + ", ".join(f"{lam:g}: {means[lam]:.0f}" for lam in cfg.lambdas) + f" ({cfg.seeds} seeds).")
 
 
+def animations(results: list[RunResult], runs: pd.DataFrame, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+    """The best lambda's policy at work (best mean eval return over the last iterations; its first seed)."""
+    if not acfg.enabled:
+        return []
+    best = runs.groupby("variant")[f"last {LAST} mean"].mean().idxmax()
+    r = next(r for r in results if r.spec.variant == best)
+    lam = r.spec.config.gae_lambda
+    return [animate_run(r, acfg, f"the best lambda ({lam:g}), training seed {r.spec.seed}, kept checkpoint")]

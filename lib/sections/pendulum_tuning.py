@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,6 +21,10 @@ from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
+from .common import animate_run
+
+if TYPE_CHECKING:
+    from ..animate import AnimationConfig, Rendered
 
 SECTION = "08_pendulum_tuning"
 TITLE = "Tuning the policy gradient for sample efficiency on InvertedPendulum-v4"
@@ -173,7 +178,6 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     from ..plots import save
 
     path = save(fig, out_dir / "figures" / "default_vs_tuned.png")
-    plt.show()
     return [path]
 
 
@@ -210,3 +214,11 @@ def headline(runs: pd.DataFrame, cfg: Config, scores: pd.DataFrame) -> str:
     k = int((pd.to_numeric(d["steps to threshold"], errors="coerce") <= cfg.budget_steps).sum())
     return (f"Tuned ({tuned_command(cfg, scores).split('InvertedPendulum-v4 ')[1].split(' --exp_name')[0]}): "
             f"{k}/{len(d)} seeds reach {cfg.threshold:g} within {cfg.budget_steps:,} steps.")
+
+
+def animations(results: list[RunResult], cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+    """The tuned setting's policy at work (its first fresh seed)."""
+    if not acfg.enabled:
+        return []
+    r = next(r for r in results if r.spec.variant == "pendulum_tuned")
+    return [animate_run(r, acfg, f"the tuned setting, training seed {r.spec.seed}, kept checkpoint")]

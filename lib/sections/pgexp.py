@@ -65,6 +65,19 @@ def experiments(commands: Sequence[str]) -> dict[str, PGConfig]:
     return dict(parse_command(c, f"experiment {i}") for i, c in enumerate(commands))
 
 
+def action_count(env_id: str) -> int:
+    """How many actions a discrete environment has (the env is built once to look)."""
+    import gymnasium as gym
+
+    from ..envs import resolve_env_id
+
+    env = gym.make(resolve_env_id(env_id))
+    try:
+        return int(env.action_space.n)
+    finally:
+        env.close()
+
+
 def seeds(cfg: object) -> list[int]:
     """The section's seeds: ``cfg.first_seed`` .. ``cfg.first_seed + cfg.seeds - 1``."""
     first, n = getattr(cfg, "first_seed"), getattr(cfg, "seeds")
@@ -112,7 +125,6 @@ def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, 
         ax.set_yscale("log")
     if own:
         out = save(fig, path)
-        plt.show()
         return out
     return None
 

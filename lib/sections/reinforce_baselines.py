@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,10 @@ from ..config import spec
 from ..pg import PGConfig
 from ..report import Claim
 from ..runs import RunResult, RunSpec
-from .common import best_of, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+from .common import animate_run, best_of, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+
+if TYPE_CHECKING:
+    from ..animate import AnimationConfig, Rendered
 
 SECTION = "01_reinforce_baselines"
 TITLE = "REINFORCE on CartPole: vanilla against three baselines"
@@ -138,7 +141,7 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     return [
         curve_figure(cs, out_dir / "figures" / "learning_curves.png", xlabel="training episode",
                      ylabel=f"training return ({cfg.train.window}-episode running mean)",
-                     title="REINFORCE on CartPole-v1: mean over seeds, 95% CI",
+                     title=f"REINFORCE on {cfg.train.env_id}: mean over seeds ({cfg.seeds}), 95% CI",
                      hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05)),
         per_seed_figure(cs, out_dir / "figures" / "learning_curves_per_seed.png", solved=cfg.solved, top=cfg.perfect * 1.05),
     ]
@@ -225,3 +228,16 @@ def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object
 def headline(table: pd.DataFrame, cfg: Config) -> str:
     parts = [f"{r['variant']} {r['test mean']:.1f}" for _, r in table.iterrows()]
     return f"Test mean episode length over {cfg.seeds} seeds: " + "; ".join(parts) + "."
+
+
+def animations(results: list[RunResult], cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+    """A vanilla and an RLOO policy at work: the kept checkpoint of each one's first seed."""
+    if not acfg.enabled:
+        return []
+    out = []
+    for v in ("vanilla", "rloo"):
+        runs_v = [r for r in results if r.spec.variant == v]
+        if runs_v:
+            r = runs_v[0]
+            out.append(animate_run(r, acfg, f"{LABEL[v]}, training seed {r.spec.seed}, kept checkpoint"))
+    return out

@@ -1,0 +1,207 @@
+"""The report face: formatted tables, overrides kept apart, provenance, the driver's manners, and a
+real section notebook exported to HTML and PDF with every figure in place."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lib import present, provenance, publish, report, workbook
+from lib.config import ConfigError
+from lib.params import as_overrides
+from lib.sections import SECTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+HAVE_CHROMIUM = publish.find_chromium() is not None or os.environ.get("CI") == "true"
+
+
+# ---------------------------------------------------------------- tables
+
+
+def test_cells_are_formatted_for_reading():
+    assert present.format_cell(True, 0) == "✓" and present.format_cell(False, 3) == "✗"
+    import numpy as np
+
+    assert present.format_cell(np.bool_(True), 0) == "✓"
+    assert present.format_cell(500000, 0) == "500,000"
+    assert present.format_cell(np.int64(1234567), 0) == "1,234,567"
+    assert present.format_cell(6882.894, 0) == "6,883"
+    assert present.format_cell(0.12345, 3) == "0.123"
+    assert present.format_cell(float("nan"), 2) == "–" and present.format_cell(None, 2) == "–"
+    assert present.format_cell(math.inf, 0) == "∞"
+    assert present.format_cell("[1.0, 2.0]", 1) == "[1.0, 2.0]"
+
+
+def test_column_precision_follows_the_values():
+    df = pd.DataFrame({"big": [500000.0, 12.5], "mid": [12.345, 3.0], "small": [0.1234, 0.5], "whole": [3.0, 4.0]})
+    t = present.format_table(df)
+    assert t["big"].tolist() == ["500,000", "12"]  # one precision per column, set by its largest value
+    assert t["mid"].tolist() == ["12.35", "3.00"]
+    assert t["small"].tolist() == ["0.123", "0.500"]
+    assert t["whole"].tolist() == ["3", "4"]
+
+
+def test_table_html_has_no_index_column_and_readable_headers():
+    df = pd.DataFrame({"test_mean": [1.5, 2.25], "solved": [True, False]}, index=[7, 8])
+    page = present.table_html(df)
+    assert "<th>test mean</th>" in page and "<th>solved</th>" in page
+    assert page.count("<th>") == 2  # no index header
+    assert ">7<" not in page and ">8<" not in page  # no index cells
+    assert "✓" in page and "✗" in page
+    assert '<td class="num">1.50</td>' in page
+
+
+def test_claims_are_coloured_by_verdict():
+    claims = [report.Claim("a", True, "e1"), report.Claim("b", False, "e2"), report.Claim("c", None, "e3")]
+    page = present.claims_html(claims)
+    for word in ("holds", "does not hold", "undecided"):
+        bg, fg = present.VERDICT_COLOURS[word]
+        assert f"background:{bg};color:{fg}" in page and f">{word}</span>" in page
+
+
+# ---------------------------------------------------------------- overrides and provenance
+
+
+def test_overrides_never_reach_the_committed_reports(monkeypatch, tmp_path):
+    monkeypatch.setattr(report, "REPORTS_DIR", tmp_path)
+    s = "01_reinforce_baselines"
+    assert report.report_dir(s, "default") == tmp_path / s
+    assert report.report_dir(s, "smoke") == tmp_path / "_smoke" / s
+    custom = report.report_dir(s, "default", {"seeds": 3, "train.lr": 0.001})
+    assert custom.parent.parent == tmp_path / "_custom" and custom.parent.name.startswith("default-")
+    assert custom == report.report_dir(s, "default", {"train.lr": 0.001, "seeds": 3})  # order does not matter
+    assert custom != report.report_dir(s, "default", {"seeds": 4})
+    assert report.is_reference("smoke", {}) and not report.is_reference("smoke", {"seeds": 3})
+    assert not report.is_reference("default", None)
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert {"reports/_smoke/", "reports/_full/", "reports/_custom/"} <= set(ignored)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def test_commit_is_dirty_for_code_changes_only(monkeypatch, tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "lib").mkdir(parents=True)
+    (repo / "reports").mkdir()
+    (repo / "lib" / "x.py").write_text("a = 1\n")
+    (repo / "reports" / "results.json").write_text("{}\n")
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
+    _git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "c")
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    monkeypatch.setattr(provenance, "REPO_ROOT", repo)
+    assert provenance.git_commit() == head
+    (repo / "reports" / "results.json").write_text('{"new": 1}\n')  # a regenerated report is not a code change
+    assert provenance.git_commit() == head and provenance.changed_code() == []
+    (repo / "lib" / "x.py").write_text("a = 2\n")
+    assert provenance.git_commit() == head + "+dirty"
+    assert provenance.changed_code() == ["lib/x.py"]
+
+
+def test_overrides_from_papermill_strings():
+    assert as_overrides('{"seeds": 3, "train.lr": 0.001}') == {"seeds": 3, "train.lr": 0.001}
+    assert as_overrides("seeds: 3") == {"seeds": 3}
+    assert as_overrides("") == {} and as_overrides(None) == {}
+    with pytest.raises(ConfigError, match=r"-y '\{\"overrides\""):
+        as_overrides("[1, 2]")
+    with pytest.raises(ConfigError, match="could not read"):
+        as_overrides("{seeds: [3")
+
+
+def test_a_no_op_reports_call_writes_nothing(monkeypatch, tmp_path):
+    monkeypatch.setattr(report, "REPORTS_DIR", tmp_path)
+    monkeypatch.setattr(workbook, "up_to_date", lambda *a, **k: True)
+    monkeypatch.setattr(workbook, "changed_code", lambda: [])
+    assert workbook.main(["reports", "--no-pdf", "--quiet"]) == 0
+    assert not (tmp_path / "timings.jsonl").exists()
+    index = tmp_path / "index.html"
+    before = index.read_bytes()
+    stamp = index.stat().st_mtime_ns
+    assert workbook.main(["reports", "--no-pdf", "--quiet"]) == 0
+    assert index.read_bytes() == before and index.stat().st_mtime_ns == stamp
+
+
+def test_driver_help_lists_every_command():
+    for arg in ("help", "--help", "-h"):
+        proc = subprocess.run([str(ROOT / "workbook"), arg], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        for word in ("reports", "test", "run", "pdf", "index", "reference", "bench", "lab", "--profile", "--section",
+                     "--set", "--no-pdf", "--force", "--quiet"):
+            assert word in proc.stdout, word
+    bad = subprocess.run([str(ROOT / "workbook"), "no-such-command"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "unknown command 'no-such-command'" in bad.stderr
+
+
+# ---------------------------------------------------------------- a real section, exported
+
+
+def _pdf_text_and_images(pdf: Path) -> tuple[str, int]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(pdf))
+    text = " ".join(page.extract_text() or "" for page in reader.pages)
+    images = sum(len(page.images) for page in reader.pages)
+    return text, images
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _check_report(out: Path, section: str, pdf: bool) -> None:
+    """Every figure of results.json embedded in the HTML (byte for byte) and in the PDF; no code;
+    the main table's every column header in the PDF's text."""
+    res = json.loads((out / "results.json").read_text())
+    page = (out / f"{section}.html").read_text()
+    figures = res["figures"]
+    assert figures, "the section wrote no figure"
+    for f in figures:
+        data = base64.b64encode((out / f).read_bytes()).decode()
+        assert data in page, f"{f} is not embedded in the HTML"
+    pngs_in_html = len(re.findall(r'<img[^>]+src="data:image/png;base64,', page))
+    strips = len(re.findall(r'class="rlwb-anim-strip"', page))
+    assert pngs_in_html == len(figures) + strips
+    assert len(re.findall(r'class="rlwb-anim-gif"', page)) == len(res.get("animations", []))
+    body = page.split("<body", 1)[1]
+    assert "hl-ipython3" not in body and "run_grid(" not in body and "load_params(" not in body, "code reached the report"
+    assert 'class="rlwb-made"' in page and 'href="../index.html"' in page
+    assert "smoke regression" not in page and "smoke results match" not in page
+    if pdf:
+        text, images = _pdf_text_and_images(out / f"{section}.pdf")
+        assert images == len(figures) + strips, (images, figures, strips)
+        flat = _squash(text)
+        for col in res["table"][0]:
+            assert _squash(present.header_text(col)) in flat, f"column {col!r} of the main table is not in the PDF"
+
+
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium not installed (./workbook test installs it)")
+def test_a_real_section_reaches_html_and_pdf_with_every_figure(tmp_path, monkeypatch):
+    section = "01_reinforce_baselines"
+    monkeypatch.setenv("RLWB_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setenv("RLWB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(report, "REPORTS_DIR", tmp_path / "reports")
+    nb = workbook.execute_section(section, "smoke", {}, log=False)
+    page = publish.export_html(nb, section)
+    publish.html_to_pdf(page)
+    _check_report(nb.parent, section, pdf=True)
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_committed_reports_carry_every_figure_and_column(section):
+    out = ROOT / "reports" / section
+    if not (out / "results.json").exists():
+        pytest.skip("no committed report")
+    res = json.loads((out / "results.json").read_text())
+    assert res["profile"] == "default" and not res.get("overrides")
+    assert not res["git_commit"].endswith("+dirty"), "committed reports must be made from committed code"
+    _check_report(out, section, pdf=True)
