@@ -129,8 +129,9 @@ def record_timing(entry: dict[str, Any], path: Path | None = None, keep: int = 5
 
 
 def fingerprint(section: str, profile: str, overrides: dict[str, Any]) -> str:
-    """sha256 of everything a section's report is made from: its notebook, its parameter file, the
-    overrides, every lib/ source file, the shipped experts' metadata and the package versions."""
+    """sha256 of everything a section's report is made from: its notebook, its parameter file and the
+    profile's animation settings, the overrides, every lib/ source file, the shipped experts' metadata
+    and the package versions."""
     import hashlib
 
     from .params import params_path
@@ -138,6 +139,7 @@ def fingerprint(section: str, profile: str, overrides: dict[str, Any]) -> str:
 
     h = hashlib.sha256()
     files = [NOTEBOOKS_DIR / f"{section}.ipynb", params_path(section, profile)]
+    files += [f for f in [params_path("_animation", profile)] if f.exists()]
     files += sorted(LIB_DIR.rglob("*.py")) + sorted((REPO_ROOT / "experts").glob("*/metadata.json"))
     for f in files:
         h.update(str(f.relative_to(REPO_ROOT)).encode())
