@@ -106,6 +106,11 @@ def header_text(column: Any) -> str:
     return str(column).replace("_", " ")
 
 
+def _breakable(text: str) -> str:
+    """Escaped cell text that may wrap after an underscore (identifiers such as diffusion_T25_linear)."""
+    return html.escape(text).replace("_", "_<wbr>")
+
+
 def table_html(df: pd.DataFrame, caption: str | None = None, per_cell: bool = False) -> str:
     """``df`` as an HTML table for a report: no index column, cells formatted, numbers right-aligned."""
     text = format_table(df, per_cell)
@@ -116,7 +121,7 @@ def table_html(df: pd.DataFrame, caption: str | None = None, per_cell: bool = Fa
         for col in df.columns:
             raw = df[col].iloc[i]
             cls = ' class="num"' if _is_number(raw) else ""
-            cells.append(f"<td{cls}>{html.escape(text[col].iloc[i])}</td>")
+            cells.append(f"<td{cls}>{_breakable(text[col].iloc[i])}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f'<table class="rlwb-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -73,13 +73,13 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     names = list(pgexp.experiments(cfg.experiments))
     with_baseline = [n for n in names if pgexp.experiments(cfg.experiments)[n].baseline == "value"]
     env = pgexp.experiments(cfg.experiments)[names[0]].env_id
-    paths = []
-    cs = pgexp.step_curves(results, with_baseline, "Baseline Loss")
-    paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "baseline_loss.png", ylabel="Baseline Loss (MSE, log scale)",
-                                     title=f"{env}: value-baseline loss, 95% CI over {cfg.seeds} seeds", logy=True))
+    paths = []  # the eval return first: the main figure (the index shows it)
     cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
     paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "eval_return.png", ylabel="Eval_AverageReturn",
                                      title=f"{env}: eval return, 95% CI over {cfg.seeds} seeds", hlines={f"{cfg.threshold:g}": cfg.threshold}))
+    cs = pgexp.step_curves(results, with_baseline, "Baseline Loss")
+    paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "baseline_loss.png", ylabel="Baseline Loss (MSE, log scale)",
+                                     title=f"{env}: value-baseline loss, 95% CI over {cfg.seeds} seeds", logy=True))
     fig, ax = plt.subplots()
     for n in names:
         for r in results:
