@@ -44,7 +44,7 @@ def show_figures(paths: Path | Sequence[Path] | None) -> None:
         return
     items = [paths] if isinstance(paths, (str, Path)) else [p for p in paths if p is not None]
     for p in items:
-        _display(Image(filename=str(p)))
+        _display(Image(filename=str(p), alt=f"figure: {Path(p).stem.replace('_', ' ')}"))
 
 
 # ---------------------------------------------------------------- tables

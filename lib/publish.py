@@ -51,7 +51,7 @@ table.rlwb-table caption { caption-side: top; text-align: left; font-weight: 600
 @media print {
   :root { --jp-content-font-size1: 11px; }
   main, .jp-Notebook { max-width: none; padding: 0 !important; }
-  .rlwb-nav { display: none; }
+  .rlwb-nav { margin: 0 0 .6em; padding: 0; font-size: 9px; }
   .jp-OutputArea-output, .jp-RenderedHTMLCommon, .jp-RenderedText, .jp-Cell-outputArea, pre {
     overflow: visible !important; scrollbar-width: none; }
   ::-webkit-scrollbar { display: none; }
