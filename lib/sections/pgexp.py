@@ -174,13 +174,23 @@ def table(runs: pd.DataFrame, variants: Sequence[str], threshold: float, last: i
     return pd.DataFrame(rows)
 
 
-def regression_values(runs: pd.DataFrame, floor: float, **exact: object) -> dict[str, tuple[object, float]]:
-    """The smoke regression values of an assignment section: ``exact`` items (tolerance 0), the
-    run count, and each experiment's mean eval return within max(``floor``, 30% of it)."""
+def regression_values(runs: pd.DataFrame, floor: float, returns: bool = True, steps: bool = False,
+                      **exact: object) -> dict[str, tuple[object, float]]:
+    """The smoke regression values of an assignment section: ``exact`` items (tolerance 0) and the run
+    count; with ``returns``, each experiment's mean eval return within max(``floor``, 30% of it); with
+    ``steps``, each experiment's env steps per run, exactly.
+
+    Leave ``returns`` off where a smoke run's policies have not learned and their returns are
+    floating-point noise that differs between machines (the MuJoCo sections); ``steps`` only where
+    episode lengths do not depend on the policy (HalfCheetah: every episode runs to the time limit).
+    """
     out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), **{k: (v, 0) for k, v in exact.items()}}
     for v, d in runs.groupby("variant", sort=False):
-        m = float(d["mean over training"].mean())
-        out[f"{v}.mean_eval"] = (round(m, 1), round(max(floor, 0.3 * abs(m)), 1))
+        if returns:
+            m = float(d["mean over training"].mean())
+            out[f"{v}.mean_eval"] = (round(m, 1), round(max(floor, 0.3 * abs(m)), 1))
+        if steps:
+            out[f"{v}.env_steps"] = (sorted({int(x) for x in d["env steps"]}), 0)
     return out
 
 
