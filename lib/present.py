@@ -88,13 +88,20 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
 
 
+def _mixed_magnitudes(values: Iterable[float]) -> bool:
+    """Whether a column holds quantities of very different sizes (a hyperparameter table's 'value':
+    batch sizes beside learning rates), which one shared precision would round away."""
+    sizes = [abs(float(v)) for v in values if math.isfinite(float(v)) and v != 0]
+    return bool(sizes) and max(sizes) / min(sizes) > 1e3
+
+
 def format_table(df: pd.DataFrame, per_cell: bool = False) -> pd.DataFrame:
     """A copy of ``df`` with every cell formatted as text by :func:`format_cell`: one precision per
     column, or per cell when ``per_cell`` (a transposed table, whose columns mix quantities)."""
     out = {}
     for col in df.columns:
         values = df[col].tolist()
-        if per_cell:
+        if per_cell or _mixed_magnitudes([v for v in values if _is_number(v)]):
             out[col] = [format_cell(v, _decimals([v] if _is_number(v) else [])) for v in values]
         else:
             out[col] = [format_cell(v, _decimals([v for v in values if _is_number(v)])) for v in values]

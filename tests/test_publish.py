@@ -41,12 +41,14 @@ def test_cells_are_formatted_for_reading():
 
 
 def test_column_precision_follows_the_values():
-    df = pd.DataFrame({"big": [500000.0, 12.5], "mid": [12.345, 3.0], "small": [0.1234, 0.5], "whole": [3.0, 4.0]})
+    df = pd.DataFrame({"big": [5000.0, 12.5], "mid": [12.345, 3.0], "small": [0.1234, 0.5], "whole": [3.0, 4.0]})
     t = present.format_table(df)
-    assert t["big"].tolist() == ["500,000", "12"]  # one precision per column, set by its largest value
+    assert t["big"].tolist() == ["5,000", "12"]  # one precision per column, set by its largest value
     assert t["mid"].tolist() == ["12.35", "3.00"]
     assert t["small"].tolist() == ["0.123", "0.500"]
     assert t["whole"].tolist() == ["3", "4"]
+    mixed = present.format_table(pd.DataFrame({"value": [1000, 2000, 0.005, 0.02]}))  # batch sizes beside learning rates
+    assert mixed["value"].tolist() == ["1,000", "2,000", "0.005", "0.020"]
 
 
 def test_table_html_has_no_index_column_and_readable_headers():
