@@ -157,7 +157,10 @@ def _pdf_text_and_images(pdf: Path) -> tuple[str, int]:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """Text without whitespace, ligatures unfolded (Chromium's fonts print "ﬁnal" for "final")."""
+    import unicodedata
+
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def _check_report(out: Path, section: str, pdf: bool) -> None:
