@@ -37,6 +37,16 @@ if not os.environ.get("XDG_RUNTIME_DIR"):  # Mesa's EGL complains on stderr with
 #: obs (1, obs_dim) -> action batch (1, ...) as the env's vector API takes it.
 Actor = Callable[[np.ndarray], np.ndarray]
 
+#: MuJoCo locomotion models carry a camera that follows the body ("track"); without it the runner
+#: leaves the picture within seconds. Keyed by the env id's prefix.
+TRACKING_CAMERA = {"HalfCheetah": "track", "Hopper": "track", "Walker2d": "track", "Ant": "track", "Humanoid": "track"}
+
+
+def render_kwargs(env_id: str) -> dict[str, Any]:
+    """Extra ``gym.make`` arguments for rendering ``env_id`` (a tracking camera where the model has one)."""
+    camera = next((c for prefix, c in TRACKING_CAMERA.items() if env_id.startswith(prefix)), None)
+    return {"camera_name": camera} if camera else {}
+
 
 @dataclass(frozen=True)
 class AnimationConfig:
@@ -107,7 +117,8 @@ def play(env_id: str, actor: Actor, seed: int, cfg: AnimationConfig, env_kwargs:
 
     from .envs import ActionNoise, resolve_env_id
 
-    env = gym.make_vec(resolve_env_id(env_id), num_envs=1, vectorization_mode="sync", render_mode="rgb_array", **(env_kwargs or {}))
+    kwargs = {**render_kwargs(env_id), **(env_kwargs or {})}
+    env = gym.make_vec(resolve_env_id(env_id), num_envs=1, vectorization_mode="sync", render_mode="rgb_array", **kwargs)
     if action_noise_prob > 0:
         env = ActionNoise(env, prob=action_noise_prob, seed=seed + 1)
     try:

@@ -74,3 +74,8 @@ def test_animation_settings_are_validated():
         build(animate.AnimationConfig, {"fps": 0}, "params/x/_animation.yaml")
     for profile in ("smoke", "default", "full"):
         assert animate.load_config(profile).enabled
+
+
+def test_locomotion_is_filmed_by_its_tracking_camera():
+    assert animate.render_kwargs("HalfCheetah-v4") == {"camera_name": "track"}  # else the runner leaves the frame
+    assert animate.render_kwargs("CartPole-v1") == {} and animate.render_kwargs("InvertedPendulum-v4") == {}
