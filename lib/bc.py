@@ -348,7 +348,8 @@ def generate_dataset(expert_act, env_id: str, episodes: int, seed: int) -> dict[
 def dataset_path(expert: str, sha256: str, episodes: int, seed: int) -> Path:
     from .runs import store_root
 
-    return store_root() / "datasets" / f"{expert}_{sha256[:12]}_{episodes}ep_sd{seed}.pt"
+    # "_f64": actions from the float64 actor (sac.ExactSACActor), the same on every machine
+    return store_root() / "datasets" / f"{expert}_{sha256[:12]}_{episodes}ep_sd{seed}_f64.pt"
 
 
 DATASET_SEED = 40_000_000
@@ -364,7 +365,7 @@ def expert_dataset(expert: str, episodes: int, seed: int = DATASET_SEED) -> dict
     path = dataset_path(expert, meta["policy_sha256"], episodes, seed)
     if path.exists():
         return load_dataset(path)
-    data = generate_dataset(NumpySACActor(actor), meta.get("env_id", "HalfCheetah-v4"), episodes, seed)
+    data = generate_dataset(NumpySACActor(actor).exact(), meta.get("env_id", "HalfCheetah-v4"), episodes, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     torch.save(data, tmp)
@@ -400,7 +401,7 @@ def train_bc(cfg: BCConfig, seed: int, out_dir: Path, data: dict[str, Any] | Non
         from .sac import NumpySACActor, load_sac_expert
 
         actor, _ = load_sac_expert(cfg.expert)
-        expert_act = NumpySACActor(actor)
+        expert_act = NumpySACActor(actor).exact()
         if data is None:
             data = load_dataset(resolve_path(cfg.dataset_file)) if cfg.dataset_file else expert_dataset(cfg.expert, cfg.dataset_episodes)
     obs, act = data["observations"], data["actions"]

@@ -25,6 +25,7 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -299,11 +300,14 @@ def _fmt(x: float | int) -> str:
     return "" if math.isnan(x) else repr(float(x))
 
 
-def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
+def train(cfg: PGConfig, seed: int, out_dir: Path,
+          on_iteration: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train one run and write ``out_dir``/{log.csv, episodes.csv, agent.pt, summary.json}.
 
     log.csv has one row per iteration (columns :data:`LOG_COLUMNS`) and is a pure function of
-    (cfg, seed); timings go to summary.json only. Returns the summary dict.
+    (cfg, seed); timings go to summary.json only. ``on_iteration`` (if given) is called with each
+    iteration's log row plus ``wall_s`` (seconds since the start) as soon as the row is complete.
+    Returns the summary dict.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -347,6 +351,8 @@ def train(cfg: PGConfig, seed: int, out_dir: Path) -> dict[str, Any]:
                 Eval_AverageEpLen=float(e_len.mean()),
             )
         rows.append(row)
+        if on_iteration is not None:
+            on_iteration({**row, "wall_s": time.perf_counter() - start})
 
     final_state = copy.deepcopy(learner.policy.state_dict())
     best_state = selector.best_state if selector.best_state is not None else final_state

@@ -83,14 +83,24 @@ def _lib_imports(path: Path) -> set[Path]:
     return found
 
 
+#: lib/ modules a trainer imports that cannot change what it computes, left out of run keys (with
+#: why), so that work on validation or on the store does not retrain every run.
+KEY_EXEMPT: dict[str, str] = {
+    "lib/config.py": "validation and conversion of parameters; the validated values themselves are in the key",
+    "lib/runs.py": "the run store: where a run is written and looked up, not what it computes",
+}
+
+
 def code_files(module: str) -> list[Path]:
-    """``module`` ("lib.pg") and every lib/ module it imports, transitively, sorted."""
+    """``module`` ("lib.pg") and every lib/ module it imports, transitively, sorted; the modules in
+    :data:`KEY_EXEMPT` (and what only they import) are left out."""
     start = LIB_DIR.parent.joinpath(*module.split(".")).with_suffix(".py")
+    exempt = {LIB_DIR.parent / name for name in KEY_EXEMPT}
     seen: set[Path] = set()
     todo = [start]
     while todo:
         path = todo.pop()
-        if path in seen:
+        if path in seen or path in exempt:
             continue
         seen.add(path)
         todo.extend(_lib_imports(path) - seen)

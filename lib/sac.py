@@ -138,6 +138,36 @@ class NumpySACActor:
             mean = mean + np.exp(log_std) * rng.standard_normal(mean.shape).astype(np.float32)
         return (np.tanh(mean) * self.scale + self.bias).astype(np.float32)
 
+    def exact(self) -> "ExactSACActor":
+        """A float64 snapshot of the current weights for machine-independent deterministic acting."""
+        return ExactSACActor(self)
+
+
+class ExactSACActor:
+    """The deterministic action ``tanh(mean) * scale + bias``, computed in float64 and rounded to
+    float32 once at the end, from a float64 copy of an actor's weights taken at construction.
+
+    Why: a float32 matmul's rounding depends on the BLAS kernel the CPU selects (OpenBLAS picks one
+    per CPU model), and HalfCheetah is chaotic enough that one last-bit difference in an action
+    changes an episode's return by hundreds. In float64 the kernels differ by ~1e-16, which the final
+    rounding to float32 removes (except on an exact rounding tie), so the same weights give the same
+    actions, hence the same returns, on any x86-64 machine (measured: identical returns under every
+    ``OPENBLAS_CORETYPE``, where the float32 path moves a 1000-step return by up to 230).
+    Call with one observation (obs_dim,) or a batch (B, obs_dim); returns float32 actions.
+    """
+
+    def __init__(self, actor: NumpySACActor):
+        names = ("w1", "b1", "w2", "b2", "wm", "bm", "scale", "bias")
+        self.p = {n: np.array(getattr(actor, n), dtype=np.float64) for n in names}
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        p = self.p
+        x = np.asarray(obs, dtype=np.float32).astype(np.float64)
+        h = np.maximum(x @ p["w1"].T + p["b1"], 0.0)
+        h = np.maximum(h @ p["w2"].T + p["b2"], 0.0)
+        mean = h @ p["wm"].T + p["bm"]
+        return (np.tanh(mean) * p["scale"] + p["bias"]).astype(np.float32)
+
 
 class _OutputLayer(torch.autograd.Function):
     """``q = h @ w^T + b`` for the critics' d -> 1 output layer, in ``w``'s dtype whatever ``h``'s.
@@ -339,10 +369,12 @@ class ReplayBuffer:
 
 
 def evaluate_actor(actor: SACActor | NumpySACActor, env_id: str, episodes: int, seed: int) -> np.ndarray:
-    """Undiscounted returns (episodes,) of the deterministic policy, episode ``i`` reset with ``seed + i``."""
+    """Undiscounted returns (episodes,) of the deterministic policy, episode ``i`` reset with ``seed + i``.
+
+    Actions come from :class:`ExactSACActor` (float64), so the returns are the same on any machine."""
     import gymnasium as gym
 
-    act = actor if isinstance(actor, NumpySACActor) else NumpySACActor(actor)
+    act = (actor if isinstance(actor, NumpySACActor) else NumpySACActor(actor)).exact()
     env = gym.make(env_id)
     returns = np.zeros(episodes)
     for i in range(episodes):
