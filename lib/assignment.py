@@ -24,7 +24,8 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -36,38 +37,96 @@ from .runs import REPO_ROOT, RunSpec, run_grid
 MAX_PARALLEL_ENVS = 16
 
 
+class _Parser(argparse.ArgumentParser):
+    """The assignment's parser: no abbreviations, and an error is one line, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists every flag)\n")
+
+
+def _number(kind: type, ge: float | None = None, gt: float | None = None, le: float | None = None) -> Callable[[str], Any]:
+    """An argparse type: an int or a finite float within the bounds; the message states them."""
+    bounds = " and ".join(f"{sym} {b:g}" for sym, b in ((">", gt), (">=", ge), ("<=", le)) if b is not None)
+    what = ("an integer" if kind is int else "a finite number") + (f" {bounds}" if bounds else "")
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
+        if (ge is not None and value < ge) or (gt is not None and value <= gt) or (le is not None and value > le):
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in some messages
+    return convert
+
+
+def _env_name(text: str) -> str:
+    from .checks import env_id_problem
+
+    problem = env_id_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    """The assignment's flags and defaults; every number is checked against its range as it is read."""
+    p = _Parser(
         prog="./workbook run",
         description="Policy-gradient runs with the assignment's flags (see lib/assignment.py).",
+        allow_abbrev=False,
     )
-    p.add_argument("--env_name", type=str, required=True)
+    p.add_argument("--env_name", type=_env_name, required=True, help="a gymnasium id (LunarLander-v2 runs LunarLander-v3)")
     p.add_argument("--exp_name", type=str, required=True)
-    p.add_argument("--n_iter", "-n", type=int, default=200)
+    p.add_argument("--n_iter", "-n", type=_number(int, ge=1), default=200, help="iterations (policy updates)")
     p.add_argument("--use_reward_to_go", "-rtg", action="store_true")
     p.add_argument("--use_baseline", action="store_true")
-    p.add_argument("--baseline_learning_rate", "-blr", type=float, default=5e-3)
-    p.add_argument("--baseline_gradient_steps", "-bgs", type=int, default=5)
-    p.add_argument("--gae_lambda", type=float, default=None)
+    p.add_argument("--baseline_learning_rate", "-blr", type=_number(float, gt=0, le=1), default=5e-3)
+    p.add_argument("--baseline_gradient_steps", "-bgs", type=_number(int, ge=1), default=5)
+    p.add_argument("--gae_lambda", type=_number(float, ge=0, le=1), default=None, help="GAE lambda in [0, 1] (needs --use_baseline)")
     p.add_argument("--normalize_advantages", "-na", action="store_true")
-    p.add_argument("--batch_size", "-b", type=int, default=1000, help="env steps collected per iteration")
-    p.add_argument("--eval_batch_size", "-eb", type=int, default=400, help="env steps collected per evaluation")
-    p.add_argument("--discount", type=float, default=1.0)
-    p.add_argument("--learning_rate", "-lr", type=float, default=5e-3)
-    p.add_argument("--n_layers", "-l", type=int, default=2)
-    p.add_argument("--layer_size", "-s", type=int, default=64)
-    p.add_argument("--ep_len", type=int, default=None)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--batch_size", "-b", type=_number(int, ge=1), default=1000, help="env steps collected per iteration")
+    p.add_argument("--eval_batch_size", "-eb", type=_number(int, ge=1), default=400, help="env steps collected per evaluation")
+    p.add_argument("--discount", type=_number(float, ge=0, le=1), default=1.0, help="gamma in [0, 1]")
+    p.add_argument("--learning_rate", "-lr", type=_number(float, gt=0, le=1), default=5e-3)
+    p.add_argument("--n_layers", "-l", type=_number(int, ge=0, le=64), default=2)
+    p.add_argument("--layer_size", "-s", type=_number(int, ge=1, le=65536), default=64)
+    p.add_argument("--ep_len", type=_number(int, ge=1), default=None, help="time limit (default: the env's registered one)")
+    p.add_argument("--seed", type=_number(int, ge=0), default=1)
     p.add_argument("--no_gpu", "-ngpu", action="store_true", help="accepted; everything runs on the CPU")
     p.add_argument("--which_gpu", "-gpu_id", default=0, help="accepted and ignored")
-    p.add_argument("--video_log_freq", type=int, default=-1, help="accepted; no videos are recorded here")
-    p.add_argument("--scalar_log_freq", type=int, default=1, help="evaluate and log every N iterations")
-    p.add_argument("--action_noise_std", type=float, default=0.0, help="continuous envs: Gaussian action noise")
+    p.add_argument("--video_log_freq", type=_number(int), default=-1, help="accepted; no videos are recorded here")
+    p.add_argument("--scalar_log_freq", type=_number(int, ge=1), default=1, help="evaluate and log every N iterations")
+    p.add_argument("--action_noise_std", type=_number(float, ge=0), default=0.0, help="continuous envs: Gaussian action noise (>= 0)")
     # ours
-    p.add_argument("--action_noise_prob", type=float, default=0.0, help="discrete envs: chance an executed action is random")
-    p.add_argument("--parallel_envs", type=int, default=None, help="env copies filling a batch (default: ceil(b / ep_len), at most 16)")
+    p.add_argument("--action_noise_prob", type=_number(float, ge=0, le=1), default=0.0,
+                   help="discrete envs: chance in [0, 1] that an executed action is random")
+    p.add_argument("--parallel_envs", type=_number(int, ge=1, le=4096), default=None,
+                   help="env copies filling a batch (default: ceil(b / ep_len), at most 16)")
     p.add_argument("--exp_dir", type=str, default=str(REPO_ROOT / "exp"), help="where the run folder is written")
     return p
+
+
+#: The flag that sets each learner key, so that a rule spanning several keys is told in flags.
+FLAG_OF_KEY = {
+    "env_id": "--env_name", "max_episode_steps": "--ep_len", "iterations": "-n", "batch_steps": "-b",
+    "batch_episodes": "--parallel_envs", "gamma": "--discount", "return_type": "-rtg", "value_lr": "-blr",
+    "value_steps": "-bgs", "gae_lambda": "--gae_lambda", "normalize_advantages": "-na", "hidden": "-l/-s",
+    "value_hidden": "-l/-s", "lr": "-lr", "action_noise_std": "--action_noise_std",
+    "action_noise_prob": "--action_noise_prob", "eval_every": "--scalar_log_freq", "eval_steps": "-eb",
+}
+
+
+def in_flags(message: str) -> str:
+    """A learner-config message told in the command line's words (keys -> flags)."""
+    import re
+
+    message = message.replace("baseline 'value'", "--use_baseline").replace("return_type 'reward_to_go'", "-rtg")
+    return re.sub(r"key '([a-z_]+)'", lambda m: f"flag {FLAG_OF_KEY.get(m.group(1), m.group(1))}", message)
 
 
 def parallel_envs(batch_size: int, ep_len: int) -> int:
@@ -104,12 +163,15 @@ def config_from_args(args: argparse.Namespace) -> PGConfig:
         "eval_steps": args.eval_batch_size,
         "test_episodes": 5,
     }
-    return build(PGConfig, data, "command line")
+    try:
+        return build(PGConfig, data, "command line")
+    except ConfigError as exc:
+        raise ConfigError(in_flags(str(exc))) from None
 
 
 def command_for(cfg: PGConfig, exp_name: str, seed: int, program: str = "./workbook run") -> str:
     """The assignment-style command that makes ``cfg`` (only flags that differ from defaults)."""
-    defaults = parser().parse_args(["--env_name", "x", "--exp_name", "x"])
+    defaults = argparse.Namespace(**{a.dest: a.default for a in parser()._actions})
     parts = program.split() + ["--env_name", cfg.env_id]
     if cfg.max_episode_steps is not None:
         parts += ["--ep_len", str(cfg.max_episode_steps)]
@@ -180,20 +242,44 @@ def write_exp_dir(run_path: Path, exp_root: Path, env_name: str, exp_name: str, 
     return out
 
 
+def progress_line(row: dict[str, Any]) -> str:
+    """One line per iteration, as the assignment's logger prints them: iteration, env steps, train and
+    eval return (when evaluated), seconds so far."""
+    ev = row.get("Eval_AverageReturn")
+    eval_text = f"eval {ev:9.2f}" if ev is not None and not (isinstance(ev, float) and math.isnan(ev)) else "eval         -"
+    return (f"iter {int(row['Iteration']):5d}  env steps {int(row['Train_EnvstepsSoFar']):>11,}  "
+            f"train {row['Train_AverageReturn']:9.2f}  {eval_text}  {row['wall_s']:8.1f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    prog = "./workbook run"
     try:
         cfg = config_from_args(args)
+        from .checks import budget_problem
+
+        spec = RunSpec(section="cli", variant=args.exp_name, exp_name=args.exp_name, seed=args.seed, config=cfg)
+        problem = budget_problem([spec], 1, "this command")
+        if problem:
+            raise ConfigError(problem)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     if args.env_name in RENAMED_IDS:
         print(f"note: {args.env_name} is {RENAMED_IDS[args.env_name]} in gymnasium 1.x; running that", file=sys.stderr)
     if args.video_log_freq != -1:
         print("note: --video_log_freq is accepted but no videos are recorded (no display here)", file=sys.stderr)
-    spec = RunSpec(section="cli", variant=args.exp_name, exp_name=args.exp_name, seed=args.seed, config=cfg)
-    (result,) = run_grid([spec], workers=1, progress=False)
+
+    def show(row: dict[str, Any]) -> None:
+        print(progress_line(row), flush=True)
+
+    try:
+        (result,) = run_grid([spec], workers=1, progress=False, on_iteration=show)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; the run was not finished and nothing of it is kept (the same command starts it again)",
+              file=sys.stderr)
+        return 130
     out = write_exp_dir(result.path, Path(args.exp_dir), args.env_name, args.exp_name, args.seed, argv, cfg)
     log = result.log()
     last = log.iloc[-1]

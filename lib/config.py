@@ -14,6 +14,7 @@ is computed before the config is valid.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -85,14 +86,18 @@ def _convert(value: Any, tp: Any, key: str, errors: list[str], meta: Mapping[str
         options = get_args(tp)
         if value is None and type(None) in options:
             return None
-        for option in options:
-            if option is type(None):
-                continue
+        real = [o for o in options if o is not type(None)]
+        trials: list[str] = []
+        for option in real:
             trial: list[str] = []
             out = _convert(value, option, key, trial, meta)
             if not trial:
                 return out
-        errors.append(f"key '{key}' must be {_describe(tp)}; got {value!r}")
+            trials += trial
+        if len(real) == 1 and trials:  # an optional value: keep its own rule (range, finiteness), add "or null"
+            errors.append(trials[0].replace("; got", ", or null; got", 1))
+            return None
+        errors.append(f"key '{key}' must be {_describe(tp)}{_suffix(meta)}; got {value!r}")
         return None
     if origin is Literal:
         if value in get_args(tp) and type(value) in {type(a) for a in get_args(tp)}:
@@ -122,7 +127,15 @@ def _convert(value: Any, tp: Any, key: str, errors: list[str], meta: Mapping[str
         errors.append(f"key '{key}' must be an integer{_suffix(meta)}; got {value!r}")
         return None
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string; take it as the number it spells
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                errors.append(f"key '{key}' must be a finite number{_suffix(meta)}; got {value!r}")
+                return None
             return _check_range(float(value), key, errors, meta, "a number")
         errors.append(f"key '{key}' must be a number{_suffix(meta)}; got {value!r}")
         return None

@@ -3,7 +3,8 @@
 >>> cfg = load_params("01_reinforce_baselines", "smoke", {"train.lr": 1e-3})
 
 The file is validated on its own first (errors name the file), then with the overrides on
-top (errors name the overrides). Nothing runs until both pass.
+top (errors name the overrides), then against the world (:mod:`lib.checks`: environment ids,
+dataset files, the compute the runs ask for). Nothing runs until all pass.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .checks import check_section
 from .config import ConfigError, build, deep_merge
 from .runs import REPO_ROOT
 
@@ -33,7 +35,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{rel}: not valid YAML: {exc}") from None
     if data is None:
-        return {}
+        raise ConfigError(f"{rel}: the file is empty (or holds only comments); a parameter file sets its section's "
+                          f"keys, for example params/default/{Path(path).name}")
     if not isinstance(data, Mapping):
         raise ConfigError(f"{rel}: expected a mapping of keys to values at the top level; got {type(data).__name__}")
     return dict(data)
@@ -44,7 +47,9 @@ def load_file(path: Path, section: str | None = None) -> Any:
     from .sections import get_section
 
     sec = get_section(section or Path(path).stem)
-    return build(sec.Config, read_yaml(Path(path)), _rel(Path(path)))
+    cfg = build(sec.Config, read_yaml(Path(path)), _rel(Path(path)))
+    check_section(sec, cfg, _rel(Path(path)))
+    return cfg
 
 
 def as_overrides(value: Any) -> dict[str, Any]:
@@ -85,9 +90,12 @@ def load_params(section: str, profile: str = "smoke", overrides: Mapping[str, An
         raise ConfigError(f"{_rel(path)}: no such parameter file (profiles: {', '.join(PROFILES)})")
     data = read_yaml(path)
     cfg = build(sec.Config, data, _rel(path))
+    source = _rel(path)
     overrides = as_overrides(overrides)
     if overrides:
-        cfg = build(sec.Config, deep_merge(data, overrides), f"overrides on {_rel(path)}")
+        source = f"overrides on {_rel(path)}"
+        cfg = build(sec.Config, deep_merge(data, overrides), source)
+    check_section(sec, cfg, source)
     return cfg
 
 

@@ -31,11 +31,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import to_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIB_DIR = Path(__file__).resolve().parent
@@ -187,10 +188,14 @@ class RunResult:
 
     def log(self) -> pd.DataFrame:
         """log.csv: one row per iteration."""
+        import pandas as pd
+
         return pd.read_csv(self.path / "log.csv")
 
     def episodes(self) -> pd.DataFrame:
         """episodes.csv: one row per training episode (episode, iteration, return, length)."""
+        import pandas as pd
+
         return pd.read_csv(self.path / "episodes.csv")
 
 
@@ -225,11 +230,40 @@ class RunStore:
                 removed += 1
         return removed
 
-    def execute(self, spec: RunSpec, key: str) -> Path:
-        """Train ``spec`` into a temporary directory and publish it atomically under its key."""
+    def lock(self, key: str, wait: bool = True) -> "RunLock | None":
+        """The exclusive lock on ``key`` (an flock on ``<store>/.locks/<key>``), or None when ``wait`` is
+        False and another process holds it. The system drops it when its holder dies, however it dies."""
+        import fcntl
+
+        (self.root / ".locks").mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".locks" / key, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return RunLock(fd)
+
+    def execute(self, spec: RunSpec, key: str, wait: bool = True,
+                on_iteration: Callable[[dict[str, Any]], None] | None = None) -> Path | None:
+        """Train ``spec`` into a temporary directory and publish it atomically under its key.
+
+        Holds the key's lock while it trains, so two processes on one store never train the same run:
+        the second waits for the first and then finds its result (or, with ``wait=False``, returns None
+        at once so that its caller can do other work first). ``on_iteration`` goes to the trainer."""
         existing = self.find(key)
         if existing is not None:
             return existing
+        held = self.lock(key, wait)
+        if held is None:
+            return None
+        with held:
+            existing = self.find(key)  # finished by whoever held the lock before us
+            if existing is not None:
+                return existing
+            return self._train(spec, key, on_iteration)
+
+    def _train(self, spec: RunSpec, key: str, on_iteration: Callable[[dict[str, Any]], None] | None) -> Path:
         self.tmp.mkdir(parents=True, exist_ok=True)
         work = self.tmp / f"{key}-{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)
@@ -250,7 +284,7 @@ class RunStore:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         try:
-            fn(spec.config, spec.seed, work)
+            fn(spec.config, spec.seed, work, **({"on_iteration": on_iteration} if on_iteration else {}))
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -267,6 +301,19 @@ class RunStore:
     def load(self, spec: RunSpec, path: Path, cached: bool) -> RunResult:
         summary = json.loads((path / "summary.json").read_text())
         return RunResult(spec=spec, path=path, summary=summary, cached=cached)
+
+
+class RunLock:
+    """A held run-key lock (a file descriptor with an flock); released by ``with`` or by process exit."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # closing the descriptor releases the flock
 
 
 def _pid_alive(pid: int) -> bool:
@@ -288,7 +335,20 @@ class Executor(Protocol):
     def map(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]: ...
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int | None = None) -> None:
+    """One torch thread; and a watchdog thread that ends this worker as soon as its parent is gone
+    (killed in any way, SIGKILL included), so no worker outlives the report that started it."""
+    import threading
+
+    parent = parent if parent is not None else os.getppid()
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)  # the parent died; the run in flight is lost (its .tmp directory is swept later)
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, name="orphan-watchdog", daemon=True).start()  # before the slow imports
     import torch
 
     torch.set_num_threads(1)
@@ -324,13 +384,25 @@ class ProcessExecutor:
         pp = os.environ.get("PYTHONPATH", "")
         if str(REPO_ROOT) not in pp.split(os.pathsep):
             os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), pp) if p)
-        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(os.getpid(),))
         try:
             futures = {pool.submit(fn, item): item for item in items}
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            # interrupted (Ctrl-C, an error, a closed generator): stop the workers now instead of
+            # waiting for the runs in flight; their temporary directories are swept on the next call
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.join(timeout=3)
+                if proc.is_alive():
+                    proc.kill()
+            raise
+        pool.shutdown(wait=True)
 
 
 def make_executor(workers: int) -> Executor:
@@ -341,11 +413,14 @@ def make_executor(workers: int) -> Executor:
 # ---------------------------------------------------------------- the grid
 
 
-def _execute_one(args: tuple[RunSpec, str, str]) -> tuple[bool, str]:
-    """(True, run path) or (False, the error with its traceback); never raises."""
-    spec, key, root = args
+def _execute_one(args: tuple[RunSpec, str, str, bool, Any]) -> tuple[bool, str | None]:
+    """(True, run path), (True, None) when another process is training this key and ``wait`` is
+    False, or (False, the error with its traceback); never raises an Exception. The last item of
+    ``args`` is the trainer's ``on_iteration`` callback (None in worker processes)."""
+    spec, key, root, wait, on_iteration = args
     try:
-        return True, str(RunStore(Path(root)).execute(spec, key))
+        path = RunStore(Path(root)).execute(spec, key, wait=wait, on_iteration=on_iteration)
+        return True, (str(path) if path is not None else None)
     except Exception:  # noqa: BLE001 - carried back to the parent and reported there
         import traceback
 
@@ -358,11 +433,15 @@ def run_grid(
     store: RunStore | None = None,
     executor: Executor | None = None,
     progress: bool = True,
+    on_iteration: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[RunResult]:
     """Make every run in ``specs`` that the store lacks, in parallel; return all, in order.
 
     A run that fails does not stop the others; they are all kept, and one error naming every
-    failed run is raised at the end.
+    failed run is raised at the end. A run another process is training (its key is locked) is
+    left for last and then waited for, never trained twice. Interrupted (Ctrl-C), it says which runs
+    finished (they are kept) and stops its workers at once. ``on_iteration`` (serial runs only) is
+    passed to the trainer: the assignment's command line prints a line per iteration with it.
     """
     specs = list(specs)
     store = store or RunStore()
@@ -370,7 +449,7 @@ def run_grid(
     hashes = {m: code_hash(m) for m in {s.trainer.split(":")[0] for s in specs}}
     keys = [s.key(hashes[s.trainer.split(":")[0]]) for s in specs]
     found = {k: store.find(k) for k in keys}
-    todo = [(s, k, str(store.root)) for s, k in zip(specs, keys) if found[k] is None]
+    todo = [(s, k, str(store.root), False, on_iteration) for s, k in zip(specs, keys) if found[k] is None]
     todo = list({k: item for item in todo for k in [item[1]]}.values())  # one job per key
     bar = None
     if progress and todo:
@@ -379,15 +458,34 @@ def run_grid(
         section = specs[0].section if specs else ""
         bar = tqdm(total=len(todo), desc=f"{section}: {len(specs) - len(todo)} cached, training", unit="run", mininterval=2.0, file=sys.stdout)
     failures: list[str] = []
+    if on_iteration is not None:  # a callback cannot travel to worker processes
+        executor = SerialExecutor()
     executor = executor or make_executor(min(workers, max(len(todo), 1)))
-    if todo:
-        for (_spec, key, _root), (ok, value) in executor.map(_execute_one, todo):
-            if ok:
-                found[key] = Path(value)
-            else:
-                failures.append(value)
-            if bar is not None:
-                bar.update(1)
+    finished: list[str] = []
+    try:
+        pending = todo
+        while pending:  # first pass skips keys another process holds; the second waits for them
+            busy = []
+            for (spec, key, root, _wait, callback), (ok, value) in executor.map(_execute_one, pending):
+                if ok and value is None:
+                    busy.append((spec, key, root, True, callback))
+                    continue
+                if ok:
+                    found[key] = Path(value)  # type: ignore[arg-type]
+                    finished.append(f"{spec.variant}/sd{spec.seed}")
+                else:
+                    failures.append(value)  # type: ignore[arg-type]
+                if bar is not None:
+                    bar.update(1)
+            pending = busy
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        left = len(todo) - len(finished)
+        print(f"interrupted: {len(finished)} of {len(todo)} runs to train had finished and are kept in {store.root}"
+              f"{' (' + ', '.join(finished) + ')' if finished else ''}; {left} not finished (lost; the same call "
+              f"trains them again)", file=sys.stderr, flush=True)
+        raise
     if bar is not None:
         bar.close()
     missing = [s for s, k in zip(specs, keys) if found.get(k) is None]

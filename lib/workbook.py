@@ -25,7 +25,7 @@ from .params import PROFILES, load_params
 from .provenance import changed_code, git_commit
 from .publish import build_index, export_html, find_chromium, html_to_pdf, insert_provenance, provenance_html
 from .report import profile_root, report_dir, write_reference
-from .runs import REPO_ROOT
+from .runs import REPO_ROOT, store_root
 from .sections import SECTIONS, get_section
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -64,17 +64,20 @@ def execute_section(section: str, profile: str, overrides: dict[str, Any] | None
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{section}.ipynb"
     tmp = out_dir / f".{section}.running.ipynb"
-    pm.execute_notebook(
-        str(NOTEBOOKS_DIR / f"{section}.ipynb"),
-        str(tmp),
-        parameters={"profile": profile, "overrides": overrides or {}},
-        cwd=str(NOTEBOOKS_DIR),
-        kernel_name="python3",
-        progress_bar=False,
-        log_output=log,
-        stdout_file=sys.stdout if log else None,
-        stderr_file=sys.stderr if log else None,
-    )
+    try:
+        pm.execute_notebook(
+            str(NOTEBOOKS_DIR / f"{section}.ipynb"),
+            str(tmp),
+            parameters={"profile": profile, "overrides": overrides or {}},
+            cwd=str(NOTEBOOKS_DIR),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=log,
+            stdout_file=sys.stdout if log else None,
+            stderr_file=sys.stderr if log else None,
+        )
+    except pm.PapermillExecutionError as exc:
+        raise SectionFailed(section, exc.exec_count, exc.ename, exc.evalue, tmp) from None
     tidy_streams(tmp)
     res_path = out_dir / "results.json"
     results = json.loads(res_path.read_text()) if res_path.exists() else {}
@@ -82,6 +85,18 @@ def execute_section(section: str, profile: str, overrides: dict[str, Any] | None
                                            time.perf_counter() - t0, len(_store_runs() - before)))
     os.replace(tmp, output)
     return output
+
+
+class SectionFailed(RuntimeError):
+    """A section's notebook raised: which section, which cell, the error, and where the executed
+    notebook (with the whole traceback) is."""
+
+    def __init__(self, section: str, cell: int | None, ename: str, evalue: str, notebook: Path):
+        lines = (evalue or "").strip().splitlines()
+        text = lines[0] if lines else ""
+        more = f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else ""
+        super().__init__(f"{section} failed in cell [{cell}]: {ename}: {text}{more}; the executed notebook with the whole "
+                         f"traceback is {_show(notebook)}")
 
 
 def _apply_carriage_returns(text: str) -> str:
@@ -173,23 +188,32 @@ def cmd_reports(args: argparse.Namespace) -> int:
     total = time.perf_counter()
     timing: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "profile": args.profile, "pdf": args.pdf,
                               "overrides": overrides, "cpus": os.cpu_count(), "sections": {}}
-    for section in sections:
-        t0 = time.perf_counter()
-        before = _store_runs()
-        if not args.force and up_to_date(section, args.profile, overrides, args.pdf):
-            print(f"== {section}: up to date (notebook, parameters, lib/ and experts unchanged; --force re-runs it)", flush=True)
-            timing["sections"][section] = {"seconds": round(time.perf_counter() - t0, 1), "runs_trained": 0, "skipped": True}
-            continue
-        print(f"== {section} ({args.profile}) ==", flush=True)
-        stamp = fingerprint(section, args.profile, overrides)
-        nb = execute_section(section, args.profile, overrides, log=not args.quiet)
-        page = export_html(nb, f"{section} · {get_section(section).TITLE}")
-        if args.pdf:
-            html_to_pdf(page)
-        (nb.parent / ".fingerprint").write_text(stamp + "\n")
-        dt = time.perf_counter() - t0
-        timing["sections"][section] = {"seconds": round(dt, 1), "runs_trained": len(_store_runs() - before)}
-        print(f"== {section}: {dt:.1f} s -> {_show(page)}", flush=True)
+    start_runs = _store_runs()
+    try:
+        for section in sections:
+            t0 = time.perf_counter()
+            before = _store_runs()
+            if not args.force and up_to_date(section, args.profile, overrides, args.pdf):
+                print(f"== {section}: up to date (notebook, parameters, lib/ and experts unchanged; --force re-runs it)", flush=True)
+                timing["sections"][section] = {"seconds": round(time.perf_counter() - t0, 1), "runs_trained": 0, "skipped": True}
+                continue
+            print(f"== {section} ({args.profile}) ==", flush=True)
+            stamp = fingerprint(section, args.profile, overrides)
+            nb = execute_section(section, args.profile, overrides, log=not args.quiet)
+            page = export_html(nb, f"{section} · {get_section(section).TITLE}")
+            if args.pdf:
+                html_to_pdf(page)
+            (nb.parent / ".fingerprint").write_text(stamp + "\n")
+            dt = time.perf_counter() - t0
+            timing["sections"][section] = {"seconds": round(dt, 1), "runs_trained": len(_store_runs() - before)}
+            print(f"== {section}: {dt:.1f} s -> {_show(page)}", flush=True)
+    except KeyboardInterrupt:
+        done = [k for k, v in timing["sections"].items() if not v.get("skipped")]
+        print(f"\nworkbook: interrupted. Sections made in this call: {', '.join(done) if done else 'none'}. "
+              f"{len(_store_runs() - start_runs)} run(s) finished in this call and are kept in the run store "
+              f"({_show(store_root())}); the runs in flight are lost. The same command goes on from there.",
+              file=sys.stderr, flush=True)
+        return 130
     index = build_index(args.profile, overrides)
     timing["seconds"] = round(time.perf_counter() - total, 1)
     timing["runs_trained"] = sum(v["runs_trained"] for v in timing["sections"].values())
@@ -278,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SectionFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ class Config:
     threshold: float = spec(150.0, doc="eval return the best lambda should reach at least once")
 
     def check(self) -> list[str]:
-        errs = pgexp.check_commands([self.command + " --exp_name x"], key="command")
+        errs = pgexp.check_commands([self.command + " --exp_name x"], key="command", indexed=False)
         if "--gae_lambda" in self.command or "--exp_name" in self.command:
             errs.append("key 'command' must leave out --gae_lambda and --exp_name (the sweep adds them)")
         if any(not 0 <= x <= 1 for x in self.lambdas) or len(set(self.lambdas)) != len(self.lambdas):

@@ -48,8 +48,8 @@ class Config:
     threshold: float = spec(1000.0, doc="the maximum return")
 
     def check(self) -> list[str]:
-        errs = pgexp.check_commands([self.default_command], key="default_command")
-        errs += pgexp.check_commands([self.search_command + " --exp_name x"], key="search_command")
+        errs = pgexp.check_commands([self.default_command], key="default_command", indexed=False)
+        errs += pgexp.check_commands([self.search_command + " --exp_name x"], key="search_command", indexed=False)
         for flag in ("-n ", "-b ", "-lr ", "-na", "--exp_name"):
             if f" {flag}" in f" {self.search_command} ":
                 errs.append(f"key 'search_command' must leave out {flag.strip()} (the grid sets it)")

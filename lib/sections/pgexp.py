@@ -47,12 +47,12 @@ def parse_command(command: str, where: str) -> tuple[str, PGConfig]:
         raise ConfigError(f"{where}: {exc} (in {command!r})") from None
 
 
-def check_commands(commands: Sequence[str], key: str = "experiments") -> list[str]:
-    """Problems with a list of commands, for a Config.check()."""
+def check_commands(commands: Sequence[str], key: str = "experiments", indexed: bool = True) -> list[str]:
+    """Problems with a list of commands (or, ``indexed=False``, the one command of a key), for a Config.check()."""
     errs, names = [], []
     for i, c in enumerate(commands):
         try:
-            names.append(parse_command(c, f"key '{key}[{i}]'")[0])
+            names.append(parse_command(c, f"key '{key}[{i}]'" if indexed else f"key '{key}'")[0])
         except ConfigError as exc:
             errs.append(str(exc))
     if len(set(names)) != len(names):
