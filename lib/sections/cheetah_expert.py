@@ -82,6 +82,7 @@ def metadata(name: str, sac_cfg: SACConfig, seed: int, actor: SACActor, log: pd.
         "test_episodes": int(len(test)),
         "test_seed": TEST_SEED_OFFSET,
         "test_actions": "deterministic (tanh of the mean)",
+        "test_forward": TEST_FORWARD,
         "last_eval_mean": float(log["eval_mean"].iloc[-1]),
         "source": source,
         "shipped_on": time.strftime("%Y-%m-%d"),
@@ -110,6 +111,32 @@ def ship_snapshot(run_dir: Path, step: int, cfg: CheetahExpertConfig, source: st
     episodes.to_csv(tmp / "episodes.csv", index=False)
     save_expert(cfg.name, state, meta, {"log.csv": tmp / "log.csv", "episodes.csv": tmp / "episodes.csv"})
     return read_metadata(cfg.name)
+
+
+def rescore(name: str) -> dict[str, Any]:
+    """Test the shipped actor again with today's :func:`lib.sac.evaluate_actor` on its recorded test
+    seeds and record that score in its metadata, keeping the earlier one under ``earlier_tests``.
+
+    Used once when evaluation moved to the float64 forward (machine-independent returns): the score
+    recorded at shipping came from a float32 forward whose rounding depends on the CPU's BLAS kernel.
+    The weights (and their sha256) do not change."""
+    actor, meta = load_sac_expert(name)
+    test = evaluate_actor(actor, meta["env_id"], meta["test_episodes"], meta["test_seed"])
+    earlier = {k: meta[k] for k in ("test_mean", "test_std", "test_returns", "test_actions") if k in meta}
+    earlier["forward"] = meta.get("test_forward", "float32 numpy (rounding depends on the CPU's BLAS kernel)")
+    earlier["replaced_on"] = time.strftime("%Y-%m-%d")
+    meta["earlier_tests"] = meta.get("earlier_tests", []) + [earlier]
+    meta.update(test_mean=float(test.mean()), test_std=float(test.std()), test_returns=test.tolist(),
+                test_forward=TEST_FORWARD, rescored_by=f"scripts/ship_sac_expert.py --rescore at {git_commit()}")
+    path = expert_dir(name) / "metadata.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=1) + "\n")
+    tmp.replace(path)
+    return meta
+
+
+#: How test actions are computed (recorded in metadata.json with every test score).
+TEST_FORWARD = "float64 numpy, rounded to float32 (lib.sac.ExactSACActor): the same returns on any x86-64 machine"
 
 
 def obtain(cfg: CheetahExpertConfig, results: list[RunResult]) -> CheetahExpert:
