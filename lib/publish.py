@@ -98,8 +98,17 @@ def provenance_html(section: str, profile: str, overrides: Mapping[str, Any] | N
         f"read from the run store. Every number, table, figure and verdict below was computed by the notebook "
         f'<a href="{section}.ipynb"><code>{section}.ipynb</code></a> (the code is there); remake it with '
         f"<code>./workbook reports --section {section}{prof}{html.escape(sets)}</code>. "
+        f"{reproducibility_html(section)} "
         f'<a href="../index.html">All reports</a>.</div>'
     )
+
+
+def reproducibility_html(section: str) -> str:
+    """One sentence: whether the section reproduces bit for bit or statistically on another machine, and why."""
+    from .sections import get_section
+
+    rep = get_section(section).REPRODUCES
+    return f"<b>Reproduces {html.escape(rep.kind)} on another machine</b>: {html.escape(rep.why)}"
 
 
 def insert_provenance(notebook: Path, box_html: str) -> None:

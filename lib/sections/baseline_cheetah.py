@@ -15,9 +15,11 @@ from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
+from .common import MUJOCO_STATISTICAL
 
 SECTION = "06_baseline_cheetah"
 TITLE = "A neural baseline for the policy gradient on HalfCheetah-v4"
+REPRODUCES = MUJOCO_STATISTICAL
 LAST = 5
 
 

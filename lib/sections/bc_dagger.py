@@ -18,9 +18,11 @@ from ..plots import PALETTE, save
 from ..report import Claim
 from ..runs import RunResult, RunSpec
 from ..stats import mean_ci
+from .common import BIT_FOR_BIT
 
 SECTION = "04_bc_dagger"
 TITLE = "Behaviour cloning against DAgger on CartPole, from a perfect and an imperfect expert"
+REPRODUCES = BIT_FOR_BIT
 
 Setting = Literal["perfect", "imperfect"]
 Method = Literal["bc", "dagger"]
@@ -222,8 +224,8 @@ def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object
     out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "ns": (list(cfg.ns), 0), "seeds": (cfg.seeds, 0)}
     for (setting, method), d in runs.groupby(["setting", "method"], sort=False):
         m = float(d.test_mean.mean())
-        out[f"{setting}.{method}.test_mean"] = (round(m, 1), round(max(25.0, 0.3 * m), 1))
-        out[f"{setting}.{method}.expert_labels"] = (int(d.expert_labels.sum()), int(max(200, 0.3 * d.expert_labels.sum())))
+        out[f"{setting}.{method}.test_mean"] = (round(m, 1), 0)
+        out[f"{setting}.{method}.expert_labels"] = (int(d.expert_labels.sum()), 0)
     return out
 
 

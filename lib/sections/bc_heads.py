@@ -27,13 +27,19 @@ from ..plots import PALETTE, save
 from ..report import Claim
 from ..runs import RunResult, RunSpec
 from ..stats import mean_ci
-from .common import animate_run
+from .common import Reproducibility, animate_run
 
 if TYPE_CHECKING:
     from ..animate import AnimationConfig, Rendered
 
 SECTION = "09_bc_heads"
 TITLE = "Behaviour cloning on HalfCheetah: action heads compared, and DAgger"
+REPRODUCES = Reproducibility(
+    "statistically",
+    "the expert's data, its DAgger labels and its test score are exact on any machine (its actions are computed "
+    "in float64, lib.sac.ExactSACActor). The cloned policies train in float32, whose last-bit differences between "
+    "CPUs grow into different HalfCheetah episodes, so each head's returns, and any verdict close to its margin, can "
+    "differ on another machine within the spread over seeds that the table shows.")
 
 Ablation = Literal["linear_schedule", "no_clip", "no_obs_norm"]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,6 +18,35 @@ from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
 
 if TYPE_CHECKING:
     from ..animate import AnimationConfig, Rendered
+
+
+@dataclass(frozen=True)
+class Reproducibility:
+    """How a section's report reproduces on another machine: ``kind`` is "bit for bit" or
+    "statistically", ``why`` says what is exact, what is not, and why (shown in the report's
+    "How this was made" box)."""
+
+    kind: Literal["bit for bit", "statistically"]
+    why: str
+
+
+#: The sections with discrete actions (CartPole, LunarLander).
+BIT_FOR_BIT = Reproducibility(
+    "bit for bit",
+    "every episode, test score, table and verdict is the same on any x86-64 machine with the README's set-up. "
+    "The actions are discrete, drawn from the policy's probabilities with the run's seeded generator; the last-bit "
+    "differences (about 1e-7) that other CPU kernels make in float32 have not moved a single draw across a "
+    "probability boundary. CI checks it: it runs every notebook again on another set of CPU kernels "
+    "(ATEN_CPU_CAPABILITY=default), and the smoke results must match exactly. Only the logged losses can differ "
+    "in their last digits.")
+
+#: The policy-gradient sections on MuJoCo (continuous actions).
+MUJOCO_STATISTICAL = Reproducibility(
+    "statistically",
+    "the policy's float32 arithmetic differs in its last bits between CPUs (BLAS and torch kernels), and MuJoCo's "
+    "chaotic dynamics turn that into different episodes within a few iterations. So every run can differ on another "
+    "machine, and with it the table and any verdict close to its threshold, within the spread over seeds that the "
+    "tables show. Exact on any machine: the commands, the seeds and the budgets.")
 
 
 def median_inf(x: pd.Series | Sequence[float | None]) -> float:

@@ -13,9 +13,11 @@ from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
+from .common import BIT_FOR_BIT
 
 SECTION = "05_estimators"
 TITLE = "Policy-gradient estimators on CartPole-v0: reward-to-go, normalisation, batch size"
+REPRODUCES = BIT_FOR_BIT
 LAST = 10
 
 

@@ -28,9 +28,17 @@ from ..runs import RunResult, RunSpec, git_commit, package_versions
 from ..stats import first_crossing, sliding_window_mean
 from .cheetah_expert import CheetahExpertConfig
 from .cheetah_expert import specs as cheetah_specs
+from .common import Reproducibility
 
 SECTION = "03_expert"
 TITLE = "The experts: CartPole (RLOO with a constant entropy bonus) and HalfCheetah (SAC)"
+REPRODUCES = Reproducibility(
+    "bit for bit",
+    "the experts are loaded, not trained. The CartPole expert's test replays exactly (discrete actions, as in "
+    "section 01). The HalfCheetah actor's test actions are computed in float64 and rounded once to float32 "
+    "(lib.sac.ExactSACActor), which removes their dependence on the CPU's BLAS kernel: with float32 actions the "
+    "same weights score differently on different kernels, because HalfCheetah turns a last-bit change in one action "
+    "into a different episode. Retraining the HalfCheetah expert (retrain: true) reproduces statistically only.")
 
 
 if TYPE_CHECKING:
@@ -218,7 +226,7 @@ def regression_values(expert: Expert, cfg: Config) -> dict[str, tuple[object, fl
     m = expert.metadata
     return {
         "episodes": (m["episodes"], 0),
-        "test_mean": (round(m["test_mean"], 1), round(max(10.0, 0.3 * m["test_mean"]), 1)),
+        "test_mean": (round(m["test_mean"], 1), 0),
     }
 
 

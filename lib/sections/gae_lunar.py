@@ -15,13 +15,14 @@ from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
-from .common import animate_run
+from .common import BIT_FOR_BIT, animate_run
 
 if TYPE_CHECKING:
     from ..animate import AnimationConfig, Rendered
 
 SECTION = "07_gae_lunar"
 TITLE = "GAE on LunarLander with noisy actions: the lambda sweep"
+REPRODUCES = BIT_FOR_BIT
 LAST = 10
 
 

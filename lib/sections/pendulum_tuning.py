@@ -21,13 +21,14 @@ from ..report import Claim
 from ..runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
-from .common import animate_run
+from .common import MUJOCO_STATISTICAL, animate_run
 
 if TYPE_CHECKING:
     from ..animate import AnimationConfig, Rendered
 
 SECTION = "08_pendulum_tuning"
 TITLE = "Tuning the policy gradient for sample efficiency on InvertedPendulum-v4"
+REPRODUCES = MUJOCO_STATISTICAL
 
 
 @dataclass(frozen=True)
