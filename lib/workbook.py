@@ -209,9 +209,11 @@ def cmd_reports(args: argparse.Namespace) -> int:
             print(f"== {section}: {dt:.1f} s -> {_show(page)}", flush=True)
     except KeyboardInterrupt:
         done = [k for k, v in timing["sections"].items() if not v.get("skipped")]
+        new_runs = sorted(_store_runs() - start_runs)
+        names = ", ".join(new_runs[:12]) + (f" and {len(new_runs) - 12} more" if len(new_runs) > 12 else "")
         print(f"\nworkbook: interrupted. Sections made in this call: {', '.join(done) if done else 'none'}. "
-              f"{len(_store_runs() - start_runs)} run(s) finished in this call and are kept in the run store "
-              f"({_show(store_root())}); the runs in flight are lost. The same command goes on from there.",
+              f"{len(new_runs)} run(s) finished in this call and are kept in the run store ({_show(store_root())})"
+              f"{': ' + names if new_runs else ''}; the runs in flight are lost. The same command goes on from there.",
               file=sys.stderr, flush=True)
         return 130
     index = build_index(args.profile, overrides)

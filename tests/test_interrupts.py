@@ -58,8 +58,9 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def stop_and_count(proc: subprocess.Popen, mark: str, sig: signal.Signals) -> list[int]:
-    """Signal the process group, give it 5 s, and return the marked processes still alive then."""
+def stop_and_count(proc: subprocess.Popen, mark: str, sig: signal.Signals, said: list[str] | None = None) -> list[int]:
+    """Signal the process group, give it 5 s, and return the marked processes still alive then
+    (what the command wrote to stderr goes to ``said``)."""
     os.killpg(proc.pid, sig)
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline and marked(mark):
@@ -71,7 +72,9 @@ def stop_and_count(proc: subprocess.Popen, mark: str, sig: signal.Signals) -> li
         except ProcessLookupError:
             pass
     try:
-        proc.communicate(timeout=10)
+        _out, err = proc.communicate(timeout=10)
+        if said is not None:
+            said.append(err)
     except subprocess.TimeoutExpired:
         proc.kill()
     return left
@@ -86,7 +89,10 @@ def test_killing_a_report_leaves_no_process(tmp_path, sig):
     tmp = tmp_path / "runs" / ".tmp"
     wait_for(lambda: len(list(tmp.glob("*"))) >= 2 or proc.poll() is not None, 120, "two workers training")
     assert proc.poll() is None, proc.communicate()
-    assert stop_and_count(proc, mark, sig) == []
+    said: list[str] = []
+    assert stop_and_count(proc, mark, sig, said) == []
+    if sig == signal.SIGINT:  # Ctrl-C: the driver says what was kept
+        assert "workbook: interrupted." in said[0] and "kept in the run store" in said[0]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
