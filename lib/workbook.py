@@ -82,7 +82,7 @@ def execute_section(section: str, profile: str, overrides: dict[str, Any] | None
     res_path = out_dir / "results.json"
     results = json.loads(res_path.read_text()) if res_path.exists() else {}
     insert_provenance(tmp, provenance_html(section, profile, overrides, results, git_commit(), date,
-                                           time.perf_counter() - t0, len(_store_runs() - before)))
+                                           time.perf_counter() - t0, _trained_for(section, _store_runs() - before)))
     os.replace(tmp, output)
     return output
 
@@ -124,6 +124,20 @@ def tidy_streams(path: Path) -> None:
                 out.text = _apply_carriage_returns(out.text)
         cell.outputs = merged
     nbformat.write(nb, str(path))
+
+
+def _trained_for(section: str, names: set[str]) -> int:
+    """How many of the run directories ``names`` were made for ``section`` (their flags.json says so):
+    another process training on the same store at the same time is not counted."""
+    from .runs import store_root
+
+    count = 0
+    for name in names:
+        try:
+            count += json.loads((store_root() / name / "flags.json").read_text()).get("section") == section
+        except (OSError, ValueError):
+            continue
+    return count
 
 
 def _store_runs() -> set[str]:
@@ -205,7 +219,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
                 html_to_pdf(page)
             (nb.parent / ".fingerprint").write_text(stamp + "\n")
             dt = time.perf_counter() - t0
-            timing["sections"][section] = {"seconds": round(dt, 1), "runs_trained": len(_store_runs() - before)}
+            timing["sections"][section] = {"seconds": round(dt, 1), "runs_trained": _trained_for(section, _store_runs() - before)}
             print(f"== {section}: {dt:.1f} s -> {_show(page)}", flush=True)
     except KeyboardInterrupt:
         done = [k for k, v in timing["sections"].items() if not v.get("skipped")]
