@@ -121,3 +121,18 @@ def test_code_hash_covers_what_the_trainer_imports_and_nothing_else():
     sac = {p.name for p in code_files("lib.sac")}
     assert "sac.py" in sac and "runs.py" not in sac and "config.py" not in sac
     assert {"bc.py", "sac.py", "rollout.py"} <= {p.name for p in code_files("lib.bc")}
+
+
+def test_a_report_counts_only_the_runs_of_its_own_section(tmp_path, monkeypatch):
+    """Another process training on the same store at the same time does not inflate a report's count."""
+    import json
+
+    from lib.workbook import _trained_for
+
+    monkeypatch.setenv("RLWB_RUNS", str(tmp_path))
+    for name, section in (("a1", "01_x"), ("a2", "01_x"), ("b1", "06_y")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "flags.json").write_text(json.dumps({"section": section}))
+    (tmp_path / "broken").mkdir()
+    assert _trained_for("01_x", {"a1", "a2", "b1", "broken"}) == 2
+    assert _trained_for("06_y", {"a1", "a2", "b1"}) == 1
