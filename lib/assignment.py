@@ -64,6 +64,14 @@ def _number(kind: type, ge: float | None = None, gt: float | None = None, le: fl
     return convert
 
 
+def _exp_name(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*", text):
+        raise argparse.ArgumentTypeError(f"must be a name of letters, digits and _ . = + - (it names a folder); got {text!r}")
+    return text
+
+
 def _env_name(text: str) -> str:
     from .checks import env_id_problem
 
@@ -81,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     p.add_argument("--env_name", type=_env_name, required=True, help="a gymnasium id (LunarLander-v2 runs LunarLander-v3)")
-    p.add_argument("--exp_name", type=str, required=True)
+    p.add_argument("--exp_name", type=_exp_name, required=True)
     p.add_argument("--n_iter", "-n", type=_number(int, ge=1), default=200, help="iterations (policy updates)")
     p.add_argument("--use_reward_to_go", "-rtg", action="store_true")
     p.add_argument("--use_baseline", action="store_true")
@@ -260,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         from .checks import budget_problem
 
         spec = RunSpec(section="cli", variant=args.exp_name, exp_name=args.exp_name, seed=args.seed, config=cfg)
-        problem = budget_problem([spec], 1, "this command")
+        from .checks import store_problem
+
+        problem = budget_problem([spec], 1, "this command") or store_problem()
         if problem:
             raise ConfigError(problem)
     except ConfigError as exc:

@@ -213,6 +213,25 @@ def budget_problem(specs: Sequence[Any], workers: int, what: str) -> str | None:
             f"machine; the limit is {limit:g} h (set RLWB_MAX_HOURS to raise it): lower the budget or the seeds")
 
 
+# ----------------------------------------------------------------------------- the run store
+
+
+def store_problem() -> str | None:
+    """None if the run store (``$RLWB_RUNS`` or runs/) is, or can be made, a writable directory."""
+    from .runs import store_root
+
+    root = store_root()
+    where = f"RLWB_RUNS={os.environ['RLWB_RUNS']!r}" if "RLWB_RUNS" in os.environ else f"the run store {root}"
+    if root.exists() and not root.is_dir():
+        return f"{where}: not a directory; the run store must be a directory (it is made when missing)"
+    probe = root
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        return f"{where}: {probe} is not a writable directory"
+    return None
+
+
 # ----------------------------------------------------------------------------- entry points
 
 

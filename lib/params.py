@@ -27,11 +27,26 @@ def params_path(section: str, profile: str) -> Path:
     return PARAMS_DIR / profile / f"{section}.yaml"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (YAML itself
+    keeps the last one silently, so a typo'd second ``lr:`` would win unnoticed)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one parameter file; a syntax error or a non-mapping becomes a ConfigError naming it."""
+    """Parse one parameter file; a syntax error, a key given twice or a non-mapping becomes a
+    ConfigError naming it."""
     rel = _rel(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{rel}: not valid YAML: {exc}") from None
     if data is None:

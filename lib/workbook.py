@@ -191,6 +191,11 @@ def cmd_reports(args: argparse.Namespace) -> int:
     for section in sections:  # validate everything before any compute
         get_section(section)
         load_params(section, args.profile, overrides)
+    from .checks import store_problem
+
+    problem = store_problem()
+    if problem:
+        raise ConfigError(problem)
     root = profile_root(args.profile, overrides)
     if overrides or args.profile != "default":
         print(f"workbook: profile {args.profile!r}{' with overrides' if overrides else ''}: reports go to "

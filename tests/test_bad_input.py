@@ -249,3 +249,26 @@ def test_a_failing_notebook_is_one_line_with_section_cell_error_and_path(tmp_pat
     assert line.startswith(f"error: {S01} failed in cell [4]: ValueError: the data ran out (+1 more lines); "
                            "the executed notebook with the whole traceback is ")
     assert line.endswith(f".{S01}.running.ipynb") and Path(line.rsplit(" ", 1)[1]).exists()
+
+
+def test_a_key_given_twice_in_a_file_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"not valid YAML: .*key 'lr' is given twice"):
+        load_file(_file(tmp_path, "seeds: 2\ntrain:\n  lr: 0.1\n  gamma: 0.9\n  lr: 0.2\n"))
+
+
+@pytest.mark.parametrize("name", ["../escape", "", "a b", "x/y"])
+def test_the_command_line_refuses_an_exp_name_that_is_not_a_folder_name(capsys, name):
+    with pytest.raises(SystemExit):
+        assignment.main(["--env_name", "CartPole-v1", "--exp_name", name])
+    assert "argument --exp_name: must be a name of letters, digits" in capsys.readouterr().err
+
+
+def test_a_run_store_that_is_not_a_directory_is_refused(tmp_path, monkeypatch, capsys):
+    from lib import workbook
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("RLWB_RUNS", str(tmp_path / "file"))
+    assert assignment.main(BASE + ["-n", "1"]) == 2
+    assert f"RLWB_RUNS='{tmp_path / 'file'}': not a directory" in capsys.readouterr().err
+    assert workbook.main(["reports", "--profile", "smoke", "--section", S01, "--no-pdf"]) == 2
+    assert "not a directory" in capsys.readouterr().err
