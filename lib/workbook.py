@@ -298,9 +298,10 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="workbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="workbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("reports", help="execute sections and export their reports")
+    p = sub.add_parser("reports", help="execute sections and export their reports", allow_abbrev=False)
     p.add_argument("--profile", default="default", choices=PROFILES)
     p.add_argument("--section", action="append", choices=list(SECTIONS), help="only this section (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
@@ -309,12 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="execute sections even when their report is up to date")
     p.set_defaults(fn=cmd_reports)
     for name, fn, helptext in (("pdf", cmd_pdf, "print existing HTML reports to PDF"), ("index", cmd_index, "rebuild reports/index.html")):
-        q = sub.add_parser(name, help=helptext)
+        q = sub.add_parser(name, help=helptext, allow_abbrev=False)
         q.add_argument("--profile", default="default", choices=PROFILES)
         q.add_argument("--section", action="append", choices=list(SECTIONS))
         q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="the overrides the reports were made with")
         q.set_defaults(fn=fn)
-    r = sub.add_parser("reference", help="run sections in the smoke profile and store their regression reference")
+    r = sub.add_parser("reference", help="run sections in the smoke profile and store their regression reference",
+                       allow_abbrev=False)
     r.add_argument("--section", action="append", choices=list(SECTIONS))
     r.set_defaults(fn=cmd_reference)
     args = parser.parse_args(argv)

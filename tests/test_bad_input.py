@@ -272,3 +272,11 @@ def test_a_run_store_that_is_not_a_directory_is_refused(tmp_path, monkeypatch, c
     assert f"RLWB_RUNS='{tmp_path / 'file'}': not a directory" in capsys.readouterr().err
     assert workbook.main(["reports", "--profile", "smoke", "--section", S01, "--no-pdf"]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_the_driver_refuses_abbreviated_flags(capsys):
+    from lib import workbook
+
+    with pytest.raises(SystemExit):
+        workbook.main(["reports", "--sect", S01])
+    assert "unrecognized arguments: --sect" in capsys.readouterr().err
