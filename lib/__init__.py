@@ -1,28 +1,16 @@
-"""rl-workbook's shared library: the learners, the run store, statistics and report export.
+"""rl-workbook's library. Where things live (the README's map says more):
 
-Modules (see DESIGN in the README): ``config`` and ``params`` (validated, frozen parameters),
-``envs``, ``nets``, ``rollout``, ``returns``, ``pg`` (the one policy-gradient learner),
-``runs`` (run store, grid, executors), ``stats``, ``plots``, ``report``, ``workbook`` (driver)
-and ``sections/`` (one module per report section).
+- ``learners/``: the three learners, each ``train(cfg, seed, out_dir) -> Summary`` (``pg``, ``sac``,
+  ``imitation``), their networks (``nets``, ``heads``) and return estimators (``returns``);
+- ``data/``: environments (``envs``), episode collection (``rollout``), shipped experts (``experts``)
+  and their demonstrations (``datasets``);
+- ``evaluation``: the one evaluation; ``seeds``: the seeds table;
+- ``store/``: the run store (``runs``) and the grid that fills it (``grid``);
+- ``stats``: statistics over seeds;
+- ``sections/``: one module per report section, the protocol they keep (``protocol``) and the few
+  calls every notebook makes (``run``);
+- ``publish/``: results files, tables and verdicts, figures, animations, HTML, PDF, the index;
+- ``config``, ``params``, ``checks``: parameters, profiles and input checks; ``paths`` and
+  ``provenance``: where things are and what made them; ``workbook`` and ``assignment``: the
+  command lines.
 """
-
-
-def _show_config_errors_briefly() -> None:
-    """In an IPython kernel (a notebook, papermill), show a bad parameter as its message alone, not as
-    a long traceback: a ConfigError already names the file or override, the key and what is allowed."""
-    import sys
-
-    ipython = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-    if ipython is None:
-        return
-    from .config import ConfigError
-
-    def brief(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's handler signature
-        stb = [f"{etype.__name__}: {value}"]
-        shell._showtraceback(etype, value, stb)  # what the notebook shows and the kernel replies
-        return stb
-
-    ipython.set_custom_exc((ConfigError,), brief)
-
-
-_show_config_errors_briefly()

@@ -30,9 +30,11 @@ from typing import Any, NoReturn
 import pandas as pd
 
 from .config import ConfigError, build, to_dict
-from .envs import RENAMED_IDS, max_episode_steps, resolve_env_id
-from .pg import PGConfig
-from .runs import REPO_ROOT, RunSpec, run_grid
+from .data.envs import RENAMED_IDS, max_episode_steps, resolve_env_id
+from .learners.pg import PGConfig
+from .paths import REPO_ROOT
+from .store.runs import RunSpec
+from .store.grid import run_grid
 
 MAX_PARALLEL_ENVS = 16
 

@@ -65,7 +65,7 @@ def env_id_problem(env_id: str) -> str | None:
     """None if gymnasium knows ``env_id`` (directly or as a renamed id), else what is wrong and a hint."""
     import gymnasium as gym
 
-    from .envs import RENAMED_IDS, resolve_env_id
+    from .data.envs import RENAMED_IDS, resolve_env_id
 
     registry = gym.envs.registry
     if resolve_env_id(env_id) in registry:
@@ -95,9 +95,10 @@ def dataset_problem(path_text: str, env_id: str) -> str | None:
     format whose widths fit ``env_id``; else what is wrong."""
     import torch
 
-    from .bc import resolve_path, validate_dataset
+    from .data.datasets import validate
+    from .paths import resolve
 
-    path = resolve_path(path_text)
+    path = resolve(path_text)
     if not path.exists():
         return f"{path_text!r}: no such file ({path})"
     if path.is_dir():
@@ -107,7 +108,7 @@ def dataset_problem(path_text: str, env_id: str) -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure to read is the user's file, reported as such
         return f"{path_text!r} is not a readable torch file ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
     try:
-        data = validate_dataset(raw, path_text)
+        data = validate(raw, path_text)
     except (ValueError, TypeError) as exc:
         return str(exc)
     problem = env_id_problem(env_id)
@@ -115,12 +116,12 @@ def dataset_problem(path_text: str, env_id: str) -> str | None:
         return None  # the env id is reported on its own
     import gymnasium as gym
 
-    from .envs import resolve_env_id
+    from .data.envs import resolve_env_id
 
     env = gym.make(resolve_env_id(env_id))
     obs_dim, act_dim = int(math.prod(env.observation_space.shape)), int(math.prod(env.action_space.shape or (1,)))
     env.close()
-    got = (data["observations"].shape[1], data["actions"].shape[1])
+    got = (data["observations"].shape[1], data["actions"].shape[1] if data["actions"].ndim == 2 else 1)
     if got != (obs_dim, act_dim):
         return (f"{path_text!r} holds observations of width {got[0]} and actions of width {got[1]}; {env_id} has "
                 f"{obs_dim} and {act_dim}")
@@ -131,7 +132,7 @@ def dataset_problem(path_text: str, env_id: str) -> str | None:
 
 
 def _episode_limit(env_id: str, max_steps: int | None) -> int:
-    from .envs import max_episode_steps
+    from .data.envs import max_episode_steps
 
     try:
         return int(max_steps or max_episode_steps(env_id) or 1000)
@@ -142,7 +143,7 @@ def _episode_limit(env_id: str, max_steps: int | None) -> int:
 def _family(env_id: str) -> str:
     import gymnasium as gym
 
-    from .envs import resolve_env_id
+    from .data.envs import resolve_env_id
 
     try:
         entry = str(gym.spec(resolve_env_id(env_id)).entry_point)
@@ -163,7 +164,7 @@ def run_cost(config: Any, trainer: str) -> tuple[int, float]:
     SAC: ``total_steps`` steps, each with an update. Behaviour cloning and imitation: their gradient
     steps plus evaluation and data episodes at full length."""
     module = trainer.split(":")[0]
-    if module == "lib.pg" or type(config).__name__ == "PGConfig":
+    if module == "lib.learners.pg" or type(config).__name__ == "PGConfig":
         c = config
         ep = _episode_limit(c.env_id, c.max_episode_steps)
         per_iter = (c.batch_steps + c.batch_episodes * ep) if c.batch_steps else c.batch_episodes * ep
@@ -171,25 +172,20 @@ def run_cost(config: Any, trainer: str) -> tuple[int, float]:
         per_eval = (c.eval_steps + min(c.batch_episodes, 16) * ep) if c.eval_steps else c.eval_episodes * ep
         steps = c.n_iterations * per_iter + evals * per_eval + c.test_episodes * ep
         return steps, steps / RATES[_family(c.env_id)]
-    if module == "lib.sac":
+    if module == "lib.learners.sac":
         c = config
         ep = _episode_limit(c.env_id, None)
         env_steps = c.total_steps + (c.total_steps // c.eval_every) * c.eval_episodes * ep + c.test_episodes * ep
         return env_steps, c.total_steps / RATES["sac"] + (env_steps - c.total_steps) / RATES["env"]
-    if module == "lib.bc":
+    if module == "lib.learners.imitation":
         c = config
         ep = _episode_limit(c.env_id, None)
-        episodes = (c.steps // c.eval_every) * c.eval_episodes + c.test_episodes + c.dagger_rounds * c.dagger_episodes
+        d = c.demos
+        demo_episodes = 0 if d.file else d.episodes * (d.max_attempts_factor if d.full_length_only else 1)
+        evals = (c.total_steps // c.eval_every if c.eval_every else 0) + c.dagger_rounds + 1
+        episodes = demo_episodes + c.dagger_rounds * c.dagger_episodes + evals * c.eval_episodes + c.test_episodes
         env_steps = episodes * ep
-        return env_steps, c.steps / RATES["grad"] + env_steps / RATES["env"]
-    if module == "lib.imitation":
-        c = config
-        ep = _episode_limit(c.env_id, None)
-        rounds = c.dagger_iterations if c.method == "dagger" else 0
-        episodes = c.n_trajectories * (c.max_attempts_factor if c.setting == "perfect" else 1) + rounds * (c.dagger_episodes + c.eval_episodes) + c.test_episodes
-        grads = c.bc_steps + rounds * c.dagger_steps
-        env_steps = episodes * ep
-        return env_steps, grads / RATES["grad"] + env_steps / RATES["env"]
+        return env_steps, c.total_steps / RATES["grad"] + env_steps / RATES["env"]
     return 0, 0.0
 
 
@@ -218,7 +214,7 @@ def budget_problem(specs: Sequence[Any], workers: int, what: str) -> str | None:
 
 def store_problem() -> str | None:
     """None if the run store (``$RLWB_RUNS`` or runs/) is, or can be made, a writable directory."""
-    from .runs import store_root
+    from .paths import store_root
 
     root = store_root()
     where = f"RLWB_RUNS={os.environ['RLWB_RUNS']!r}" if "RLWB_RUNS" in os.environ else f"the run store {root}"
@@ -245,8 +241,8 @@ def config_problems(cfg: Any) -> list[str]:
             problem = env_id_problem(value)
             if problem:
                 problems.append(f"key '{key}': {problem}")
-        if name == "dataset_file" and isinstance(value, str) and value:
-            env_key = key.rsplit(".", 1)[0] + ".env_id" if "." in key else "env_id"
+        if key.endswith("demos.file") and isinstance(value, str) and value:
+            env_key = key[: -len("demos.file")] + "env_id"
             problem = dataset_problem(value, str(values.get(env_key, "HalfCheetah-v4")))
             if problem:
                 problems.append(f"key '{key}': {problem}")

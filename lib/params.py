@@ -17,7 +17,7 @@ import yaml
 
 from .checks import check_section
 from .config import ConfigError, build, deep_merge
-from .runs import REPO_ROOT
+from .paths import REPO_ROOT
 
 PARAMS_DIR = REPO_ROOT / "params"
 PROFILES = ("smoke", "default", "full")

@@ -23,9 +23,9 @@ import yaml
 from .config import ConfigError
 from .params import PROFILES, load_params
 from .provenance import changed_code, git_commit
-from .publish import build_index, export_html, find_chromium, html_to_pdf, insert_provenance, provenance_html
-from .report import profile_root, report_dir, write_reference
-from .runs import REPO_ROOT, store_root
+from .publish.html import build_index, export_html, find_chromium, html_to_pdf, insert_provenance, provenance_html
+from .publish.report import profile_root, report_dir, write_reference
+from .paths import REPO_ROOT, store_root
 from .sections import SECTIONS, get_section
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -129,7 +129,7 @@ def tidy_streams(path: Path) -> None:
 def _trained_for(section: str, names: set[str]) -> int:
     """How many of the run directories ``names`` were made for ``section`` (their flags.json says so):
     another process training on the same store at the same time is not counted."""
-    from .runs import store_root
+    from .paths import store_root
 
     count = 0
     for name in names:
@@ -141,7 +141,7 @@ def _trained_for(section: str, names: set[str]) -> int:
 
 
 def _store_runs() -> set[str]:
-    from .runs import store_root
+    from .paths import store_root
 
     root = store_root()
     return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.exists() else set()
@@ -164,7 +164,8 @@ def fingerprint(section: str, profile: str, overrides: dict[str, Any]) -> str:
     import hashlib
 
     from .params import params_path
-    from .runs import LIB_DIR, package_versions
+    from .paths import LIB_DIR
+    from .provenance import package_versions
 
     h = hashlib.sha256()
     files = [NOTEBOOKS_DIR / f"{section}.ipynb", params_path(section, profile)]
@@ -286,7 +287,7 @@ def store_check_output(section: str, text: str) -> Path:
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-    from .report import regression_check
+    from .publish.report import regression_check
 
     for section in args.section or list(SECTIONS):
         execute_section(section, "smoke", log=False)

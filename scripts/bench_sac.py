@@ -36,7 +36,8 @@ from torch import nn  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib.sac import ReplayBuffer, SACActor, SACAgent, SACConfig  # noqa: E402
+from lib.learners.sac import ReplayBuffer, SACAgent, SACConfig  # noqa: E402
+from lib.learners.nets import SACActor  # noqa: E402
 
 
 class PlainSAC:

@@ -29,9 +29,9 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib.nets import CategoricalPolicy  # noqa: E402
+from lib.learners.nets import CategoricalPolicy  # noqa: E402
 from lib.params import load_params  # noqa: E402
-from lib.pg import train  # noqa: E402
+from lib.learners.pg import train  # noqa: E402
 
 
 def plain_loop(seconds: float, seed: int = 0) -> dict[str, float]:

@@ -17,7 +17,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture()
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An empty run store in a temporary directory (also exported as RLWB_RUNS)."""
-    from lib.runs import RunStore
+    from lib.store.runs import RunStore
 
     monkeypatch.setenv("RLWB_RUNS", str(tmp_path / "runs"))
     return RunStore(tmp_path / "runs")
@@ -26,6 +26,6 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture()
 def tiny_cfg():
     """A CartPole learner config that trains in well under a second."""
-    from lib.pg import PGConfig
+    from lib.learners.pg import PGConfig
 
     return PGConfig(episodes=24, batch_episodes=4, window=8, test_episodes=8, hidden=(16,), value_hidden=(16,))

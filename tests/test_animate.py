@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib import animate
+from lib.publish import animate
 from lib.config import ConfigError, build
 
 CFG = animate.AnimationConfig(seconds=2.0, fps=10, width=120, strip_frames=3)

@@ -228,7 +228,8 @@ def test_reports_validate_before_any_kernel_starts(tmp_path, monkeypatch, capsys
 def test_a_failing_notebook_is_one_line_with_section_cell_error_and_path(tmp_path, monkeypatch, capsys):
     import nbformat
 
-    from lib import report, workbook
+    from lib.publish import report
+    from lib import workbook
 
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                                             "language_info": {"name": "python"}})

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from lib.report import reference_path
-from lib.sac import NumpySACActor, SACActor
+from lib.publish.report import reference_path
+from lib.learners.nets import NumpySACActor, SACActor
 from lib.sections import SECTIONS, get_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def run_python(code: str, **env: str) -> str:
 
 EXACT_ACTIONS = """
 import numpy as np, torch
-from lib.sac import NumpySACActor, SACActor
+from lib.learners.nets import NumpySACActor, SACActor
 torch.manual_seed(0)
 actor = SACActor(17, 6, 256)
 obs = np.random.default_rng(1).standard_normal((64, 17)).astype(np.float32) * 3
@@ -59,7 +59,7 @@ def test_exact_sac_actions_match_the_float32_actor_to_rounding():
 CARTPOLE_RUN = """
 import sys, tempfile, hashlib
 from pathlib import Path
-from lib.pg import PGConfig, train
+from lib.learners.pg import PGConfig, train
 cfg = PGConfig(episodes=64, batch_episodes=8, window=8, test_episodes=8, hidden=(16,), baseline=sys.argv[1] if len(sys.argv) > 1 else "value")
 d = Path(tempfile.mkdtemp())
 train(cfg, 3, d)
@@ -77,7 +77,7 @@ def test_a_cartpole_run_plays_the_same_episodes_on_other_cpu_kernels(capability)
 
 
 def test_every_section_says_how_it_reproduces():
-    from lib.publish import provenance_html
+    from lib.publish.html import provenance_html
 
     for section in SECTIONS:
         rep = get_section(section).REPRODUCES

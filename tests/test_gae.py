@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib.returns import gae, reward_to_go
+from lib.learners.returns import gae, reward_to_go
 
 
 def _random_batch(seed=0, k=5, t_max=12):
@@ -87,8 +87,8 @@ class _Const:
 def test_learner_bootstraps_truncations_only(limit, truncated):
     """Pushing left drops the pole in ~10 steps: with a 5-step limit every episode is cut
     (bootstrap V(s_T)); with 500 every episode terminates (future value 0)."""
-    from lib.pg import PGConfig, PGLearner
-    from lib.rollout import collect_round
+    from lib.learners.pg import PGConfig, PGLearner
+    from lib.data.rollout import collect_round
 
     cfg = PGConfig(baseline="value", gae_lambda=0.95, max_episode_steps=limit, batch_episodes=3, hidden=(8,), value_hidden=(8,))
     learner = PGLearner(cfg, seed=0)
@@ -107,7 +107,7 @@ def test_learner_bootstraps_truncations_only(limit, truncated):
 
 
 def test_gaussian_log_prob_matches_torch_distributions():
-    from lib.nets import GaussianPolicy
+    from lib.learners.nets import GaussianPolicy
 
     torch.manual_seed(0)
     pol = GaussianPolicy(3, 2, (8,), logstd_init=-0.5)

@@ -1,49 +1,66 @@
-"""Behaviour cloning and DAgger on a toy environment with a known expert, and the shipped expert."""
+"""The one imitation learner with a categorical head: demonstrations, the DAgger mixture and round,
+a whole DAgger run fixing what behaviour cloning gets wrong, on a toy env with a known expert; and
+the shipped CartPole expert."""
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from lib.envs import make_vec
-from lib.imitation import MixtureSampler, dagger_iteration, demonstrations, fit
-from lib.nets import CategoricalPolicy
+from lib.data.datasets import demonstrations
+from lib.data.envs import make_vec
+from lib.data.experts import Expert
+from lib.learners.heads import BCPolicy, HeadConfig, TorchSampler
+from lib.learners.imitation import DemoConfig, ImitationConfig, MixtureSampler, dagger_round, train
 from tests.toy_env import ENV_ID, expert_action, expert_policy
 
 
-def test_bc_reaches_zero_error_on_a_separable_set():
+def toy_expert() -> Expert:
+    return Expert("toy", expert_policy(), {"policy_sha256": "0" * 64, "env_id": ENV_ID})
+
+
+def test_categorical_head_reaches_zero_error_on_a_separable_set():
     rng = np.random.default_rng(0)
-    obs = rng.uniform(-1, 1, size=(400, 2)).astype(np.float32)
-    actions = (obs[:, 0] + 0.5 * obs[:, 1] > 0).astype(np.int64)  # linearly separable
+    obs = torch.from_numpy(rng.uniform(-1, 1, size=(400, 2)).astype(np.float32))
+    actions = (obs[:, 0] + 0.5 * obs[:, 1] > 0).long()  # linearly separable
     torch.manual_seed(0)
-    pol = CategoricalPolicy(2, 2, (32,))
+    pol = BCPolicy(2, HeadConfig(head="categorical", width=32, depth=1), torch.zeros(2), torch.ones(2), n_actions=2)
     opt = torch.optim.AdamW(pol.parameters(), lr=1e-2, weight_decay=0.0)
-    loss, acc = fit(pol, opt, obs, actions, steps=1500, batch_size=128, gen=torch.Generator().manual_seed(0))
-    assert acc == 1.0
-    assert loss < 0.05
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(1500):
+        idx = torch.randint(0, 400, (128,), generator=gen)
+        loss = pol.loss(obs[idx], actions[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert bool((pol.act(obs) == actions).all())
+    assert float(pol.loss(obs, actions)) < 0.05
 
 
 def test_demonstrations_perfect_keeps_only_full_length_episodes():
-    expert = expert_policy().numpy_sampler()
-    demos = demonstrations(expert, ENV_ID, n=5, seed=0, perfect_only=True, max_attempts=50)
+    demos = demonstrations(toy_expert(), ENV_ID, 5, seed=0, temperature=1.0, full_length_only=True, max_attempts=50)
     assert len(demos.lengths) == 5 and (demos.lengths == 40).all()
-    assert demos.obs.shape == (200, 1) and demos.actions.shape == (200,)
-    assert demos.short_share == 0.0
+    assert demos.obs.shape == (200, 1) and demos.actions.shape == (200,) and demos.actions.dtype == np.int64
+    assert demos.short_share == 0.0 and (demos.returns == 40).all()
 
 
 def test_demonstrations_imperfect_keep_short_episodes():
-    hot = expert_policy().numpy_sampler(temperature=50.0)  # nearly uniform: falls out of the corridor
-    demos = demonstrations(hot, ENV_ID, n=20, seed=0, perfect_only=False, max_attempts=20)
+    demos = demonstrations(toy_expert(), ENV_ID, 20, seed=0, temperature=50.0)  # nearly uniform: falls out
     assert len(demos.lengths) == 20
     assert demos.short_share > 0.5
     assert demos.obs.shape[0] == demos.lengths.sum()
 
 
+def test_greedy_demonstrations_are_the_experts_actions():
+    demos = demonstrations(toy_expert(), ENV_ID, 3, seed=0)
+    np.testing.assert_array_equal(demos.actions, expert_action(demos.obs))
+
+
 def test_perfect_demonstrations_give_up_with_a_clear_error():
-    hot = expert_policy().numpy_sampler(temperature=1000.0)
-    with pytest.raises(RuntimeError, match="trajectories of length 40"):
-        demonstrations(hot, ENV_ID, n=3, seed=0, perfect_only=True, max_attempts=6)
+    with pytest.raises(RuntimeError, match="episodes of length 40"):
+        demonstrations(toy_expert(), ENV_ID, 3, seed=0, temperature=1000.0, full_length_only=True, max_attempts=6)
 
 
 class _AlwaysRight:
@@ -51,70 +68,98 @@ class _AlwaysRight:
         return np.ones(obs.shape[0], dtype=np.int64)
 
 
-def test_dagger_iteration_relabels_visited_states_with_the_expert():
-    expert = expert_policy().numpy_sampler()
+def test_dagger_round_relabels_visited_states_with_the_expert():
     env = make_vec(ENV_ID, 4)
-    rng = np.random.default_rng(0)
     # beta = 0: the learner (always right) drives, so it visits states the expert never would
-    obs, labels, batch = dagger_iteration(expert, _AlwaysRight(), env, beta=0.0, rng=rng, seed=0)
+    obs, labels, batch = dagger_round(toy_expert(), _AlwaysRight(), env, 0.0, np.random.default_rng(0), seed=0)
     assert obs.shape[0] == labels.shape[0] == batch.lengths.sum()
     np.testing.assert_array_equal(labels, expert_action(obs))
     assert (obs[:, 0] > 0.5).any(), "an always-right learner drifts to the right edge"
     assert (labels == 0).any() and batch.terminated.all()
 
 
-def test_mixture_with_beta_one_is_the_expert():
-    expert = expert_policy().numpy_sampler()
+def test_mixture_with_beta_one_is_the_expert_and_zero_the_learner():
     obs = np.linspace(-0.9, 0.9, 50, dtype=np.float32)[:, None]
-    m = MixtureSampler(expert, _AlwaysRight(), beta=1.0)
-    np.testing.assert_array_equal(m.sample(obs, np.random.default_rng(0)), expert_action(obs))
+    expert = toy_expert().actor()
+    np.testing.assert_array_equal(MixtureSampler(expert, _AlwaysRight(), 1.0).sample(obs, np.random.default_rng(0)),
+                                  expert_action(obs))
+    np.testing.assert_array_equal(MixtureSampler(expert, _AlwaysRight(), 0.0).sample(obs, np.random.default_rng(0)),
+                                  np.ones(50))
 
 
-def test_dagger_aggregates_and_fixes_a_bad_learner():
-    """Start from a learner trained on right-drifting data only; one DAgger round with the
-    learner driving collects the states it gets wrong, labelled by the expert, and refitting
-    on the aggregate makes it agree with the expert."""
-    expert = expert_policy().numpy_sampler()
-    torch.manual_seed(0)
-    learner = CategoricalPolicy(1, 2, (16,))
-    opt = torch.optim.AdamW(learner.parameters(), lr=1e-2, weight_decay=0.0)
-    data_obs = np.full((50, 1), -0.2, np.float32)
-    data_act = np.ones(50, dtype=np.int64)
-    fit(learner, opt, data_obs, data_act, 200, 50, torch.Generator().manual_seed(0))
-    env = make_vec(ENV_ID, 4)
-    obs, labels, _ = dagger_iteration(expert, learner.numpy_sampler(), env, beta=0.0, rng=np.random.default_rng(1), seed=1)
-    agg_obs, agg_act = np.concatenate([data_obs, obs]), np.concatenate([data_act, labels])
-    assert len(agg_obs) == 50 + len(obs)
-    fit(learner, opt, agg_obs, agg_act, 800, 128, torch.Generator().manual_seed(1))
-    probe = np.array([[-0.6], [-0.3], [0.3], [0.6]], np.float32)
-    np.testing.assert_array_equal(learner.numpy_sampler().sample(probe, None, greedy=True), expert_action(probe))
+@pytest.fixture
+def shipped_toy(tmp_path, monkeypatch):
+    """The toy expert shipped under a temporary experts/ folder."""
+    from lib.data import experts
+
+    monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path / "experts")
+    experts.save_expert("toy", expert_policy().state_dict(),
+                        {"env_id": ENV_ID, "network": {"kind": "categorical", "obs_dim": 1, "n_actions": 2, "hidden": [],
+                                                       "activation": "tanh"}})
+    return experts.load("toy")
+
+
+def test_dagger_fixes_what_cloning_one_skewed_demonstration_gets_wrong(tmp_path, shipped_toy):
+    """One demonstration from a hot expert (temperature 3) covers few states; cloning it leaves the
+    learner wrong somewhere; DAgger rounds driven by the learner (beta 0) collect the states it gets
+    wrong, labelled by the expert, and the learner ends up agreeing with the expert everywhere."""
+    base = ImitationConfig(env_id=ENV_ID, expert="toy", expert_sha256=shipped_toy.sha256,
+                           demos=DemoConfig(episodes=1, temperature=3.0),
+                           head=HeadConfig(head="categorical", width=16, depth=1), steps=300, dagger_steps=300,
+                           batch_size=64, lr=1e-2, dagger_episodes=4, beta0=0.0, eval_episodes=4, test_episodes=8)
+    probe = np.linspace(-0.95, 0.95, 39, dtype=np.float32)[:, None]
+
+    def agreement(cfg: ImitationConfig, name: str) -> tuple[float, dict, pd.DataFrame]:
+        out = tmp_path / name
+        out.mkdir()
+        summary = train(cfg, 3, out)
+        from lib.learners.imitation import make_policy
+
+        pol = make_policy(cfg, torch.zeros(1, 1))
+        pol.load_state_dict(torch.load(out / "agent.pt", weights_only=True)["policy"])
+        acts = pol.act(torch.from_numpy(probe)).numpy()
+        return float((acts == expert_action(probe)).mean()), summary, pd.read_csv(out / "log.csv")
+
+    bc, s_bc, _ = agreement(base, "bc")
+    dagger, s_dg, log = agreement(base.__class__(**{**base.__dict__, "dagger_rounds": 3}), "dagger")
+    assert dagger == 1.0 and bc < 1.0
+    assert s_dg["expert_labels"] == s_dg["demo_labels"] + sum(
+        int(x) for x in np.diff(log.expert_labels.to_numpy())) and list(log["round"]) == [0, 1, 2, 3]
+    assert s_bc["expert_labels"] == s_bc["demo_labels"] and len(s_dg["dagger_returns"]) == 3
+
+
+def test_a_changed_expert_is_refused_before_anything_runs(tmp_path, shipped_toy):
+    cfg = ImitationConfig(env_id=ENV_ID, expert="toy", expert_sha256="f" * 64)
+    with pytest.raises(ValueError, match="the config expects sha256 ffffff"):
+        train(cfg, 0, tmp_path)
 
 
 def test_shipped_cartpole_expert_loads_and_matches_its_metadata():
-    from lib.experts import expert_dir, file_sha256, load_expert
+    from lib.data.experts import expert_dir, file_sha256, load
+    from lib.evaluation import evaluate
 
     if not (expert_dir("cartpole_expert") / "metadata.json").exists():
         pytest.fail("experts/cartpole_expert is not shipped")
-    policy, meta = load_expert("cartpole_expert")
-    assert file_sha256(expert_dir("cartpole_expert") / "policy.pt") == meta["policy_sha256"]
+    expert = load("cartpole_expert")
+    meta = expert.meta
+    assert expert.discrete and file_sha256(expert_dir("cartpole_expert") / "policy.pt") == meta["policy_sha256"]
     assert meta["config"]["baseline"] == "rloo" and meta["config"]["entropy_coef"] > 0
     assert meta["config"]["episodes"] == meta["episodes"]
     # the recorded test score is reproduced exactly by replaying the recorded test seed
-    from lib.rollout import evaluate
-
-    rets, _ = evaluate(policy.numpy_sampler(), make_vec(meta["env_id"], 100), meta["test_episodes"], seed=meta["test_seed"])
+    rets, _ = evaluate(expert.network.numpy_sampler(), make_vec(meta["env_id"], 100), meta["test_episodes"],
+                       seed=meta["test_seed"])
     assert float(rets.mean()) == pytest.approx(meta["test_mean"])
     assert json.loads((expert_dir("cartpole_expert") / "metadata.json").read_text())["seed"] == meta["seed"]
 
 
 def test_tampered_expert_is_refused(tmp_path, monkeypatch):
-    from lib import experts
+    from lib.data import experts
 
     monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path)
     pol = expert_policy()
-    meta = {"network": {"obs_dim": 1, "n_actions": 2, "hidden": [], "activation": "tanh"}}
+    meta = {"network": {"kind": "categorical", "obs_dim": 1, "n_actions": 2, "hidden": [], "activation": "tanh"}}
     experts.save_expert("toy", pol.state_dict(), meta)
-    experts.load_expert("toy")  # loads
+    experts.load("toy")  # loads
     torch.save({k: v + 1 for k, v in pol.state_dict().items()}, tmp_path / "toy" / "policy.pt")
     with pytest.raises(ValueError, match="sha256"):
-        experts.load_expert("toy")
+        experts.load("toy")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.runs import RunSpec, RunStore, run_grid
+from lib.store.runs import RunSpec, RunStore
+from lib.store.grid import run_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,7 +127,8 @@ def test_ctrl_c_says_which_runs_finished(store, tiny_cfg, capsys):
 def _grid_in_process(root: str, marker_dir: str, out: str) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["RLWB_TEST_TRAIN_LOG"] = marker_dir
-    from lib.runs import RunSpec, RunStore, run_grid
+    from lib.store.runs import RunSpec, RunStore
+    from lib.store.grid import run_grid
     from tests.slow_trainer import SlowConfig
 
     specs = [RunSpec(section="t", variant=f"v{i}", exp_name=f"v{i}", seed=i, config=SlowConfig(),

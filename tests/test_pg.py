@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from lib.envs import make_vec, resolve_env_id
-from lib.pg import CheckpointSelector, PGConfig, entropy_coef_at, train
-from lib.rollout import collect_round, evaluate
+from lib.data.envs import make_vec, resolve_env_id
+from lib.learners.pg import CheckpointSelector, PGConfig, entropy_coef_at, train
+from lib.data.rollout import collect_round
+from lib.evaluation import evaluate
 
 
 def _files(d):
@@ -124,7 +125,7 @@ def test_entropy_schedule_is_linear_between_ends():
 
 
 def test_numpy_sampler_matches_torch_policy():
-    from lib.nets import CategoricalPolicy
+    from lib.learners.nets import CategoricalPolicy
 
     torch.manual_seed(0)
     pol = CategoricalPolicy(4, 3, (16, 16))
@@ -144,7 +145,7 @@ def test_renamed_env_ids():
 
 
 def test_temperature_flattens_the_distribution():
-    from lib.nets import CategoricalPolicy
+    from lib.learners.nets import CategoricalPolicy
 
     torch.manual_seed(0)
     pol = CategoricalPolicy(4, 2, (8,))
@@ -161,7 +162,7 @@ def test_temperature_flattens_the_distribution():
 
 
 def test_collect_steps_gives_complete_stitched_episodes():
-    from lib.rollout import collect_steps
+    from lib.data.rollout import collect_steps
 
     env = make_vec("CartPole-v1", 4)
     rng = np.random.default_rng(0)
@@ -201,7 +202,7 @@ def test_step_batches_are_deterministic_and_respect_the_budget(tmp_path):
 
 
 def test_action_noise_discrete_and_continuous():
-    from lib.envs import ActionNoise
+    from lib.data.envs import ActionNoise
 
     env = ActionNoise(make_vec("CartPole-v1", 4000), prob=0.5, seed=0)
     chosen = np.zeros(4000, dtype=np.int64)

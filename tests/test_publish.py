@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib import present, provenance, publish, report, workbook
+from lib.publish import present, html as publish, report
+from lib import provenance, workbook
 from lib.config import ConfigError
 from lib.params import as_overrides
 from lib.sections import SECTIONS

@@ -8,7 +8,8 @@ import os
 import nbformat
 import pytest
 
-from lib import report, workbook
+from lib.publish import report
+from lib import workbook
 
 
 def _notebook_with_figure(path):

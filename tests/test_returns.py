@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib.returns import RunningMeanBaseline, normalize, reward_to_go, rloo_baseline, trajectory_return
+from lib.learners.returns import RunningMeanBaseline, normalize, reward_to_go, rloo_baseline, trajectory_return
 
 
 def test_reward_to_go_single_episode():

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.runs import RUN_FILES, ProcessExecutor, RunSpec, RunStore, run_grid
+from lib.store.runs import RUN_FILES, RunSpec, RunStore
+from lib.store.grid import ProcessExecutor, run_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +89,7 @@ def failing_trainer(cfg, seed, out_dir):
     """A trainer that fails for seed 1 and otherwise defers to the real one."""
     if seed == 1:
         raise RuntimeError("boom for seed 1")
-    from lib.pg import train
+    from lib.learners.pg import train
 
     return train(cfg, seed, out_dir)
 
@@ -112,7 +113,7 @@ def test_process_executor_matches_serial(store, tiny_cfg, tmp_path):
 
 
 def test_code_hash_covers_what_the_trainer_imports_and_nothing_else():
-    from lib.runs import code_files
+    from lib.provenance import code_files
 
     names = {p.name for p in code_files("lib.pg")}
     assert {"pg.py", "returns.py", "rollout.py", "nets.py", "envs.py"} <= names

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from lib import sac
-from lib.sac import NumpySACActor, ReplayBuffer, SACActor, SACAgent, SACConfig, TwinQ
+from lib.learners import sac
+from lib.learners.nets import NumpySACActor, SACActor
+from lib.learners.sac import ReplayBuffer, SACAgent, SACConfig, TwinQ
 
 
 def test_actor_loads_the_reports_checkpoint_layout():
@@ -107,7 +108,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
                     eval_every=650, eval_episodes=1, checkpoint_every=500, test_episodes=1)
     whole = sac.train_sac(cfg, 3, tmp_path / "whole", verbose=False)
 
-    real = sac.evaluate_actor
+    real = sac.evaluate
     calls = {"n": 0}
 
     def crash_on_second_eval(*args, **kwargs):
@@ -116,11 +117,11 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sac, "evaluate_actor", crash_on_second_eval)
+    monkeypatch.setattr(sac, "evaluate", crash_on_second_eval)
     with pytest.raises(KeyboardInterrupt):
         sac.train_sac(cfg, 3, tmp_path / "cut", verbose=False)
     assert (tmp_path / "cut" / "checkpoint.pt").exists()
-    monkeypatch.setattr(sac, "evaluate_actor", real)
+    monkeypatch.setattr(sac, "evaluate", real)
     resumed = sac.train_sac(cfg, 3, tmp_path / "cut", verbose=False)
     assert resumed["test_returns"] == whole["test_returns"]
     a = torch.load(tmp_path / "whole" / "actor.pt")
@@ -129,6 +130,37 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "whole" / "episodes.csv"), pd.read_csv(tmp_path / "cut" / "episodes.csv"))
     assert math.isfinite(resumed["test_mean"])
+
+
+def test_the_store_resumes_an_interrupted_sac_run(tmp_path, monkeypatch):
+    """Through the run contract: a run killed mid-training keeps its work directory (it holds a
+    checkpoint); the next call resumes it and publishes the same run as an uninterrupted one."""
+    from lib.store.runs import RunSpec, RunStore
+
+    cfg = SACConfig(env_id="InvertedPendulum-v4", total_steps=1300, learning_starts=200, batch_size=32, hidden=16,
+                    eval_every=650, eval_episodes=1, checkpoint_every=500, test_episodes=1)
+    spec = RunSpec(section="t", variant="v", exp_name="sac", seed=3, config=cfg, trainer="lib.learners.sac:train")
+    whole = RunStore(tmp_path / "a")
+    ref = whole.load(spec, whole.execute(spec, spec.key()), False)
+    real, calls = sac.evaluate, {"n": 0}
+
+    def crash_on_second_eval(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    store = RunStore(tmp_path / "b")
+    monkeypatch.setattr(sac, "evaluate", crash_on_second_eval)
+    with pytest.raises(KeyboardInterrupt):
+        store.execute(spec, spec.key())
+    assert (store.tmp / spec.key() / "checkpoint.pt").exists() and store.find(spec.key()) is None
+    assert store.clean_stale() == 0  # a checkpoint is kept for the next call
+    monkeypatch.setattr(sac, "evaluate", real)
+    run = store.load(spec, store.execute(spec, spec.key()), False)
+    assert run.summary["test_returns"] == ref.summary["test_returns"]
+    assert sorted(p.name for p in run.path.iterdir()) == ["agent.pt", "episodes.csv", "flags.json", "log.csv", "summary.json"]
+    pd.testing.assert_frame_equal(pd.read_csv(run.path / "episodes.csv"), pd.read_csv(ref.path / "episodes.csv"))
 
 
 def test_output_layer_gradients_match_autograd():

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import torch
 
-from lib import sac
-from lib.sac import SACAgent, SACConfig, TwinQ
+from lib.learners import sac
+from lib.learners.sac import SACAgent, SACConfig, TwinQ
 
 GAMMA, ALPHA = 0.9, 0.5
 OBS, ACT, B = 3, 2, 4
@@ -168,9 +168,9 @@ def test_running_mean_baseline_on_a_known_sequence_of_batches(monkeypatch):
     """The running-mean baseline is the bias-corrected EMA of earlier batches' mean return; a batch never
     sees its own. With decay 0.5 and batch means 5/3, 11/3, the baselines are 0, 5/3, 3.
     Red for: updating the EMA before it is used, no bias correction, or the wrong decay."""
-    from lib import pg
-    from lib.pg import PGConfig, PGLearner
-    from lib.rollout import EpisodeBatch
+    from lib.learners import pg
+    from lib.learners.pg import PGConfig, PGLearner
+    from lib.data.rollout import EpisodeBatch
 
     cfg = PGConfig(env_id="CartPole-v1", episodes=8, batch_episodes=2, baseline="running_mean", running_mean_decay=0.5,
                    return_type="trajectory", gamma=1.0, normalize_advantages=True, hidden=(4,))

@@ -9,10 +9,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..config import spec
-from ..envs import max_episode_steps
-from ..plots import save
-from ..report import Claim
-from ..runs import RunResult, RunSpec
+from ..data.envs import max_episode_steps
+from ..publish.plots import save
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
 from .common import MUJOCO_STATISTICAL

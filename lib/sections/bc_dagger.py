@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from ..config import spec
-from ..experts import read_metadata
-from ..imitation import ImitationConfig
-from ..plots import PALETTE, save
-from ..report import Claim
-from ..runs import RunResult, RunSpec
+from ..data.experts import read_metadata
+from ..learners.imitation import DemoConfig, ImitationConfig
+from ..publish.plots import PALETTE, save
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import BIT_FOR_BIT
+from .protocol import GridConfig, seed_range
 
 SECTION = "04_bc_dagger"
 TITLE = "Behaviour cloning against DAgger on CartPole, from a perfect and an imperfect expert"
@@ -43,6 +44,11 @@ class Config:
     perfect_tolerance: float = spec(0.99, gt=0, le=1)
     decent: float = spec(195.0, gt=0, doc="'decent' = a test mean at least this")
     slight: float = spec(100.0, gt=0, doc="a drop in mean test return smaller than this counts as slight")
+    perfect_temperature: float = spec(1.0, gt=0, doc="the expert's temperature in the perfect setting (only episodes "
+                                      "that reach the time limit are kept)")
+    imperfect_temperature: float = spec(2.0, gt=0, doc="the expert's temperature in the imperfect setting (every "
+                                        "episode is kept)")
+    dagger_rounds: int = spec(10, ge=1, doc="DAgger's rounds")
     imitation: ImitationConfig = spec(default_factory=ImitationConfig)
 
     def check(self) -> list[str]:
@@ -53,8 +59,11 @@ class Config:
             vals = getattr(self, key)
             if not vals or len(set(vals)) != len(vals):
                 errs.append(f"key '{key}' must be non-empty without repeats")
-        if self.imitation.n_trajectories != 1 or self.imitation.method != "bc" or self.imitation.setting != "perfect":
-            errs.append("keys 'imitation.n_trajectories', 'imitation.method' and 'imitation.setting' are set by the grid; use 'ns', 'methods' and 'settings'")
+        if self.imitation.dagger_rounds != 0 or self.imitation.demos != DemoConfig():
+            errs.append("keys 'imitation.dagger_rounds' and 'imitation.demos' are set by the grid; use 'ns', 'methods', "
+                        "'settings', 'dagger_rounds' and the temperatures")
+        if self.imitation.head.head != "categorical":
+            errs.append("key 'imitation.head.head' must be categorical (CartPole's actions are discrete)")
         return errs
 
 
@@ -62,19 +71,26 @@ def variant(setting: str, method: str, n: int) -> str:
     return f"{setting}_{method}_n{n}"
 
 
-def specs(cfg: Config) -> list[RunSpec]:
-    """One run per setting x method x n x seed; the expert's sha256 is part of every key."""
+def run_config(cfg: Config, setting: str, method: str, n: int) -> ImitationConfig:
+    """The learner's config at one point of the grid (the expert's sha256 is part of every key)."""
     sha = read_metadata(cfg.imitation.expert)["policy_sha256"]
-    base = dataclasses.replace(cfg.imitation, expert_sha256=sha)
-    out = []
-    for setting in cfg.settings:
-        for method in cfg.methods:
-            for n in cfg.ns:
-                run_cfg = dataclasses.replace(base, setting=setting, method=method, n_trajectories=n)
-                for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
-                    out.append(RunSpec(section=SECTION, variant=variant(setting, method, n), exp_name=f"{method}_{setting}_n{n}",
-                                       seed=seed, config=run_cfg, trainer="lib.imitation:train"))
-    return out
+    perfect = setting == "perfect"
+    demos = DemoConfig(episodes=n, temperature=cfg.perfect_temperature if perfect else cfg.imperfect_temperature,
+                       full_length_only=perfect)
+    return dataclasses.replace(cfg.imitation, expert_sha256=sha, demos=demos,
+                               dagger_rounds=cfg.dagger_rounds if method == "dagger" else 0)
+
+
+def grid(cfg: Config) -> list[tuple[str, str, int]]:
+    """(setting, method, n) of every point, in the report's order."""
+    return [(s, m, n) for s in cfg.settings for m in cfg.methods for n in cfg.ns]
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    """One run per setting x method x n x seed."""
+    return [RunSpec(section=SECTION, variant=variant(s, m, n), exp_name=f"{m}_{s}_n{n}", seed=seed,
+                    config=run_config(cfg, s, m, n), trainer="lib.learners.imitation:train")
+            for s, m, n in grid(cfg) for seed in seed_range(cfg)]
 
 
 def describe(cfg: Config) -> str:
@@ -83,12 +99,12 @@ def describe(cfg: Config) -> str:
     return (
         f"- **Expert**: `experts/{c.expert}` (section 03; test {meta['test_mean']:.1f} ± {meta['test_std']:.1f}).\n"
         f"- **Demonstrations**: the expert plays with its actions sampled at a temperature; a demonstration is the "
-        f"states it visited with the actions it took. *Perfect*: temperature {c.perfect_temperature:g}, only "
-        f"trajectories that reach {cfg.perfect:g} steps are kept. *Imperfect*: temperature {c.imperfect_temperature:g} "
+        f"states it visited with the actions it took. *Perfect*: temperature {cfg.perfect_temperature:g}, only "
+        f"trajectories that reach {cfg.perfect:g} steps are kept. *Imperfect*: temperature {cfg.imperfect_temperature:g} "
         f"(logits divided by it, so the expert errs more often), every trajectory is kept, short ones included.\n"
-        f"- **Behaviour cloning**: a fresh MLP {list(c.hidden)} policy, cross-entropy on the demonstration pairs, "
-        f"{c.bc_steps} AdamW steps (lr {c.lr:g}, minibatch {c.batch_size}).\n"
-        f"- **DAgger**: the same start, then {c.dagger_iterations} iterations: play {c.dagger_episodes} episodes where "
+        f"- **Behaviour cloning**: a fresh MLP policy ({c.head.depth} x {c.head.width}, {c.head.activation}), "
+        f"cross-entropy on the demonstration pairs, {c.steps} AdamW steps (lr {c.lr:g}, minibatch {c.batch_size}).\n"
+        f"- **DAgger**: the same start, then {cfg.dagger_rounds} rounds: play {c.dagger_episodes} episodes where "
         f"each step is the expert's action with probability beta_i = {c.beta0:g} x {c.beta_decay:g}^(i-1) and the "
         f"learner's otherwise, label every visited state with the expert's most likely action, add them to the "
         f"data and train {c.dagger_steps} more steps on the whole aggregate.\n"
@@ -103,7 +119,8 @@ def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
         c: ImitationConfig = r.spec.config
         s = r.summary
         rows.append({
-            "setting": c.setting, "method": c.method, "n": c.n_trajectories, "seed": r.spec.seed,
+            "setting": "perfect" if c.demos.full_length_only else "imperfect",
+            "method": "dagger" if c.dagger_rounds else "bc", "n": c.demos.episodes, "seed": r.spec.seed,
             "test_mean": s["test_mean"], "test_std": s["test_std"], "expert_labels": s["expert_labels"],
             "demo_labels": s["demo_labels"], "demo_short_share": s["demo_short_share"],
             "demo_mean_length": float(np.mean(s["demo_lengths"])), "wall_time_s": s["wall_time_s"],

@@ -1,6 +1,6 @@
 """Section 09: behaviour cloning on HalfCheetah from the SAC expert with several action heads (report 3).
 
-Every variant is the same learner (:func:`lib.bc.train_bc`) on the same cached expert dataset
+Every variant is the one imitation learner (:func:`lib.learners.imitation.train`) on the same cached expert dataset
 with the same number of gradient steps; only the head (and, for DAgger, extra expert labels)
 changes. Variants: the Gaussian log-likelihood baseline, a mixture of Gaussians (main k and a
 k sweep), a deterministic MSE head, DDPM diffusion (main T, a T sweep, and two ablations that
@@ -19,25 +19,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..bc import BCConfig, HeadConfig, noise_schedule, resolve_path
+from ..learners.imitation import DemoConfig, ImitationConfig
+from ..learners.heads import HeadConfig, noise_schedule
+from ..paths import resolve
 from ..config import ConfigError, spec
-from ..envs import max_episode_steps
-from ..experts import read_metadata
-from ..plots import PALETTE, save
-from ..report import Claim
-from ..runs import RunResult, RunSpec
+from ..data.envs import max_episode_steps
+from ..data.experts import read_metadata
+from ..publish.plots import PALETTE, save
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import Reproducibility, animate_run
 
 if TYPE_CHECKING:
-    from ..animate import AnimationConfig, Rendered
+    from ..publish.animate import AnimationConfig, Rendered
 
 SECTION = "09_bc_heads"
 TITLE = "Behaviour cloning on HalfCheetah: action heads compared, and DAgger"
 REPRODUCES = Reproducibility(
     "statistically",
     "the expert's data, its DAgger labels and its test score are exact on any machine (its actions are computed "
-    "in float64, lib.sac.ExactSACActor). The cloned policies train in float32, whose last-bit differences between "
+    "in float64, lib.learners.nets.ExactSACActor). The cloned policies train in float32, whose last-bit differences between "
     "CPUs grow into different HalfCheetah episodes, so each head's returns, and any verdict close to its margin, can "
     "differ on another machine within the spread over seeds that the table shows.")
 
@@ -60,7 +62,10 @@ class Config:
     dagger_rounds: int = spec(4, ge=1)
     dagger_episodes: int = spec(2, ge=1)
     within: float = spec(0.10, gt=0, lt=1, doc="'close to the expert' = test mean >= (1 - within) x expert's")
-    bc: BCConfig = spec(default_factory=BCConfig)
+    bc: ImitationConfig = spec(default_factory=lambda: ImitationConfig(
+        env_id="HalfCheetah-v4", expert="halfcheetah_sac", demos=DemoConfig(episodes=200, shared_seed=0),
+        head=HeadConfig(head="gaussian"), normalize_obs=True, steps=20_000, lr_schedule="cosine", eval_every=2_000,
+        eval_episodes=5, test_episodes=10))
 
     def check(self) -> list[str]:
         errs = []
@@ -72,6 +77,8 @@ class Config:
             vals = getattr(self, key)
             if len(set(vals)) != len(vals) or any(v < 1 for v in vals):
                 errs.append(f"key '{key}' must list distinct positive integers")
+        if self.bc.demos.temperature is not None:
+            errs.append("key 'bc.demos.temperature' must be null: the SAC expert acts deterministically")
         if self.bc.head.head != "gaussian" or self.bc.dagger_rounds != 0:
             errs.append("key 'bc' is the baseline: 'bc.head.head' must be gaussian and 'bc.dagger_rounds' 0 "
                         "(the other heads and DAgger are made from it)")
@@ -85,8 +92,17 @@ class Variant:
     name: str
     method: str
     params: str
-    config: BCConfig
+    config: ImitationConfig
     main: bool
+
+
+def dagger_config(cfg: Config) -> ImitationConfig:
+    """DAgger on the baseline head with the baseline's budget: its steps split into ``dagger_rounds + 1``
+    equal phases; before each later phase the learner alone (beta = 0) plays ``dagger_episodes``
+    episodes whose states the expert labels."""
+    phase = cfg.bc.steps // (cfg.dagger_rounds + 1)
+    return dataclasses.replace(cfg.bc, steps=phase, dagger_steps=phase, dagger_rounds=cfg.dagger_rounds,
+                               dagger_episodes=cfg.dagger_episodes, beta0=0.0)
 
 
 def variants(cfg: Config) -> list[Variant]:
@@ -94,7 +110,7 @@ def variants(cfg: Config) -> list[Variant]:
     base = cfg.bc
     h = base.head
 
-    def with_head(**kw) -> BCConfig:
+    def with_head(**kw) -> ImitationConfig:
         return dataclasses.replace(base, head=dataclasses.replace(h, **kw))
 
     out = [Variant("gaussian", "Gaussian, log-likelihood", "", base, True),
@@ -103,7 +119,7 @@ def variants(cfg: Config) -> list[Variant]:
            Variant(f"diffusion_T{cfg.diffusion_T}", "Diffusion (DDPM)", f"T={cfg.diffusion_T}, {h.schedule} schedule, clipped",
                    with_head(head="diffusion", T=cfg.diffusion_T), True),
            Variant("dagger", "DAgger (Gaussian head)", f"{cfg.dagger_rounds} rounds x {cfg.dagger_episodes} episodes",
-                   dataclasses.replace(base, dagger_rounds=cfg.dagger_rounds, dagger_episodes=cfg.dagger_episodes), True)]
+                   dagger_config(cfg), True)]
     for k in cfg.mog_ks:
         if k != cfg.mog_k:
             out.append(Variant(f"mog_k{k}", "Mixture of Gaussians", f"k={k}", with_head(head="mog", k=k), False))
@@ -132,19 +148,19 @@ def specs(cfg: Config) -> list[RunSpec]:
     """One run per variant x seed; the expert's sha256 is part of every key."""
     sha = read_metadata(cfg.bc.expert)["policy_sha256"]
     data_sha = ""
-    if cfg.bc.dataset_file:
-        from ..experts import file_sha256
+    if cfg.bc.demos.file:
+        from ..data.experts import file_sha256
 
-        path = resolve_path(cfg.bc.dataset_file)
+        path = resolve(cfg.bc.demos.file)
         if not path.exists():
             raise ConfigError(f"key 'bc.dataset_file': {path} does not exist")
         data_sha = file_sha256(path)
     out = []
     for v in variants(cfg):
-        run_cfg = dataclasses.replace(v.config, expert_sha256=sha, dataset_sha256=data_sha)
+        run_cfg = dataclasses.replace(v.config, expert_sha256=sha, demos=dataclasses.replace(v.config.demos, file_sha256=data_sha))
         for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
             out.append(RunSpec(section=SECTION, variant=v.name, exp_name=f"bc_{v.name}", seed=seed, config=run_cfg,
-                               trainer="lib.bc:train_bc"))
+                               trainer="lib.learners.imitation:train"))
     return out
 
 
@@ -165,11 +181,11 @@ def describe(cfg: Config) -> str:
     return (
         f"- **Expert**: `experts/{b.expert}` (section 03, SAC after {e['steps']:,} steps; test "
         f"{e['test_mean']:.0f} ± {e['test_std']:.0f} over {e['test_episodes']} episodes, deterministic actions).\n"
-        + (f"- **Data**: `{b.dataset_file}` (a dataset in the report's format, made elsewhere).\n" if b.dataset_file else
-           f"- **Data**: {b.dataset_episodes} expert episodes ({b.dataset_episodes * episode_length(cfg):,} state-action pairs, "
+        + (f"- **Data**: `{b.demos.file}` (a dataset in the report's format, made elsewhere).\n" if b.demos.file else
+           f"- **Data**: {b.demos.episodes} expert episodes ({b.demos.episodes * episode_length(cfg):,} state-action pairs, "
            f"deterministic expert actions), in the report's format; cached under `runs/datasets/`.\n")
         + f"- **Learner**: MLP trunk {h.depth} x {h.width} (ReLU) on observations normalised by the data's mean and "
-        f"std, actions in [-1, 1]; {b.steps:,} Adam steps of {b.batch_size} pairs, lr {b.lr:g} cosine-decayed to 0, "
+        f"std, actions in [-1, 1]; {b.steps:,} AdamW steps of {b.batch_size} pairs, lr {b.lr:g} cosine-decayed to 0, "
         f"weight decay {b.weight_decay:g}: the **same budget for every head**.\n"
         f"- **Heads**: Gaussian (log-likelihood; acts with its mean), mixture of k Gaussians (log-likelihood; acts "
         f"with the mean of its heaviest component), deterministic (MSE), DDPM diffusion (predicts the noise; acts "

@@ -20,15 +20,19 @@ import pandas as pd
 import torch
 
 from ..config import spec, to_dict
-from ..experts import expert_dir, read_metadata, save_expert
-from ..plots import PALETTE, save
-from ..report import Claim
-from ..runs import RunResult, RunSpec, git_commit, package_versions
-from ..sac import TEST_SEED_OFFSET, SACActor, SACConfig, evaluate_actor, load_sac_expert
+from .. import seeds
+from ..data.experts import expert_dir, load, read_metadata, save_expert
+from ..evaluation import evaluate
+from ..learners.nets import NumpySACActor, SACActor
+from ..learners.sac import SACConfig
+from ..provenance import git_commit, package_versions
+from ..publish.plots import PALETTE, save
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 
 
 if TYPE_CHECKING:
-    from ..animate import AnimationConfig, Rendered
+    from ..publish.animate import AnimationConfig, Rendered
 
 
 @dataclass(frozen=True)
@@ -58,11 +62,11 @@ def specs(cfg: CheetahExpertConfig, section: str) -> list[RunSpec]:
     if not cfg.retrain:
         return []
     return [RunSpec(section=section, variant="halfcheetah_expert", exp_name=cfg.name, seed=cfg.seed, config=cfg.sac,
-                    trainer="lib.sac:train_run")]
+                    trainer="lib.learners.sac:train")]
 
 
 def metadata(name: str, sac_cfg: SACConfig, seed: int, actor: SACActor, log: pd.DataFrame, step: int,
-             wall_s: float, test: np.ndarray, source: str) -> dict[str, Any]:
+             wall_s: float, test: np.ndarray, source: str, test_seed: int) -> dict[str, Any]:
     """What experts/<name>/metadata.json records: config, seed, steps, test score and its seed."""
     return {
         "name": name,
@@ -80,7 +84,7 @@ def metadata(name: str, sac_cfg: SACConfig, seed: int, actor: SACActor, log: pd.
         "test_std": float(test.std()),
         "test_returns": test.tolist(),
         "test_episodes": int(len(test)),
-        "test_seed": TEST_SEED_OFFSET,
+        "test_seed": int(test_seed),
         "test_actions": "deterministic (tanh of the mean)",
         "test_forward": TEST_FORWARD,
         "last_eval_mean": float(log["eval_mean"].iloc[-1]),
@@ -103,8 +107,9 @@ def ship_snapshot(run_dir: Path, step: int, cfg: CheetahExpertConfig, source: st
     episodes = pd.read_csv(run_dir / "episodes.csv")
     episodes = episodes[episodes.step <= step]
     wall = float(np.interp(step, log.step, log.wall_s))
-    test = evaluate_actor(actor, cfg.sac.env_id, cfg.sac.test_episodes, TEST_SEED_OFFSET)
-    meta = metadata(cfg.name, cfg.sac, cfg.seed, actor, log, step, wall, test, source)
+    test_seed = seeds.seed("sac.test", cfg.seed)
+    test = test_returns(actor, cfg.sac.env_id, cfg.sac.test_episodes, test_seed)
+    meta = metadata(cfg.name, cfg.sac, cfg.seed, actor, log, step, wall, test, source, test_seed)
     tmp = run_dir / "_ship"
     tmp.mkdir(exist_ok=True)
     log.to_csv(tmp / "log.csv", index=False)
@@ -114,14 +119,15 @@ def ship_snapshot(run_dir: Path, step: int, cfg: CheetahExpertConfig, source: st
 
 
 def rescore(name: str) -> dict[str, Any]:
-    """Test the shipped actor again with today's :func:`lib.sac.evaluate_actor` on its recorded test
+    """Test the shipped actor again with today's evaluation (:func:`lib.evaluation.evaluate`) on its recorded test
     seeds and record that score in its metadata, keeping the earlier one under ``earlier_tests``.
 
     Used once when evaluation moved to the float64 forward (machine-independent returns): the score
     recorded at shipping came from a float32 forward whose rounding depends on the CPU's BLAS kernel.
     The weights (and their sha256) do not change."""
-    actor, meta = load_sac_expert(name)
-    test = evaluate_actor(actor, meta["env_id"], meta["test_episodes"], meta["test_seed"])
+    expert = load(name)
+    meta = expert.meta
+    test = test_returns(expert.network, meta["env_id"], meta["test_episodes"], meta["test_seed"])
     earlier = {k: meta[k] for k in ("test_mean", "test_std", "test_returns", "test_actions") if k in meta}
     earlier["forward"] = meta.get("test_forward", "float32 numpy (rounding depends on the CPU's BLAS kernel)")
     earlier["replaced_on"] = time.strftime("%Y-%m-%d")
@@ -136,7 +142,13 @@ def rescore(name: str) -> dict[str, Any]:
 
 
 #: How test actions are computed (recorded in metadata.json with every test score).
-TEST_FORWARD = "float64 numpy, rounded to float32 (lib.sac.ExactSACActor): the same returns on any x86-64 machine"
+TEST_FORWARD = "float64 numpy, rounded to float32 (lib.learners.nets.ExactSACActor): the same returns on any x86-64 machine"
+
+
+def test_returns(actor: SACActor, env_id: str, episodes: int, seed: int) -> np.ndarray:
+    """The deterministic actor's returns (E,) under the one evaluation: episode i reset with seed + i."""
+    rets, _ = evaluate(NumpySACActor(actor).exact(), env_id, episodes, seed)
+    return rets
 
 
 def obtain(cfg: CheetahExpertConfig, results: list[RunResult]) -> CheetahExpert:
@@ -152,7 +164,7 @@ def obtain(cfg: CheetahExpertConfig, results: list[RunResult]) -> CheetahExpert:
             actor = SACActor.from_state_dict(state)
             s = run.summary
             meta = metadata(cfg.name, cfg.sac, cfg.seed, actor, run.log(), s["steps"], s["wall_s"],
-                            np.array(s["test_returns"]), f"run {run.path.name}")
+                            np.array(s["test_returns"]), f"run {run.path.name}", s["test_seed"])
         return CheetahExpert(meta, run.log(), pd.read_csv(run.path / "episodes.csv"), f"run {run.path.name}")
     meta = read_metadata(cfg.name)
     d = expert_dir(cfg.name)
@@ -163,8 +175,9 @@ def recheck(expert: CheetahExpert, cfg: CheetahExpertConfig) -> dict[str, float]
     """Replay the recorded test episodes with the shipped weights (only for a shipped expert)."""
     if cfg.retrain and not cfg.ship:
         return {}
-    actor, meta = load_sac_expert(cfg.name)
-    rets = evaluate_actor(actor, meta["env_id"], meta["test_episodes"], meta["test_seed"])
+    expert = load(cfg.name)
+    meta = expert.meta
+    rets = test_returns(expert.network, meta["env_id"], meta["test_episodes"], meta["test_seed"])
     return {"replayed_test_mean": float(rets.mean()), "replayed_test_std": float(rets.std())}
 
 
@@ -253,8 +266,8 @@ def animations(cfg: CheetahExpertConfig, acfg: "AnimationConfig") -> list["Rende
     """The shipped HalfCheetah SAC expert at work (deterministic actions)."""
     if not acfg.enabled:
         return []
-    from .. import animate
-    from ..experts import expert_dir, read_metadata
+    from ..publish import animate
+    from ..data.experts import expert_dir, read_metadata
     from .common import ANIMATION_SEED_OFFSET
 
     env_id = read_metadata(cfg.name)["env_id"]

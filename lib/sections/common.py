@@ -12,22 +12,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..plots import band_plot, save
-from ..runs import RunResult
+from ..publish.plots import band_plot, save
+from ..store.runs import RunResult
+from .protocol import Reproducibility
 from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
 
 if TYPE_CHECKING:
-    from ..animate import AnimationConfig, Rendered
-
-
-@dataclass(frozen=True)
-class Reproducibility:
-    """How a section's report reproduces on another machine: ``kind`` is "bit for bit" or
-    "statistically", ``why`` says what is exact, what is not, and why (shown in the report's
-    "How this was made" box)."""
-
-    kind: Literal["bit for bit", "statistically"]
-    why: str
+    from ..publish.animate import AnimationConfig, Rendered
 
 
 #: The sections with discrete actions (CartPole, LunarLander).
@@ -176,10 +167,10 @@ def animate_run(r: RunResult, acfg: "AnimationConfig", caption: str) -> "Rendere
     """The animation of one run's stored policy (policy-gradient or behaviour-cloning run), acting as
     its test does, on seed ``ANIMATION_SEED_OFFSET + run seed``, in the run's own environment
     (with its action noise)."""
-    from .. import animate
+    from ..publish import animate
 
     cfg, seed = r.spec.config, ANIMATION_SEED_OFFSET + r.spec.seed
-    if r.spec.trainer == "lib.bc:train_bc":
+    if r.spec.trainer == "lib.learners.imitation:train":
         mode = {"gaussian": "mean", "mse": "deterministic", "mog": "heaviest-component mean", "diffusion": "sampled"}[cfg.head.head]
         make = lambda: animate.bc_actor(r.path, cfg, seed)  # noqa: E731
         noise = 0.0

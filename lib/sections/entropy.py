@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import spec
-from ..pg import PGConfig
-from ..report import Claim
-from ..runs import RunResult, RunSpec
+from ..learners.pg import PGConfig
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 from .common import BIT_FOR_BIT, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 
 SECTION = "02_entropy"

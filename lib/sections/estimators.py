@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..config import spec
-from ..report import Claim
-from ..runs import RunResult, RunSpec
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
 from .common import BIT_FOR_BIT

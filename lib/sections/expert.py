@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from ..config import spec, to_dict
-from ..envs import make_vec
-from ..experts import expert_dir, load_expert, read_metadata, save_expert
-from ..pg import PGConfig
-from ..plots import PALETTE, save
-from ..report import Claim
-from ..rollout import evaluate
-from ..runs import RunResult, RunSpec, git_commit, package_versions
+from ..data.envs import make_vec
+from ..data.experts import expert_dir, load, read_metadata, save_expert
+from ..learners.pg import PGConfig
+from ..publish.plots import PALETTE, save
+from ..publish.report import Claim
+from ..evaluation import evaluate
+from ..store.runs import RunResult, RunSpec
+from ..provenance import git_commit, package_versions
 from ..stats import first_crossing, sliding_window_mean
 from .cheetah_expert import CheetahExpertConfig
 from .cheetah_expert import specs as cheetah_specs
@@ -36,13 +37,13 @@ REPRODUCES = Reproducibility(
     "bit for bit",
     "the experts are loaded, not trained. The CartPole expert's test replays exactly (discrete actions, as in "
     "section 01). The HalfCheetah actor's test actions are computed in float64 and rounded once to float32 "
-    "(lib.sac.ExactSACActor), which removes their dependence on the CPU's BLAS kernel: with float32 actions the "
+    "(lib.learners.nets.ExactSACActor), which removes their dependence on the CPU's BLAS kernel: with float32 actions the "
     "same weights score differently on different kernels, because HalfCheetah turns a last-bit change in one action "
     "into a different episode. Retraining the HalfCheetah expert (retrain: true) reproduces statistically only.")
 
 
 if TYPE_CHECKING:
-    from ..animate import AnimationConfig, Rendered
+    from ..publish.animate import AnimationConfig, Rendered
 
 
 @dataclass(frozen=True)
@@ -158,9 +159,10 @@ def recheck(expert: Expert, cfg: Config) -> dict[str, float]:
     """Replay the recorded test episodes with the shipped weights (only for a shipped expert)."""
     if not (expert_dir(cfg.name) / "policy.pt").exists() or (cfg.retrain and not cfg.ship):
         return {}
-    policy, meta = load_expert(cfg.name)
-    env = make_vec(meta["env_id"], min(meta["test_episodes"], 100))
-    rets, _ = evaluate(policy.numpy_sampler(), env, meta["test_episodes"], seed=meta["test_seed"], greedy=meta["test_greedy"])
+    expert = load(cfg.name)
+    meta = expert.meta
+    env = make_vec(meta["env_id"], min(meta["test_episodes"], 100))  # the learner's test protocol (lib.learners.pg)
+    rets, _ = evaluate(expert.network.numpy_sampler(), env, meta["test_episodes"], seed=meta["test_seed"], greedy=meta["test_greedy"])
     return {"replayed_test_mean": float(rets.mean()), "replayed_test_std": float(rets.std())}
 
 
@@ -240,8 +242,8 @@ def animations(cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
     """The shipped CartPole expert at work (argmax actions)."""
     if not acfg.enabled:
         return []
-    from .. import animate
-    from ..experts import expert_dir, read_metadata
+    from ..publish import animate
+    from ..data.experts import expert_dir, read_metadata
     from .common import ANIMATION_SEED_OFFSET
 
     env_id = read_metadata(cfg.name)["env_id"]

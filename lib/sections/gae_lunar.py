@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..config import spec
-from ..envs import resolve_env_id
-from ..pg import PGConfig
-from ..report import Claim
-from ..runs import RunResult, RunSpec
+from ..data.envs import resolve_env_id
+from ..learners.pg import PGConfig
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
 from .common import BIT_FOR_BIT, animate_run
 
 if TYPE_CHECKING:
-    from ..animate import AnimationConfig, Rendered
+    from ..publish.animate import AnimationConfig, Rendered
 
 SECTION = "07_gae_lunar"
 TITLE = "GAE on LunarLander with noisy actions: the lambda sweep"

@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 
 from ..config import spec
-from ..pg import PGConfig
-from ..report import Claim
-from ..runs import RunResult, RunSpec
+from ..learners.pg import PGConfig
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .pgexp import seeds
 from .common import MUJOCO_STATISTICAL, animate_run
 
 if TYPE_CHECKING:
-    from ..animate import AnimationConfig, Rendered
+    from ..publish.animate import AnimationConfig, Rendered
 
 SECTION = "08_pendulum_tuning"
 TITLE = "Tuning the policy gradient for sample efficiency on InvertedPendulum-v4"
@@ -176,7 +176,7 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     pgexp.curves_figure(short, Path(), ylabel="Eval_AverageReturn", title=f"the first {cfg.budget_steps:,} steps",
                         hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[1])
     fig.tight_layout()
-    from ..plots import save
+    from ..publish.plots import save
 
     path = save(fig, out_dir / "figures" / "default_vs_tuned.png")
     return [path]

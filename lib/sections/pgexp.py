@@ -20,9 +20,9 @@ import pandas as pd
 
 from ..assignment import command_for, config_from_args, parser
 from ..config import ConfigError
-from ..pg import PGConfig
-from ..plots import band_plot, save
-from ..runs import RunResult, RunSpec
+from ..learners.pg import PGConfig
+from ..publish.plots import band_plot, save
+from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 
 
@@ -69,7 +69,7 @@ def action_count(env_id: str) -> int:
     """How many actions a discrete environment has (the env is built once to look)."""
     import gymnasium as gym
 
-    from ..envs import resolve_env_id
+    from ..data.envs import resolve_env_id
 
     env = gym.make(resolve_env_id(env_id))
     try:

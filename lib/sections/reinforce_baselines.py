@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import spec
-from ..pg import PGConfig
-from ..report import Claim
-from ..runs import RunResult, RunSpec
+from ..learners.pg import PGConfig
+from ..publish.report import Claim
+from ..store.runs import RunResult, RunSpec
 from .common import BIT_FOR_BIT, animate_run, best_of, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 
 if TYPE_CHECKING:
-    from ..animate import AnimationConfig, Rendered
+    from ..publish.animate import AnimationConfig, Rendered
 
 SECTION = "01_reinforce_baselines"
 TITLE = "REINFORCE on CartPole: vanilla against three baselines"

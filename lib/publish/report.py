@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from .config import to_dict
-from .provenance import git_commit
-from .runs import REPO_ROOT
+from ..config import to_dict
+from ..provenance import git_commit
+from ..paths import REPO_ROOT
 
 #: Where reports go: ``$RLWB_REPORTS`` if set (tests use a temporary one), else reports/ in the repository.
 REPORTS_DIR = Path(os.environ.get("RLWB_REPORTS", REPO_ROOT / "reports"))

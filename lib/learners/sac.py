@@ -34,140 +34,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import spec
-
-LOG_STD_MIN = -5.0
-LOG_STD_MAX = 2.0
-
-
-class SACActor(nn.Module):
-    """Tanh-squashed Gaussian policy ``a = tanh(mu + sigma * eps) * action_scale + action_bias``."""
-
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int = 256,
-                 action_low: np.ndarray | None = None, action_high: np.ndarray | None = None):
-        super().__init__()
-        self.fc1 = nn.Linear(obs_dim, hidden)
-        self.fc2 = nn.Linear(hidden, hidden)
-        self.fc_mean = nn.Linear(hidden, act_dim)
-        self.fc_logstd = nn.Linear(hidden, act_dim)
-        low = torch.as_tensor(-np.ones(act_dim) if action_low is None else action_low, dtype=torch.float32)
-        high = torch.as_tensor(np.ones(act_dim) if action_high is None else action_high, dtype=torch.float32)
-        self.register_buffer("action_scale", (high - low) / 2.0)
-        self.register_buffer("action_bias", (high + low) / 2.0)
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> "SACActor":
-        """An actor shaped by ``state`` (hidden width and sizes read from ``fc1``/``fc_mean``), loaded."""
-        hidden, obs_dim = state["fc1.weight"].shape
-        act_dim = state["fc_mean.weight"].shape[0]
-        actor = cls(int(obs_dim), int(act_dim), int(hidden))
-        actor.load_state_dict(state)
-        return actor
-
-    #: dtype of the two hidden layers' matmuls (the heads and everything after stay float32);
-    #: the trainer sets bfloat16 when asked, loading and acting never depend on it.
-    compute_dtype: torch.dtype = torch.float32
-
-    def hidden_params(self) -> tuple[torch.Tensor, ...]:
-        """fc1/fc2 weights and biases in ``compute_dtype``, cast once per update and reused."""
-        dt = self.compute_dtype
-        return tuple(t.to(dt) for t in (self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias))
-
-    def forward(self, obs: torch.Tensor, hidden: tuple[torch.Tensor, ...] | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``obs`` (B, obs_dim) -> pre-squash mean (B, act_dim) and log std (B, act_dim)."""
-        w1, b1, w2, b2 = self.hidden_params() if hidden is None else hidden
-        h = torch.relu(nn.functional.linear(obs.to(w1.dtype), w1, b1))
-        h = torch.relu(nn.functional.linear(h, w2, b2)).float()
-        mean = self.fc_mean(h)
-        log_std = torch.tanh(self.fc_logstd(h))
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1.0)
-        return mean, log_std
-
-    def sample(self, obs: torch.Tensor, hidden: tuple[torch.Tensor, ...] | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reparameterised action (B, act_dim) in env units and its log-density (B,)."""
-        mean, log_std = self(obs, hidden)
-        std = log_std.exp()
-        eps = torch.randn_like(mean)
-        u = mean + std * eps
-        y = torch.tanh(u)
-        # log N(u; mean, std) - sum log(scale * (1 - tanh(u)^2)), the tanh term in its stable form
-        logp = (-0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        logp = logp - (2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))).sum(-1)
-        logp = logp - torch.log(self.action_scale).sum()
-        return y * self.action_scale + self.action_bias, logp
-
-    def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        """``tanh(mean) * scale + bias`` (B, act_dim): the test-time action."""
-        mean, _ = self(obs)
-        return torch.tanh(mean) * self.action_scale + self.action_bias
-
-
-class NumpySACActor:
-    """Acting with numpy views of a :class:`SACActor`'s parameters (shared storage, no copies).
-
-    In-place optimiser steps on the torch parameters are seen here at once. Call it with one
-    observation (obs_dim,) or a batch (B, obs_dim).
-    """
-
-    def __init__(self, actor: SACActor):
-        def view(t: torch.Tensor) -> np.ndarray:
-            return t.detach().numpy()
-
-        self.w1, self.b1 = view(actor.fc1.weight), view(actor.fc1.bias)
-        self.w2, self.b2 = view(actor.fc2.weight), view(actor.fc2.bias)
-        self.wm, self.bm = view(actor.fc_mean.weight), view(actor.fc_mean.bias)
-        self.ws, self.bs = view(actor.fc_logstd.weight), view(actor.fc_logstd.bias)
-        self.scale, self.bias = view(actor.action_scale), view(actor.action_bias)
-
-    def _trunk(self, obs: np.ndarray) -> np.ndarray:
-        h = np.maximum(self.w1 @ obs.T + self.b1[:, None] if obs.ndim == 2 else self.w1 @ obs + self.b1, 0.0)
-        if obs.ndim == 2:
-            return np.maximum(self.w2 @ h + self.b2[:, None], 0.0).T
-        return np.maximum(self.w2 @ h + self.b2, 0.0)
-
-    def __call__(self, obs: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Deterministic action if ``rng`` is None, else a sample from the squashed Gaussian."""
-        obs = np.asarray(obs, dtype=np.float32)
-        h = self._trunk(obs)
-        mean = h @ self.wm.T + self.bm
-        if rng is not None:
-            log_std = np.tanh(h @ self.ws.T + self.bs)
-            log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1.0)
-            mean = mean + np.exp(log_std) * rng.standard_normal(mean.shape).astype(np.float32)
-        return (np.tanh(mean) * self.scale + self.bias).astype(np.float32)
-
-    def exact(self) -> "ExactSACActor":
-        """A float64 snapshot of the current weights for machine-independent deterministic acting."""
-        return ExactSACActor(self)
-
-
-class ExactSACActor:
-    """The deterministic action ``tanh(mean) * scale + bias``, computed in float64 and rounded to
-    float32 once at the end, from a float64 copy of an actor's weights taken at construction.
-
-    Why: a float32 matmul's rounding depends on the BLAS kernel the CPU selects (OpenBLAS picks one
-    per CPU model), and HalfCheetah is chaotic enough that one last-bit difference in an action
-    changes an episode's return by hundreds. In float64 the kernels differ by ~1e-16, which the final
-    rounding to float32 removes (except on an exact rounding tie), so the same weights give the same
-    actions, hence the same returns, on any x86-64 machine (measured: identical returns under every
-    ``OPENBLAS_CORETYPE``, where the float32 path moves a 1000-step return by up to 230).
-    Call with one observation (obs_dim,) or a batch (B, obs_dim); returns float32 actions.
-    """
-
-    def __init__(self, actor: NumpySACActor):
-        names = ("w1", "b1", "w2", "b2", "wm", "bm", "scale", "bias")
-        self.p = {n: np.array(getattr(actor, n), dtype=np.float64) for n in names}
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        p = self.p
-        x = np.asarray(obs, dtype=np.float32).astype(np.float64)
-        h = np.maximum(x @ p["w1"].T + p["b1"], 0.0)
-        h = np.maximum(h @ p["w2"].T + p["b2"], 0.0)
-        mean = h @ p["wm"].T + p["bm"]
-        return (np.tanh(mean) * p["scale"] + p["bias"]).astype(np.float32)
-
+from .. import seeds
+from ..config import spec, to_dict
+from ..evaluation import evaluate
+from .contract import Summary
+from .nets import NumpySACActor, SACActor
 
 class _OutputLayer(torch.autograd.Function):
     """``q = h @ w^T + b`` for the critics' d -> 1 output layer, in ``w``'s dtype whatever ``h``'s.
@@ -368,31 +239,6 @@ class ReplayBuffer:
         self.size, self.pos = size, size % self.capacity
 
 
-def evaluate_actor(actor: SACActor | NumpySACActor, env_id: str, episodes: int, seed: int) -> np.ndarray:
-    """Undiscounted returns (episodes,) of the deterministic policy, episode ``i`` reset with ``seed + i``.
-
-    Actions come from :class:`ExactSACActor` (float64), so the returns are the same on any machine."""
-    import gymnasium as gym
-
-    act = (actor if isinstance(actor, NumpySACActor) else NumpySACActor(actor)).exact()
-    env = gym.make(env_id)
-    returns = np.zeros(episodes)
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        done = False
-        while not done:
-            obs, r, term, trunc, _ = env.step(act(obs))
-            returns[i] += r
-            done = term or trunc
-    env.close()
-    return returns
-
-
-#: Test episodes are reset from seeds far from training and evaluation seeds.
-TEST_SEED_OFFSET = 30_000_000
-EVAL_SEED_OFFSET = 20_000_000
-
-
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -415,10 +261,11 @@ def train_sac(cfg: SACConfig, seed: int, out: Path, log_every: int = 1000, verbo
     obs_dim = env.observation_space.shape[0]
     act_dim = env.action_space.shape[0]
     low, high = env.action_space.low, env.action_space.high
-    torch.manual_seed(seed)
+    train_seed = seeds.seed("sac.train", seed)
+    torch.manual_seed(train_seed)
     agent = SACAgent(obs_dim, act_dim, low, high, cfg)
     buffer = ReplayBuffer(obs_dim, act_dim, cfg.total_steps)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(train_seed)
     step, episode, wall_before = 0, 0, 0.0
     log_rows: list[dict[str, float]] = []
     ep_rows: list[dict[str, float]] = []
@@ -436,7 +283,7 @@ def train_sac(cfg: SACConfig, seed: int, out: Path, log_every: int = 1000, verbo
     start = time.perf_counter() - wall_before
     last_ckpt = step
     losses: dict[str, torch.Tensor] = {}
-    obs, _ = env.reset(seed=seed * 100_003 + episode)
+    obs, _ = env.reset(seed=seeds.seed("sac.episode", seed, episode))
     ep_ret, ep_len = 0.0, 0
     while step < cfg.total_steps:
         if step < cfg.learning_starts:
@@ -452,7 +299,8 @@ def train_sac(cfg: SACConfig, seed: int, out: Path, log_every: int = 1000, verbo
         if step >= cfg.learning_starts:
             losses = agent.update(*buffer.sample(rng, cfg.batch_size))
         if step % cfg.eval_every == 0:
-            returns = evaluate_actor(agent.numpy_actor, cfg.env_id, cfg.eval_episodes, EVAL_SEED_OFFSET + step)
+            returns, _ = evaluate(agent.numpy_actor.exact(), cfg.env_id, cfg.eval_episodes,
+                                  seeds.seed("sac.eval", seed, (step // cfg.eval_every) * cfg.eval_episodes))
             row = {"step": step, "wall_s": time.perf_counter() - start, "eval_mean": float(returns.mean()),
                    "eval_std": float(returns.std())}
             row.update({k: float(v) for k, v in losses.items()})
@@ -463,20 +311,21 @@ def train_sac(cfg: SACConfig, seed: int, out: Path, log_every: int = 1000, verbo
         if terminated or truncated:
             ep_rows.append({"episode": episode, "step": step, "return": ep_ret, "length": ep_len})
             episode += 1
-            obs, _ = env.reset(seed=seed * 100_003 + episode)
+            obs, _ = env.reset(seed=seeds.seed("sac.episode", seed, episode))
             ep_ret, ep_len = 0.0, 0
             if step // cfg.checkpoint_every > last_ckpt // cfg.checkpoint_every and step < cfg.total_steps:
                 last_ckpt = step
                 _checkpoint(out, agent, buffer, rng, step, episode, time.perf_counter() - start, log_rows, ep_rows)
     wall = time.perf_counter() - start
     env.close()
-    test = evaluate_actor(agent.numpy_actor, cfg.env_id, cfg.test_episodes, TEST_SEED_OFFSET)
+    test_seed = seeds.seed("sac.test", seed)
+    test, _ = evaluate(agent.numpy_actor.exact(), cfg.env_id, cfg.test_episodes, test_seed)
     torch.save(agent.actor.state_dict(), out / "actor.pt")
     _write_csv(out / "log.csv", log_rows)
     _write_csv(out / "episodes.csv", ep_rows)
-    summary = {"seed": seed, "steps": step, "wall_s": wall, "steps_per_s": step / wall,
+    summary = {"seed": seed, "steps": step, "wall_s": wall, "wall_time_s": wall, "steps_per_s": step / wall,
                "test_mean": float(test.mean()), "test_std": float(test.std()), "test_returns": test.tolist(),
-               "test_seed": TEST_SEED_OFFSET, "config": cfg.__dict__}
+               "test_seed": test_seed, "config": to_dict(cfg)}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
@@ -498,41 +347,14 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def train_run(cfg: SACConfig, seed: int, out_dir: Path) -> dict[str, Any]:
-    """Run-store entry point: train in a stable work directory under ``<store>/.resume/`` (so a
-    killed report resumes from the last checkpoint when run again), then write log.csv,
-    episodes.csv, agent.pt (``{"policy": actor state dict}``) and summary.json into ``out_dir``."""
-    import hashlib
-    import shutil
-
-    from .config import to_dict
-    from .runs import code_hash, store_root
-
-    blob = json.dumps({"config": to_dict(cfg), "seed": seed, "code": code_hash("lib.sac")}, sort_keys=True)
-    work = store_root() / ".resume" / f"sac_{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
-    summary = train_sac(cfg, seed, work, verbose=False)
+def train(cfg: SACConfig, seed: int, out_dir: Path) -> Summary:
+    """The run contract: :func:`train_sac` in ``out_dir`` (a run interrupted and started again on the
+    same directory resumes from its last checkpoint; the run store keeps a run's directory for that),
+    then agent.pt (``{"policy": actor state dict, "config", "seed"}``) in place of the checkpoints."""
     out_dir = Path(out_dir)
-    for name in ("log.csv", "episodes.csv"):
-        shutil.copyfile(work / name, out_dir / name)
-    torch.save({"policy": torch.load(work / "actor.pt", weights_only=True), "config": to_dict(cfg), "seed": seed},
+    summary = train_sac(cfg, seed, out_dir, verbose=False)
+    torch.save({"policy": torch.load(out_dir / "actor.pt", weights_only=True), "config": to_dict(cfg), "seed": seed},
                out_dir / "agent.pt")
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
+    for path in [out_dir / "actor.pt", out_dir / "checkpoint.pt", out_dir / "replay.npz", *out_dir.glob("actor_*.pt")]:
+        path.unlink(missing_ok=True)
     return summary
-
-
-def load_sac_expert(name: str) -> tuple[SACActor, dict[str, Any]]:
-    """The shipped SAC actor ``experts/<name>/policy.pt`` and its metadata; raises if the file's
-    sha256 is not the one metadata.json records, or if the expert is not a SAC actor."""
-    from .experts import expert_dir, file_sha256, read_metadata
-
-    meta = read_metadata(name)
-    if meta.get("network", {}).get("kind") != "sac_actor":
-        raise ValueError(f"experts/{name} is not a SAC actor (metadata network.kind = {meta.get('network', {}).get('kind')!r})")
-    weights = expert_dir(name) / "policy.pt"
-    digest = file_sha256(weights)
-    if digest != meta["policy_sha256"]:
-        raise ValueError(f"experts/{name}/policy.pt has sha256 {digest[:12]}..., metadata.json says {meta['policy_sha256'][:12]}...")
-    actor = SACActor.from_state_dict(torch.load(weights, weights_only=True))
-    actor.eval()
-    return actor, meta

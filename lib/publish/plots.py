@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from .stats import mean_ci
+from ..stats import mean_ci
 
 PALETTE = sns.color_palette("colorblind")
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import math
 import time
 from collections.abc import Callable
@@ -34,18 +33,16 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from .config import spec, to_dict
-from .envs import make_vec, max_episode_steps
+from .. import seeds
+from ..config import spec, to_dict
+from ..data.envs import make_vec, max_episode_steps
+from ..data.rollout import EpisodeBatch, collect_round, collect_steps
+from ..evaluation import evaluate
+from .contract import Summary
 from .nets import CategoricalPolicy, GaussianPolicy, ValueNet
 from .returns import RunningMeanBaseline, gae, normalize, reward_to_go, rloo_baseline, trajectory_return
-from .rollout import EpisodeBatch, collect_round, collect_steps, evaluate
 
 Baseline = Literal["none", "running_mean", "value", "rloo"]
-
-#: Test episodes of run seed s use env/sampling seed TEST_SEED_OFFSET + s; evaluations during
-#: training use EVAL_SEED_OFFSET + 1000 s + iteration. Neither touches the training RNG.
-TEST_SEED_OFFSET = 20_000_000
-EVAL_SEED_OFFSET = 10_000_000
 
 #: log.csv columns, named as the assignment's code logs them (plus a few of ours at the end).
 LOG_COLUMNS = (
@@ -189,10 +186,10 @@ class PGLearner:
 
     def __init__(self, cfg: PGConfig, seed: int):
         self.cfg = cfg
-        self.seed = seed
-        torch.manual_seed(seed)
-        self.rng = np.random.default_rng(seed)
-        self.env = make_env(cfg, cfg.batch_episodes, noise_seed=seed)
+        self.seed = seeds.seed("pg.train", seed)
+        torch.manual_seed(self.seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.env = make_env(cfg, cfg.batch_episodes, noise_seed=self.seed)
         obs_dim = int(np.prod(self.env.single_observation_space.shape))
         space = self.env.single_action_space
         self.discrete = isinstance(space, gym.spaces.Discrete)
@@ -301,18 +298,20 @@ def _fmt(x: float | int) -> str:
 
 
 def train(cfg: PGConfig, seed: int, out_dir: Path,
-          on_iteration: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train one run and write ``out_dir``/{log.csv, episodes.csv, agent.pt, summary.json}.
+          on_iteration: Callable[[dict[str, Any]], None] | None = None) -> Summary:
+    """Train one run, write ``out_dir``/{log.csv, episodes.csv, agent.pt}, return the summary.
 
     log.csv has one row per iteration (columns :data:`LOG_COLUMNS`) and is a pure function of
     (cfg, seed); timings go to summary.json only. ``on_iteration`` (if given) is called with each
     iteration's log row plus ``wall_s`` (seconds since the start) as soon as the row is complete.
-    Returns the summary dict.
+    Seeds: streams ``pg.train``, ``pg.eval`` (draw = evaluation x env copies) and ``pg.test`` of
+    :mod:`lib.seeds`.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
     learner = PGLearner(cfg, seed)
-    eval_env = make_env(cfg, eval_envs(cfg), noise_seed=EVAL_SEED_OFFSET + seed) if cfg.eval_every else None
+    eval_env = make_env(cfg, eval_envs(cfg), noise_seed=seeds.seed("pg.eval", seed)) if cfg.eval_every else None
+    n_eval = 0
     ep_lengths: list[int] = []
     ep_iters: list[int] = []
     rows: list[dict[str, Any]] = []
@@ -341,8 +340,9 @@ def train(cfg: PGConfig, seed: int, out_dir: Path,
             **stats,
         }
         if eval_env is not None and (it % cfg.eval_every == 0 or it == cfg.n_iterations - 1):
-            e_ret, e_len = evaluate(learner.sampler, eval_env, cfg.eval_episodes, seed=EVAL_SEED_OFFSET + seed * 1000 + it,
-                                    min_steps=cfg.eval_steps)
+            e_ret, e_len = evaluate(learner.sampler, eval_env, cfg.eval_episodes,
+                                    seed=seeds.seed("pg.eval", seed, n_eval * eval_env.num_envs), min_steps=cfg.eval_steps)
+            n_eval += 1
             row.update(
                 Eval_AverageReturn=float(e_ret.mean()),
                 Eval_StdReturn=float(e_ret.std()),
@@ -357,8 +357,12 @@ def train(cfg: PGConfig, seed: int, out_dir: Path,
     final_state = copy.deepcopy(learner.policy.state_dict())
     best_state = selector.best_state if selector.best_state is not None else final_state
     learner.policy.load_state_dict(best_state)
-    test_env = make_env(cfg, min(cfg.test_episodes, 100), noise_seed=TEST_SEED_OFFSET + seed)
-    test_ret, test_len = evaluate(learner.policy.numpy_sampler(), test_env, cfg.test_episodes, seed=TEST_SEED_OFFSET + seed, greedy=cfg.test_greedy)
+    test_seed = seeds.seed("pg.test", seed)
+    test_env = make_env(cfg, min(cfg.test_episodes, 100), noise_seed=test_seed)
+    test_ret, test_len = evaluate(learner.policy.numpy_sampler(), test_env, cfg.test_episodes, seed=test_seed, greedy=cfg.test_greedy)
+    test_env.close()
+    if eval_env is not None:
+        eval_env.close()
 
     with open(out_dir / "log.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -391,9 +395,8 @@ def train(cfg: PGConfig, seed: int, out_dir: Path,
         "test_lengths": test_len.tolist(),
         "test_mean": float(test_ret.mean()),
         "test_std": float(test_ret.std()),
-        "test_seed": TEST_SEED_OFFSET + seed,
+        "test_seed": test_seed,
         "test_greedy": cfg.test_greedy,
         "wall_time_s": time.perf_counter() - start,
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -1,4 +1,4 @@
-"""Batched trajectory collection on vector envs, and the evaluation protocol's test episodes.
+"""Batched trajectory collection on vector envs (training batches, demonstrations, evaluation rounds).
 
 Collection runs in *rounds*: ``K`` envs start together and each plays exactly one episode;
 steps an env takes after its episode ended (auto-reset) are masked out. All arrays are padded
@@ -171,33 +171,3 @@ def collect_steps(
         terminated=np.array([ends[int(e)][0] for e in ids]),
         final_obs=np.stack([ends[int(e)][1] for e in ids]),
     )
-
-
-def evaluate(
-    policy: Sampler,
-    env: gym.vector.VectorEnv,
-    n_episodes: int,
-    seed: int,
-    greedy: bool = False,
-    min_steps: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Play ``n_episodes`` test episodes in rounds of ``env.num_envs`` (or, with ``min_steps``,
-    complete episodes until they hold that many steps, as the assignment's eval batch does).
-
-    Returns (returns, lengths) per episode. Uses its own RNG from ``seed``, so test episodes
-    never consume the training RNG stream.
-    """
-    rng = np.random.default_rng(seed)
-    if min_steps is not None:
-        batch = collect_steps(env, policy, rng, min_steps, seed=seed, greedy=greedy)
-        return batch.returns, batch.lengths
-    rets, lens = [], []
-    episodes = 0
-    first = True
-    while episodes < n_episodes:
-        batch = collect_round(env, policy, rng, seed=seed if first else None, greedy=greedy)
-        first = False
-        rets.append(batch.returns)
-        lens.append(batch.lengths)
-        episodes += batch.num_episodes
-    return np.concatenate(rets)[:n_episodes], np.concatenate(lens)[:n_episodes]

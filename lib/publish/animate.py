@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import build, spec
-from .runs import REPO_ROOT, package_versions, store_root
+from ..config import build, spec
+from ..paths import REPO_ROOT, store_root
+from ..provenance import package_versions
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen MuJoCo; must be set before mujoco creates a context
 if not os.environ.get("XDG_RUNTIME_DIR"):  # Mesa's EGL complains on stderr without one
@@ -74,7 +75,7 @@ class Rendered:
 
 def load_config(profile: str) -> AnimationConfig:
     """The animation settings of ``profile`` (validated; a missing file means the defaults)."""
-    from .params import PARAMS_DIR, read_yaml
+    from ..params import PARAMS_DIR, read_yaml
 
     path = PARAMS_DIR / profile / "_animation.yaml"
     data = read_yaml(path) if path.exists() else {}
@@ -115,7 +116,7 @@ def play(env_id: str, actor: Actor, seed: int, cfg: AnimationConfig, env_kwargs:
     """
     import gymnasium as gym
 
-    from .envs import ActionNoise, resolve_env_id
+    from ..data.envs import ActionNoise, resolve_env_id
 
     kwargs = {**render_kwargs(env_id), **(env_kwargs or {})}
     env = gym.make_vec(resolve_env_id(env_id), num_envs=1, vectorization_mode="sync", render_mode="rgb_array", **kwargs)
@@ -236,8 +237,8 @@ def pg_actor(run_dir: Path, config: Any, seed: int) -> Actor:
     import gymnasium as gym
     import torch
 
-    from .envs import resolve_env_id
-    from .nets import CategoricalPolicy, GaussianPolicy
+    from ..data.envs import resolve_env_id
+    from ..learners.nets import CategoricalPolicy, GaussianPolicy
 
     probe = gym.make(resolve_env_id(config.env_id))
     obs_dim = int(np.prod(probe.observation_space.shape))
@@ -260,37 +261,33 @@ def pg_mode(config: Any) -> str:
 
 def categorical_expert_actor(name: str) -> Actor:
     """A shipped categorical expert (``experts/<name>``), argmax actions."""
-    from .experts import load_expert
+    from ..data.experts import load
 
-    policy, _ = load_expert(name)
-    sampler = policy.numpy_sampler()
+    sampler = load(name).actor()
     rng = np.random.default_rng(0)
     return lambda obs: sampler.sample(obs, rng, True)
 
 
 def sac_expert_actor(name: str) -> Actor:
     """A shipped SAC actor, deterministic actions (tanh of the mean)."""
-    from .sac import NumpySACActor, load_sac_expert
+    from ..data.experts import load
 
-    actor, _ = load_sac_expert(name)
-    act = NumpySACActor(actor)
+    act = load(name).actor()
     return lambda obs: act(np.asarray(obs, dtype=np.float32))
 
 
 def bc_actor(run_dir: Path, config: Any, seed: int) -> Actor:
-    """A behaviour-cloning policy from its run (agent.pt), acting as its test does (diffusion samples
-    with a generator seeded from ``seed``)."""
-    import gymnasium as gym
+    """An imitation policy from its run (agent.pt), acting as its test does (sampling heads draw with a
+    generator seeded from ``seed``)."""
     import torch
 
-    from .bc import BCPolicy
+    from ..learners.heads import TorchSampler
+    from ..learners.imitation import make_policy
 
     state = torch.load(Path(run_dir) / "agent.pt", weights_only=True)["policy"]
-    space = gym.make(config.env_id).action_space
-    obs_dim = int(state["obs_mean"].shape[0])
-    policy = BCPolicy(obs_dim, int(np.prod(space.shape)), config.head, state["obs_mean"], state["obs_std"],
-                      torch.as_tensor(space.low), torch.as_tensor(space.high))
+    policy = make_policy(config, torch.zeros(1, int(state["obs_mean"].shape[0])))
     policy.load_state_dict(state)
     policy.eval()
-    gen = torch.Generator().manual_seed(seed)
-    return lambda obs: policy.act(torch.as_tensor(np.asarray(obs, dtype=np.float32)), gen).numpy()
+    sampler = TorchSampler(policy, seed, bool(config.test_greedy))
+    rng = np.random.default_rng(seed)
+    return lambda obs: sampler.sample(np.asarray(obs, dtype=np.float32)[None], rng)[0]

@@ -1,4 +1,5 @@
-"""Behaviour-cloning heads: likelihoods, the diffusion schedule and step, fitting a known policy."""
+"""The imitation learner's heads: likelihoods, the diffusion schedule and step, fitting a known policy;
+expert datasets; the learner on HalfCheetah with a SAC expert."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from lib.bc import (BCPolicy, HeadConfig, denoise_step, mog_log_prob, noise_schedule, normaliser,
-                    validate_dataset)
+from lib.data.datasets import validate
+from lib.learners.heads import BCPolicy, HeadConfig, denoise_step, mog_log_prob, noise_schedule
+
+
+def normaliser(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return obs.mean(0), obs.std(0).clamp(min=1e-3)
 
 
 def test_mog_log_prob_matches_torch_mixture():
@@ -83,8 +88,8 @@ def _linear_data(n: int = 4096, seed: int = 0):
 def test_each_head_fits_a_linear_policy(head: str, tol: float):
     torch.manual_seed(0)
     obs, act = _linear_data()
-    policy = BCPolicy(4, 2, HeadConfig(head=head, width=64, depth=2, k=3, T=10), *normaliser(obs),
-                      -torch.ones(2), torch.ones(2))
+    policy = BCPolicy(4, HeadConfig(head=head, width=64, depth=2, k=3, T=10), *normaliser(obs),
+                      act_low=-torch.ones(2), act_high=torch.ones(2))
     opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(1)
     steps = 1500 if head != "diffusion" else 3000
@@ -97,28 +102,31 @@ def test_each_head_fits_a_linear_policy(head: str, tol: float):
         loss.backward()
         opt.step()
     test_obs, test_act = _linear_data(512, seed=1)
-    err = (policy.act(test_obs, torch.Generator().manual_seed(2)) - test_act).abs().mean()
+    err = (policy.act(test_obs, torch.Generator().manual_seed(2), greedy=True) - test_act).abs().mean()
     spread = (test_act - test_act.mean(0)).abs().mean()
     assert float(err) < tol, f"{head}: mean abs error {float(err):.3f} (action spread {float(spread):.3f})"
 
 
 def test_dataset_validation_names_the_problem():
     good = {"observations": np.zeros((5, 3)), "actions": np.zeros((5, 2)), "mean_reward": 1.0, "std_reward": 0.0}
-    out = validate_dataset(good, "x.pt")
+    out = validate(good, "x.pt")
     assert out["observations"].dtype == torch.float32 and out["actions"].shape == (5, 2)
+    assert validate(dict(good, actions=np.zeros(5, dtype=np.int64)), "x.pt")["actions"].dtype == torch.int64
     with pytest.raises(ValueError, match=r"x.pt: missing keys \['std_reward'\]"):
-        validate_dataset({k: v for k, v in good.items() if k != "std_reward"}, "x.pt")
+        validate({k: v for k, v in good.items() if k != "std_reward"}, "x.pt")
     with pytest.raises(ValueError, match="same N"):
-        validate_dataset(dict(good, actions=np.zeros((4, 2))), "x.pt")
+        validate(dict(good, actions=np.zeros((4, 2))), "x.pt")
     with pytest.raises(ValueError, match="unknown action head"):
-        BCPolicy(3, 2, HeadConfig(head="flow"), torch.zeros(3), torch.ones(3), -torch.ones(2), torch.ones(2))
+        BCPolicy(3, HeadConfig(head="flow"), torch.zeros(3), torch.ones(3), act_low=-torch.ones(2), act_high=torch.ones(2))
+    with pytest.raises(ValueError, match="does not fit the action space"):
+        BCPolicy(3, HeadConfig(head="gaussian"), torch.zeros(3), torch.ones(3), n_actions=2)
     with pytest.raises(ValueError, match="unknown noise schedule"):
         noise_schedule(5, "quadratic")
 
 
 def test_dataset_made_elsewhere_loads(tmp_path):
     """The report's file: a dict of numpy arrays (or tensors) and float rewards, saved with torch.save."""
-    from lib.bc import load_dataset
+    from lib.data.datasets import load_file as load_dataset
 
     rng = np.random.default_rng(0)
     data = {"mean_reward": np.float64(9000.5), "std_reward": 12.0,
@@ -132,45 +140,77 @@ def test_dataset_made_elsewhere_loads(tmp_path):
 
 
 def test_sac_expert_ships_and_loads_with_its_checksum(tmp_path, monkeypatch):
-    from lib import experts
-    from lib.sac import SACActor, load_sac_expert
+    from lib.data import experts
+    from lib.learners.nets import SACActor
 
     monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path)
     actor = SACActor(17, 6, 32)
     experts.save_expert("cheetah", actor.state_dict(), {"network": {"kind": "sac_actor"}, "env_id": "HalfCheetah-v4"})
-    loaded, meta = load_sac_expert("cheetah")
-    assert isinstance(loaded, SACActor) and loaded.fc1.out_features == 32
+    loaded = experts.load("cheetah")
+    assert isinstance(loaded.network, SACActor) and loaded.network.fc1.out_features == 32 and not loaded.discrete
     obs = torch.randn(4, 17)
-    torch.testing.assert_close(loaded.act_deterministic(obs), actor.act_deterministic(obs))
+    torch.testing.assert_close(loaded.network.act_deterministic(obs), actor.act_deterministic(obs))
+    np.testing.assert_allclose(loaded.label(obs.numpy()), actor.act_deterministic(obs).detach().numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="acts deterministically"):
+        loaded.actor(temperature=2.0)
+    with pytest.raises(ValueError, match="the config expects sha256 000000"):
+        experts.load("cheetah", "0" * 64)
     (tmp_path / "cheetah" / "policy.pt").write_bytes(b"tampered")
     with pytest.raises(ValueError, match="sha256"):
-        load_sac_expert("cheetah")
-    experts.save_expert("cartpole", actor.state_dict(), {"network": {"kind": "categorical"}})
-    with pytest.raises(ValueError, match="not a SAC actor"):
-        load_sac_expert("cartpole")
+        experts.load("cheetah")
+
+
+def _cheetah_expert(tmp_path, monkeypatch):
+    from lib.data import experts
+    from lib.learners.nets import SACActor
+
+    monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path / "experts")
+    monkeypatch.setenv("RLWB_RUNS", str(tmp_path / "runs"))
+    torch.manual_seed(0)
+    experts.save_expert("cheetah", SACActor(17, 6, 16).state_dict(), {"network": {"kind": "sac_actor"}, "env_id": "HalfCheetah-v4"})
+    return experts.load("cheetah")
 
 
 @pytest.mark.parametrize("head,rounds", [("diffusion", 0), ("gaussian", 1)])
-def test_training_run_is_deterministic_for_a_seed(tmp_path, head: str, rounds: int):
+def test_training_run_is_deterministic_for_a_seed(tmp_path, monkeypatch, head: str, rounds: int):
     import pandas as pd
 
-    from lib.bc import BCConfig, generate_dataset, train_bc
-    from lib.sac import NumpySACActor, SACActor
+    from lib.learners.imitation import DemoConfig, ImitationConfig, train
 
-    torch.manual_seed(0)
-    expert = NumpySACActor(SACActor(17, 6, 16))
-    data = generate_dataset(expert, "HalfCheetah-v4", 1, seed=5)
-    assert data["observations"].shape == (1000, 17) and len(data["episode_returns"]) == 1
-    cfg = BCConfig(head=HeadConfig(head=head, width=16, T=3), steps=40, batch_size=32, eval_every=20,
-                   eval_episodes=1, test_episodes=1, dagger_rounds=rounds, dagger_episodes=1)
+    expert = _cheetah_expert(tmp_path, monkeypatch)
+    cfg = ImitationConfig(env_id="HalfCheetah-v4", expert="cheetah", expert_sha256=expert.sha256,
+                          demos=DemoConfig(episodes=1, shared_seed=5), normalize_obs=True,
+                          head=HeadConfig(head=head, width=16, T=3), steps=20, dagger_steps=20, batch_size=32,
+                          eval_every=20, eval_episodes=1, test_episodes=1, dagger_rounds=rounds, dagger_episodes=1,
+                          beta0=0.0, lr_schedule="cosine")
     runs = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        s = train_bc(cfg, 7, tmp_path / name, data, expert)
+        s = train(cfg, 7, tmp_path / name)
         runs.append((s, pd.read_csv(tmp_path / name / "log.csv").drop(columns="wall_s")))
     assert runs[0][0]["test_returns"] == runs[1][0]["test_returns"]
     pd.testing.assert_frame_equal(runs[0][1], runs[1][1])
-    assert runs[0][0]["dataset_size"] == 1000 + 1000 * rounds
+    # one expert episode of 1000 pairs, and each DAgger round labels one more episode
+    assert runs[0][0]["demo_labels"] == 1000 and runs[0][0]["expert_labels"] == 1000 + 1000 * rounds
+    assert list(runs[0][1].step) == [20 * (r + 1) for r in range(rounds + 1)]
+    assert len(list((tmp_path / "runs" / "datasets").glob("*.pt"))) == 1  # the shared dataset, made once
+
+
+def test_shared_dataset_is_the_experts_deterministic_play_and_cached(tmp_path, monkeypatch):
+    from lib import seeds
+    from lib.data.datasets import shared_dataset
+    from lib.evaluation import evaluate
+
+    expert = _cheetah_expert(tmp_path, monkeypatch)
+    seed = seeds.seed("imitation.dataset", 0)
+    data = shared_dataset(expert, "HalfCheetah-v4", 2, seed)
+    assert data["observations"].shape == (2000, 17) and data["actions"].shape == (2000, 6)
+    np.testing.assert_array_equal(data["actions"].numpy(), expert.label(data["observations"].numpy()))
+    # the same episodes as the one evaluation of the expert on the same seed (episode i reset with seed + i)
+    rets, _ = evaluate(expert.actor(), "HalfCheetah-v4", 2, seed)
+    np.testing.assert_allclose(data["episode_returns"], rets, rtol=1e-6)
+    again = shared_dataset(expert, "HalfCheetah-v4", 2, seed)  # from the cache: identical
+    assert torch.equal(again["observations"], data["observations"])
 
 
 def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):
@@ -179,10 +219,10 @@ def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):
     from lib.sections import bc_heads
 
     with pytest.raises(ConfigError, match="no such file"):  # refused when the parameters are read
-        load_params("09_bc_heads", "smoke", {"bc.dataset_file": str(tmp_path / "nope.pt")})
+        load_params("09_bc_heads", "smoke", {"bc.demos.file": str(tmp_path / "nope.pt")})
     torch.save({"observations": np.zeros((3, 17)), "actions": np.zeros((3, 6)), "mean_reward": 1.0, "std_reward": 0.0},
                tmp_path / "data.pt")
-    cfg = load_params("09_bc_heads", "smoke", {"bc.dataset_file": str(tmp_path / "data.pt")})
+    cfg = load_params("09_bc_heads", "smoke", {"bc.demos.file": str(tmp_path / "data.pt")})
     specs = bc_heads.specs(cfg)
-    assert {len(s.config.dataset_sha256) for s in specs} == {64}
+    assert {len(s.config.demos.file_sha256) for s in specs} == {64}
     assert "made elsewhere" in bc_heads.describe(cfg)

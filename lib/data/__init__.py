@@ -1,0 +1,1 @@
+"""Environments, collection of episodes, shipped experts and their demonstrations."""

@@ -1,0 +1,5 @@
+"""The learners: policy gradient (:mod:`.pg`), soft actor-critic (:mod:`.sac`) and the one supervised
+learner for behaviour cloning and DAgger (:mod:`.imitation`), each ``train(cfg, seed, out_dir) ->
+Summary`` (:mod:`.contract`). They import nothing of the run store, the sections or the publishing
+code; their building blocks are :mod:`.nets`, :mod:`.heads` and :mod:`.returns`.
+"""

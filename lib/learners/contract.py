@@ -1,0 +1,57 @@
+"""The run contract every learner keeps.
+
+A learner is a function ``train(cfg, seed, out_dir) -> Summary``: ``cfg`` a frozen dataclass (the
+learner's config, validated by :mod:`lib.config`), ``seed`` the run seed (every random stream is
+derived from it by :mod:`lib.seeds`), ``out_dir`` an existing directory the learner writes its
+files into: ``log.csv`` (one row per iteration or evaluation) and ``agent.pt`` (``{"policy":
+state_dict, "config": ..., "seed": ...}``), ``episodes.csv`` where it has training episodes. It
+returns the :data:`Summary`; the run store writes it to summary.json beside flags.json.
+
+A learner imports nothing of the run store, the sections, the plots or the reports; the run store
+finds it by name (:data:`LEARNERS`) and keys its runs by the source of the modules it imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+#: What a learner returns: JSON-able, with at least :data:`SUMMARY_KEYS`.
+Summary = dict[str, Any]
+
+#: Keys every summary holds: the run seed, the test episodes' returns, their mean and std, seconds.
+SUMMARY_KEYS = ("seed", "test_returns", "test_mean", "test_std", "wall_time_s")
+
+#: Files every learner writes.
+LEARNER_FILES = ("log.csv", "agent.pt")
+
+#: learner name -> "module:function".
+LEARNERS: dict[str, str] = {
+    "pg": "lib.learners.pg:train",
+    "sac": "lib.learners.sac:train",
+    "imitation": "lib.learners.imitation:train",
+}
+
+
+class Learner(Protocol):
+    def __call__(self, cfg: Any, seed: int, out_dir: Path, /) -> Summary: ...
+
+
+def check_summary(summary: Any, learner: str) -> Summary:
+    """``summary`` if it keeps the contract; a clear error naming ``learner`` and what is missing otherwise."""
+    if not isinstance(summary, dict):
+        raise TypeError(f"learner {learner} returned {type(summary).__name__}, not a summary dict")
+    missing = [k for k in SUMMARY_KEYS if k not in summary]
+    if missing:
+        raise ValueError(f"learner {learner} returned a summary without {missing}")
+    return summary
+
+
+def resolve(trainer: str) -> Callable[..., Summary]:
+    """The function of ``trainer`` (a name in :data:`LEARNERS` or "module:function")."""
+    import importlib
+
+    target = LEARNERS.get(trainer, trainer)
+    module, fn = target.split(":")
+    return getattr(importlib.import_module(module), fn)

@@ -1,0 +1,1 @@
+"""What a reader receives: results files, tables and verdicts, figures, animations, HTML, PDF and the index."""

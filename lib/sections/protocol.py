@@ -1,0 +1,114 @@
+"""The section protocol: what every section module provides, and the one result it returns.
+
+A section module (``lib/sections/<name>.py``) defines
+
+- ``SECTION`` (its id: the notebook's and the params files' name), ``TITLE``, ``REPRODUCES``;
+- ``Config``: a frozen dataclass (validated by :mod:`lib.config`), whose grid fields (``seeds``,
+  ``first_seed``, ``workers``) come from :class:`GridConfig`;
+- ``describe(cfg) -> str``: the set-up in Markdown, from the config;
+- ``specs(cfg) -> list[RunSpec]``: every run the section needs;
+- ``analyse(runs, cfg, out_dir) -> SectionResult``: everything the report shows, from the runs.
+
+Notebooks call the same few functions for every section (:mod:`lib.sections.run`):
+``setup`` -> ``runs`` -> ``analyse`` -> ``show`` -> ``publish``. :func:`check_module` checks a module
+against the protocol (``tests/test_sections.py`` runs it on all nine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+
+from ..config import spec
+
+if TYPE_CHECKING:
+    from ..publish.report import Claim
+
+
+@dataclass(frozen=True)
+class Reproducibility:
+    """How a section's report reproduces on another machine: ``kind`` is "bit for bit" or
+    "statistically", ``why`` says what is exact, what is not, and why (shown in the report's
+    "How this was made" box)."""
+
+    kind: Literal["bit for bit", "statistically"]
+    why: str
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The grid fields every section's Config has: how many seeds per variant, from which, and how
+    many worker processes train them."""
+
+    seeds: int = spec(5, ge=1, le=1000, doc="seeds per variant")
+    first_seed: int = spec(0, ge=0, le=999, doc="the first run seed (seeds first_seed, first_seed + 1, ...)")
+    workers: int = spec(2, ge=1, le=64, doc="parallel worker processes")
+
+
+def seed_range(cfg: Any) -> list[int]:
+    """The section's run seeds: ``cfg.first_seed`` .. ``cfg.first_seed + cfg.seeds - 1``."""
+    return list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+
+
+@dataclass
+class SectionResult:
+    """Everything a section's report shows, made by its ``analyse``.
+
+    ``table``: the headline table (one row per variant); ``per_run``: one row per run (may be empty);
+    ``claims``: the verdict on each claim of the source; ``figures``: PNG paths in display order;
+    ``regression``: name -> (value, tolerance) for the smoke regression check; ``headline``: one
+    sentence for the index; ``text``: named Markdown paragraphs the notebook shows between its
+    parts (e.g. "imperfection"); ``extra_tables``: named further tables; ``animations``: rendered
+    policies (filled by :func:`lib.sections.run.animate`).
+    """
+
+    table: pd.DataFrame
+    claims: list[Claim]
+    figures: list[Path]
+    regression: dict[str, tuple[Any, float]]
+    headline: str
+    per_run: pd.DataFrame = field(default_factory=pd.DataFrame)
+    text: dict[str, str] = field(default_factory=dict)
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    animations: list[Any] = field(default_factory=list)
+
+
+#: What a section module must define: name -> what it is.
+REQUIRED: dict[str, str] = {
+    "SECTION": "the section id",
+    "TITLE": "the report's title",
+    "REPRODUCES": "a Reproducibility",
+    "Config": "a frozen dataclass of the section's parameters",
+    "describe": "describe(cfg) -> Markdown of the set-up",
+    "specs": "specs(cfg) -> list[RunSpec]",
+    "analyse": "analyse(runs, cfg, out_dir) -> SectionResult",
+}
+#: Optional: ``animations(runs, cfg, acfg) -> list[Rendered]``.
+OPTIONAL = ("animations",)
+
+
+def check_module(module: ModuleType) -> list[str]:
+    """What ``module`` lacks of the protocol (empty when it keeps it)."""
+    import dataclasses
+
+    problems = [f"{module.__name__} lacks {name} ({what})" for name, what in REQUIRED.items() if not hasattr(module, name)]
+    cfg_cls = getattr(module, "Config", None)
+    if cfg_cls is not None:
+        if not dataclasses.is_dataclass(cfg_cls) or not cfg_cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+            problems.append(f"{module.__name__}.Config is not a frozen dataclass")
+        elif not issubclass(cfg_cls, GridConfig):
+            problems.append(f"{module.__name__}.Config does not derive from GridConfig")
+    if not isinstance(getattr(module, "REPRODUCES", None), Reproducibility):
+        problems.append(f"{module.__name__}.REPRODUCES is not a Reproducibility")
+    for name in ("describe", "specs", "analyse"):
+        if hasattr(module, name) and not isinstance(getattr(module, name), Callable):  # type: ignore[arg-type]
+            problems.append(f"{module.__name__}.{name} is not callable")
+    return problems
+
+
+__all__: Sequence[str] = ("GridConfig", "Reproducibility", "SectionResult", "check_module", "seed_range")

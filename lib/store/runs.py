@@ -1,0 +1,225 @@
+"""The run store: finished runs by key, published atomically, one trainer per key.
+
+A *run* is one variant x one seed of one learner (:mod:`lib.learners.contract`). Its directory in
+the store (``runs/`` at the repository root, or ``$RLWB_RUNS``) is named
+``<env>_<exp_name>_sd<seed>_<key>`` and holds flags.json, log.csv, agent.pt, summary.json (and
+episodes.csv for learners with training episodes). ``key`` is the first 16 hex digits of a sha256
+over the learner, its resolved config, the seed, the versions of the packages that shape the
+numbers and the source of the lib/ modules the learner imports (:func:`lib.provenance.code_hash`).
+Anything that could change a result changes the key; editing the store, a section, a plot or a
+report does not.
+
+Writes are atomic: a run trains inside ``<store>/.tmp/<key>/`` while holding the key's lock, and is
+renamed into place only once every file is written, so a killed report leaves no half-run that
+could be read, and a rerun finds every finished run and skips it. An interrupted run that left a
+checkpoint (:data:`RESUME_MARKER`) resumes from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import to_dict
+from ..learners.contract import check_summary, resolve
+from ..paths import store_root
+from ..provenance import code_hash, git_commit, package_versions
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Files every finished run directory holds (policy-gradient and SAC runs add episodes.csv).
+RUN_FILES = ("flags.json", "log.csv", "agent.pt", "summary.json")
+#: A learner that checkpoints writes this file; the store keeps such an interrupted directory and
+#: gives it back to the learner the next time (see :meth:`RunStore.execute`).
+RESUME_MARKER = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run to make: ``trainer`` ("module:function" of a learner, called as fn(config, seed, out_dir))."""
+
+    section: str
+    variant: str
+    exp_name: str
+    seed: int
+    config: Any
+    trainer: str = "lib.learners.pg:train"
+
+    @property
+    def env_id(self) -> str:
+        return str(getattr(self.config, "env_id", "env"))
+
+    def key(self, code: str | None = None) -> str:
+        """Content hash of what determines the run's results (see module doc)."""
+        payload = {
+            "trainer": self.trainer,
+            "config_type": type(self.config).__qualname__,
+            "config": to_dict(self.config),
+            "seed": self.seed,
+            "code": code if code is not None else code_hash(self.trainer.split(":")[0]),
+            "versions": {k: v for k, v in package_versions().items()},
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def dirname(self, key: str) -> str:
+        return f"{self.env_id}_{self.exp_name}_sd{self.seed}_{key}"
+
+
+@dataclass
+class RunResult:
+    """A finished run: where it is, its summary, and whether this call trained it."""
+
+    spec: RunSpec
+    path: Path
+    summary: dict[str, Any]
+    cached: bool
+
+    def log(self) -> pd.DataFrame:
+        """log.csv: one row per iteration."""
+        import pandas as pd
+
+        return pd.read_csv(self.path / "log.csv")
+
+    def episodes(self) -> pd.DataFrame:
+        """episodes.csv: one row per training episode (episode, iteration, return, length)."""
+        import pandas as pd
+
+        return pd.read_csv(self.path / "episodes.csv")
+
+
+class RunStore:
+    """Finished runs by key, with atomic publication (see module doc)."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root is not None else store_root()
+        self.tmp = self.root / ".tmp"
+
+    def find(self, key: str) -> Path | None:
+        """The finished run with this key, or None. A directory missing any run file is not finished."""
+        if not self.root.exists():
+            return None
+        for path in self.root.glob(f"*_{key}"):
+            if path.is_dir() and all((path / f).exists() for f in RUN_FILES):
+                return path
+        return None
+
+    def clean_stale(self) -> int:
+        """Remove the work directories in ``.tmp`` that nobody is training (their key is not locked),
+        except those holding a checkpoint (:data:`RESUME_MARKER`), which the next call resumes.
+        Returns how many were removed."""
+        removed = 0
+        if not self.tmp.exists():
+            return 0
+        for path in self.tmp.iterdir():
+            key = path.name.split("-", 1)[0]
+            held = self.lock(key, wait=False)
+            if held is None:
+                continue  # being trained right now
+            with held:
+                if self.find(key) is not None or not (path / RESUME_MARKER).exists():
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed += 1
+        return removed
+
+    def lock(self, key: str, wait: bool = True) -> "RunLock | None":
+        """The exclusive lock on ``key`` (an flock on ``<store>/.locks/<key>``), or None when ``wait`` is
+        False and another process holds it. The system drops it when its holder dies, however it dies."""
+        import fcntl
+
+        (self.root / ".locks").mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".locks" / key, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return RunLock(fd)
+
+    def execute(self, spec: RunSpec, key: str, wait: bool = True,
+                on_iteration: Callable[[dict[str, Any]], None] | None = None) -> Path | None:
+        """Train ``spec`` into a temporary directory and publish it atomically under its key.
+
+        Holds the key's lock while it trains, so two processes on one store never train the same run:
+        the second waits for the first and then finds its result (or, with ``wait=False``, returns None
+        at once so that its caller can do other work first). ``on_iteration`` goes to the trainer."""
+        existing = self.find(key)
+        if existing is not None:
+            return existing
+        held = self.lock(key, wait)
+        if held is None:
+            return None
+        with held:
+            existing = self.find(key)  # finished by whoever held the lock before us
+            if existing is not None:
+                return existing
+            return self._train(spec, key, on_iteration)
+
+    def _train(self, spec: RunSpec, key: str, on_iteration: Callable[[dict[str, Any]], None] | None) -> Path:
+        """Train under the key's lock in ``.tmp/<key>/`` (kept between calls only when it holds a
+        checkpoint), write summary.json and flags.json, publish."""
+        work = self.tmp / key
+        if work.exists() and not (work / RESUME_MARKER).exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True, exist_ok=True)
+        fn = resolve(spec.trainer)
+        flags = {
+            "section": spec.section,
+            "variant": spec.variant,
+            "exp_name": spec.exp_name,
+            "env_id": spec.env_id,
+            "seed": spec.seed,
+            "key": key,
+            "trainer": spec.trainer,
+            "config": to_dict(spec.config),
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        try:
+            summary = check_summary(fn(spec.config, spec.seed, work, **({"on_iteration": on_iteration} if on_iteration else {})),
+                                    spec.trainer)
+        except BaseException:
+            if not (work / RESUME_MARKER).exists():
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        (work / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        (work / "flags.json").write_text(json.dumps(flags, indent=1))
+        final = self.root / spec.dirname(key)
+        os.rename(work, final)
+        return final
+
+    def load(self, spec: RunSpec, path: Path, cached: bool) -> RunResult:
+        summary = json.loads((path / "summary.json").read_text())
+        return RunResult(spec=spec, path=path, summary=summary, cached=cached)
+
+
+class RunLock:
+    """A held run-key lock (a file descriptor with an flock); released by ``with`` or by process exit."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # closing the descriptor releases the flock
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
