@@ -285,9 +285,9 @@ def bc_actor(run_dir: Path, config: Any, seed: int) -> Actor:
     from ..learners.imitation import make_policy
 
     state = torch.load(Path(run_dir) / "agent.pt", weights_only=True)["policy"]
-    policy = make_policy(config, torch.zeros(1, int(state["obs_mean"].shape[0])))
+    policy = make_policy(config, torch.zeros(2, int(state["obs_mean"].shape[0])))  # shapes only: the state replaces it
     policy.load_state_dict(state)
     policy.eval()
     sampler = TorchSampler(policy, seed, bool(config.test_greedy))
     rng = np.random.default_rng(seed)
-    return lambda obs: sampler.sample(np.asarray(obs, dtype=np.float32)[None], rng)[0]
+    return lambda obs: sampler.sample(np.asarray(obs, dtype=np.float32), rng)

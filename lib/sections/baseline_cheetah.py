@@ -14,8 +14,8 @@ from ..publish.plots import save
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .pgexp import seeds
 from .common import MUJOCO_STATISTICAL
+from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "06_baseline_cheetah"
 TITLE = "A neural baseline for the policy gradient on HalfCheetah-v4"
@@ -24,15 +24,12 @@ LAST = 5
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(GridConfig):
     """The experiment-2 commands (no baseline, baseline, and the weaker-baseline runs) and seeds."""
 
     experiments: tuple[str, ...] = spec(())
     no_baseline: str = spec("cheetah", doc="--exp_name of the run without baseline")
     baseline: str = spec("cheetah_baseline", doc="--exp_name of the baselined run the claim is about")
-    seeds: int = spec(3, ge=1, le=1000)
-    first_seed: int = spec(1, ge=0)
-    workers: int = spec(2, ge=1, le=64)
     threshold: float = spec(300.0, doc="eval return the baselined run should end above")
 
     def check(self) -> list[str]:
@@ -47,7 +44,7 @@ class Config:
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    return pgexp.make_specs(SECTION, pgexp.experiments(cfg.experiments), seeds(cfg))
+    return pgexp.make_specs(SECTION, pgexp.experiments(cfg.experiments), seed_range(cfg))
 
 
 def describe(cfg: Config) -> str:
@@ -63,7 +60,7 @@ def describe(cfg: Config) -> str:
         f"{b.max_episode_steps or max_episode_steps(b.env_id)}-step limit, so with a "
         f"baseline the reward-to-go is bootstrapped with V of the state where the limit cut the episode.\n"
         f"- **Seeds**: {cfg.seeds} per experiment; bands are Student-t 95% intervals.\n\n"
-        + pgexp.commands_markdown(exps, seeds(cfg))
+        + pgexp.commands_markdown(exps, seed_range(cfg))
     )
 
 
@@ -156,3 +153,11 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
     nb = runs[runs.variant == cfg.no_baseline]
     return (f"Final eval return, {cfg.seeds} seeds: {cfg.baseline} {d.final.mean():.0f} "
             f"({int((d.final > cfg.threshold).sum())}/{len(d)} above {cfg.threshold:g}), {cfg.no_baseline} {nb.final.mean():.0f}.")
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
+    runs = per_run(results, cfg)
+    return SectionResult(table=table(runs, cfg), claims=claims(runs, cfg), figures=figures(results, cfg, out_dir),
+                         regression=regression_values(runs, cfg), headline=headline(runs, cfg),
+                         text={"answers": answers(runs, cfg)})

@@ -19,7 +19,7 @@ from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import BIT_FOR_BIT
-from .protocol import GridConfig, seed_range
+from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "04_bc_dagger"
 TITLE = "Behaviour cloning against DAgger on CartPole, from a perfect and an imperfect expert"
@@ -31,15 +31,12 @@ METHOD_LABEL = {"bc": "behaviour cloning", "dagger": "DAgger"}
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(GridConfig):
     """Section 04 parameters: the grid (settings x methods x n x seeds) and the imitation learner."""
 
     ns: tuple[int, ...] = spec((1, 2, 5, 10, 50, 100), doc="numbers of expert trajectories")
     settings: tuple[Setting, ...] = spec(("perfect", "imperfect"))
     methods: tuple[Method, ...] = spec(("bc", "dagger"))
-    seeds: int = spec(5, ge=1, le=1000)
-    first_seed: int = spec(0, ge=0)
-    workers: int = spec(2, ge=1, le=64)
     perfect: float = spec(500.0, gt=0)
     perfect_tolerance: float = spec(0.99, gt=0, le=1)
     decent: float = spec(195.0, gt=0, doc="'decent' = a test mean at least this")
@@ -253,3 +250,13 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
             d = _point(runs, setting, method, min(cfg.ns))
             parts.append(f"{METHOD_LABEL[method]} ({setting}) {d.test_mean.mean():.0f}")
     return f"Test return from n = {min(cfg.ns)} expert trajectory ({cfg.seeds} seeds): " + "; ".join(parts) + "."
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """Per-run scores, every point of the figure as a table row, the figure, the claims, and how
+    imperfect the imperfect demonstrations were."""
+    runs = per_run(results, cfg)
+    imp = imperfection(runs)
+    return SectionResult(table=summary_table(runs, cfg), claims=claims(runs, cfg), figures=figure(runs, cfg, out_dir),
+                         regression=regression_values(runs, cfg), headline=headline(runs, cfg),
+                         text={"imperfection": imperfection_markdown(imp, cfg)}, extra={"imperfection": imp})

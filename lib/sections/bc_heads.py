@@ -29,7 +29,8 @@ from ..publish.plots import PALETTE, save
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
-from .common import Reproducibility, animate_run
+from .common import animate_run
+from .protocol import GridConfig, Reproducibility, SectionResult, seed_range
 
 if TYPE_CHECKING:
     from ..publish.animate import AnimationConfig, Rendered
@@ -47,12 +48,9 @@ Ablation = Literal["linear_schedule", "no_clip", "no_obs_norm"]
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(GridConfig):
     """Section 09 parameters: the base learner (``bc``, the Gaussian baseline) and the variants."""
 
-    seeds: int = spec(3, ge=1, le=1000)
-    first_seed: int = spec(0, ge=0)
-    workers: int = spec(2, ge=1, le=64)
     mog_k: int = spec(5, ge=1, doc="the main mixture's number of components")
     mog_ks: tuple[int, ...] = spec((2, 5, 10), doc="the k sweep (includes mog_k)")
     diffusion_T: int = spec(25, ge=1, doc="the main diffusion head's number of steps")
@@ -158,7 +156,7 @@ def specs(cfg: Config) -> list[RunSpec]:
     out = []
     for v in variants(cfg):
         run_cfg = dataclasses.replace(v.config, expert_sha256=sha, demos=dataclasses.replace(v.config.demos, file_sha256=data_sha))
-        for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
+        for seed in seed_range(cfg):
             out.append(RunSpec(section=SECTION, variant=v.name, exp_name=f"bc_{v.name}", seed=seed, config=run_cfg,
                                trainer="lib.learners.imitation:train"))
     return out
@@ -206,7 +204,7 @@ def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
         v = names[r.spec.variant]
         s = r.summary
         rows.append({"variant": v.name, "method": v.method, "params": v.params, "main": v.main, "seed": r.spec.seed,
-                     "test_mean": s["test_mean"], "test_std": s["test_std"], "dataset_size": s["dataset_size"],
+                     "test_mean": s["test_mean"], "test_std": s["test_std"], "dataset_size": s["expert_labels"],
                      "wall_time_s": s["wall_time_s"]})
     return pd.DataFrame(rows)
 
@@ -392,11 +390,11 @@ def headline(tab: pd.DataFrame, cfg: Config) -> str:
     return f"Final test return ({cfg.seeds} seeds, expert {expert_score(cfg)['test_mean']:.0f}): {parts}."
 
 
-def animations(results: list[RunResult], runs: pd.DataFrame, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+def animations(results: list[RunResult], result: SectionResult, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
     """The best and the worst of the main methods at work (by mean test return over seeds; their first seed)."""
     if not acfg.enabled:
         return []
-    main = runs[runs.main.astype(bool)]
+    main = result.per_run[result.per_run.main.astype(bool)]
     means = main.groupby("variant")["test_mean"].mean()
     names = {v.name: v for v in variants(cfg)}
     out = []
@@ -406,3 +404,16 @@ def animations(results: list[RunResult], runs: pd.DataFrame, cfg: Config, acfg: 
         label = v.method + (f" ({v.params})" if v.params else "")
         out.append(animate_run(r, acfg, f"the {which} method, {label}, training seed {r.spec.seed}"))
     return out
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """The chart of methods, the learning curves (main methods, then sweeps and ablations), the sweep
+    figure, what the diffusion ablations say, and the claims."""
+    runs = per_run(results, cfg)
+    tab = table(runs, cfg)
+    figures = [curves_figure(results, cfg, out_dir, main=True), curves_figure(results, cfg, out_dir, main=False),
+               sweep_figure(runs, cfg, out_dir)]
+    diffusion = ablation_text(runs, cfg)
+    return SectionResult(table=tab, per_run=runs, claims=claims(runs, tab, cfg), figures=figures,
+                         regression=regression_values(tab, cfg), headline=headline(tab, cfg),
+                         text={"diffusion": diffusion}, extra={"expert": expert_score(cfg)})

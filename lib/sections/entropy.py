@@ -14,6 +14,7 @@ from ..learners.pg import PGConfig
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from .common import BIT_FOR_BIT, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "02_entropy"
 TITLE = "Entropy regularisation of RLOO REINFORCE on CartPole"
@@ -21,7 +22,7 @@ REPRODUCES = BIT_FOR_BIT
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(GridConfig):
     """Section 02 parameters. The learner is section 01's RLOO learner plus an entropy bonus."""
 
     constants: tuple[float, ...] = spec((0.001, 0.01, 0.1, 1.0), doc="constant entropy coefficients alpha")
@@ -29,9 +30,6 @@ class Config:
     schedule_end: float = spec(0.0001, ge=0.0, doc="scheduled alpha at the last update (linear in between)")
     include_no_bonus: bool = spec(True, doc="also run alpha = 0 (section 01's RLOO runs, reused from the store)")
     claim_alpha: float = spec(0.01, gt=0.0, doc="the constant the report shows; the claims are decided on it")
-    seeds: int = spec(5, ge=1, le=1000)
-    first_seed: int = spec(0, ge=0)
-    workers: int = spec(2, ge=1, le=64)
     solved: float = spec(195.0, gt=0)
     perfect: float = spec(500.0, gt=0)
     converged_fraction: float = spec(0.95, gt=0, le=1)
@@ -204,3 +202,11 @@ def headline(table: pd.DataFrame, cfg: Config) -> str:
     col = f"last {cfg.last_episodes} at {cfg.perfect:g} (share)"
     parts = [f"{r['setting']} {r[col]:.2f}" for _, r in table.iterrows()]
     return f"Share of the last {cfg.last_episodes} training episodes at {cfg.perfect:g} ({cfg.seeds} seeds): " + "; ".join(parts) + "."
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """Per-run metrics, the settings table, the curves, the claims (see the module's functions)."""
+    runs = per_run(results, cfg)
+    table = summary_table(runs, cfg)
+    return SectionResult(table=table, per_run=runs, claims=claims(runs, cfg), figures=figures(results, cfg, runs, out_dir),
+                         regression=regression_values(runs, cfg), headline=headline(table, cfg))

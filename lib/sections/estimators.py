@@ -12,8 +12,8 @@ from ..config import spec
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .pgexp import seeds
 from .common import BIT_FOR_BIT
+from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "05_estimators"
 TITLE = "Policy-gradient estimators on CartPole-v0: reward-to-go, normalisation, batch size"
@@ -22,13 +22,10 @@ LAST = 10
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(GridConfig):
     """The eight commands of experiment 1 and the seeds they run with."""
 
     experiments: tuple[str, ...] = spec(())
-    seeds: int = spec(5, ge=1, le=1000)
-    first_seed: int = spec(1, ge=0)
-    workers: int = spec(2, ge=1, le=64)
     threshold: float = spec(200.0, gt=0, doc="the maximum return of CartPole-v0")
 
     def check(self) -> list[str]:
@@ -44,7 +41,7 @@ class Config:
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    return pgexp.make_specs(SECTION, pgexp.experiments(cfg.experiments), seeds(cfg))
+    return pgexp.make_specs(SECTION, pgexp.experiments(cfg.experiments), seed_range(cfg))
 
 
 def describe(cfg: Config) -> str:
@@ -60,7 +57,7 @@ def describe(cfg: Config) -> str:
         f"trajectory (the assignment's case 1); with `-rtg` by the reward-to-go (case 2). `-na` normalises the "
         f"advantages of a batch to mean 0 and standard deviation 1.\n"
         f"- **Seeds**: {cfg.seeds} per experiment; bands are Student-t 95% intervals over seeds; the x-axis is "
-        f"`Train_EnvstepsSoFar`.\n\n" + pgexp.commands_markdown(exps, seeds(cfg))
+        f"`Train_EnvstepsSoFar`.\n\n" + pgexp.commands_markdown(exps, seed_range(cfg))
     )
 
 
@@ -153,3 +150,12 @@ def headline(tab: pd.DataFrame, cfg: Config) -> str:
     best = tab.sort_values(f"eval return, last {LAST} iterations", ascending=False).iloc[0]
     return (f"Best: {best['experiment']} ({best[f'eval return, last {LAST} iterations']:.1f} over the last {LAST} iterations, "
             f"{best[col]} seeds reach {cfg.threshold:g}); {cfg.seeds} seeds per experiment.")
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
+    runs = per_run(results, cfg)
+    tab = table(runs, cfg)
+    return SectionResult(table=tab, claims=claims(runs, cfg), figures=figures(results, cfg, out_dir),
+                         regression=regression_values(runs, cfg), headline=headline(tab, cfg),
+                         text={"answers": answers(runs, cfg)})

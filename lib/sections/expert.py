@@ -29,7 +29,8 @@ from ..provenance import git_commit, package_versions
 from ..stats import first_crossing, sliding_window_mean
 from .cheetah_expert import CheetahExpertConfig
 from .cheetah_expert import specs as cheetah_specs
-from .common import Reproducibility
+from .protocol import Reproducibility, SectionResult
+from . import cheetah_expert
 
 SECTION = "03_expert"
 TITLE = "The experts: CartPole (RLOO with a constant entropy bonus) and HalfCheetah (SAC)"
@@ -238,7 +239,7 @@ def headline(expert: Expert, cfg: Config) -> str:
             f"over {m['test_episodes']} episodes.")
 
 
-def animations(cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+def cartpole_animations(cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
     """The shipped CartPole expert at work (argmax actions)."""
     if not acfg.enabled:
         return []
@@ -249,3 +250,27 @@ def animations(cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
     env_id = read_metadata(cfg.name)["env_id"]
     return [animate.animate(expert_dir(cfg.name) / "policy.pt", lambda: animate.categorical_expert_actor(cfg.name), env_id,
                             ANIMATION_SEED_OFFSET + cfg.seed, f"the CartPole expert (experts/{cfg.name})", acfg, "greedy")]
+
+
+def animations(results: list[RunResult], result: SectionResult, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+    """Both experts at work: CartPole (argmax actions), then HalfCheetah (deterministic actions)."""
+    return cartpole_animations(cfg, acfg) + cheetah_expert.animations(cfg.halfcheetah, acfg)
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """Both experts: the CartPole expert (table, training curve, claims, replayed test), then the
+    HalfCheetah SAC expert (its set-up as a text, its table, curve, claims and replayed test)."""
+    expert = obtain(cfg, results)
+    replay = recheck(expert, cfg)
+    cheetah = cheetah_expert.obtain(cfg.halfcheetah, results)
+    cheetah_replay = cheetah_expert.recheck(cheetah, cfg.halfcheetah)
+    cheetah_table = cheetah_expert.table(cheetah, cheetah_replay)
+    return SectionResult(
+        table=table(expert, cfg, replay),
+        claims=claims(expert, cfg, replay) + cheetah_expert.claims(cheetah, cfg.halfcheetah, cheetah_replay),
+        figures=figure(expert, cfg, out_dir) + [cheetah_expert.figure(cheetah, cfg.halfcheetah, out_dir)],
+        regression=regression_values(expert, cfg) | cheetah_expert.regression_values(cheetah),
+        headline=headline(expert, cfg) + " " + cheetah_expert.headline(cheetah),
+        text={"halfcheetah_setup": cheetah_expert.describe(cfg.halfcheetah)},
+        extra_tables={"halfcheetah_table": cheetah_table},
+        extra={"expert": expert.metadata, "halfcheetah_expert": cheetah_expert.summary_json(cheetah)})

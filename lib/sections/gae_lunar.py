@@ -14,8 +14,8 @@ from ..learners.pg import PGConfig
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .pgexp import seeds
 from .common import BIT_FOR_BIT, animate_run
+from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
     from ..publish.animate import AnimationConfig, Rendered
@@ -27,14 +27,11 @@ LAST = 10
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(GridConfig):
     """The experiment-3 command (without --gae_lambda), the lambdas, and the seeds."""
 
     command: str = spec("", doc="the assignment's command; --gae_lambda and --exp_name are added per lambda")
     lambdas: tuple[float, ...] = spec((0.0, 0.95, 0.98, 0.99, 1.0))
-    seeds: int = spec(3, ge=1, le=1000)
-    first_seed: int = spec(1, ge=0)
-    workers: int = spec(2, ge=1, le=64)
     threshold: float = spec(150.0, doc="eval return the best lambda should reach at least once")
 
     def check(self) -> list[str]:
@@ -57,7 +54,7 @@ def experiments(cfg: Config) -> dict[str, PGConfig]:
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    return pgexp.make_specs(SECTION, experiments(cfg), seeds(cfg))
+    return pgexp.make_specs(SECTION, experiments(cfg), seed_range(cfg))
 
 
 def describe(cfg: Config) -> str:
@@ -75,7 +72,7 @@ def describe(cfg: Config) -> str:
         f"backwards; V after a terminal state is 0, and where the {c.max_episode_steps}-step limit cut an episode the "
         f"value of the state reached is bootstrapped.\n"
         f"- **Seeds**: {cfg.seeds} per lambda; bands are Student-t 95% intervals.\n\n"
-        + pgexp.commands_markdown(exps, seeds(cfg))
+        + pgexp.commands_markdown(exps, seed_range(cfg))
     )
 
 
@@ -156,11 +153,19 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
             + ", ".join(f"{lam:g}: {means[lam]:.0f}" for lam in cfg.lambdas) + f" ({cfg.seeds} seeds).")
 
 
-def animations(results: list[RunResult], runs: pd.DataFrame, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+def animations(results: list[RunResult], result: SectionResult, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
     """The best lambda's policy at work (best mean eval return over the last iterations; its first seed)."""
     if not acfg.enabled:
         return []
-    best = runs.groupby("variant")[f"last {LAST} mean"].mean().idxmax()
+    best = result.per_run.groupby("variant")[f"last {LAST} mean"].mean().idxmax()
     r = next(r for r in results if r.spec.variant == best)
     lam = r.spec.config.gae_lambda
     return [animate_run(r, acfg, f"the best lambda ({lam:g}), training seed {r.spec.seed}, kept checkpoint")]
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """Per-run scores, the lambda table, the curves, the assignment's answers and the claims."""
+    runs = per_run(results, cfg)
+    return SectionResult(table=table(runs, cfg), per_run=runs, claims=claims(runs, cfg),
+                         figures=figures(results, cfg, out_dir), regression=regression_values(runs, cfg),
+                         headline=headline(runs, cfg), text={"answers": answers(runs, cfg)})

@@ -20,8 +20,8 @@ from ..learners.pg import PGConfig
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .pgexp import seeds
 from .common import MUJOCO_STATISTICAL, animate_run
+from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
     from ..publish.animate import AnimationConfig, Rendered
@@ -32,7 +32,7 @@ REPRODUCES = MUJOCO_STATISTICAL
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(GridConfig):
     """The default command, the search grid and its budget, and the seeds."""
 
     default_command: str = spec("--env_name InvertedPendulum-v4 -n 100 -b 5000 -eb 1000 --exp_name pendulum")
@@ -43,9 +43,6 @@ class Config:
     learning_rates: tuple[float, ...] = spec((0.005, 0.01, 0.02))
     normalize: tuple[bool, ...] = spec((True, False))
     search_seeds: tuple[int, ...] = spec((101, 102), doc="seeds of the search (never used for the final runs)")
-    seeds: int = spec(5, ge=1, le=1000)
-    first_seed: int = spec(1, ge=0)
-    workers: int = spec(2, ge=1, le=64)
     threshold: float = spec(1000.0, doc="the maximum return")
 
     def check(self) -> list[str]:
@@ -112,12 +109,24 @@ def final_experiments(cfg: Config, scores: pd.DataFrame) -> dict[str, PGConfig]:
 
 
 def final_specs(cfg: Config, scores: pd.DataFrame) -> list[RunSpec]:
-    return pgexp.make_specs(SECTION, final_experiments(cfg, scores), seeds(cfg))
+    return pgexp.make_specs(SECTION, final_experiments(cfg, scores), seed_range(cfg))
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    """The search runs (the final runs depend on its outcome: see :func:`final_specs`)."""
+    """The search runs (the final runs depend on its outcome: see :func:`next_specs`)."""
     return search_specs(cfg)
+
+
+def split(results: list[RunResult], cfg: Config) -> tuple[list[RunResult], list[RunResult]]:
+    """(search runs, final runs) of a section's runs."""
+    points = grid(cfg)
+    return [r for r in results if r.spec.variant in points], [r for r in results if r.spec.variant not in points]
+
+
+def next_specs(cfg: Config, results: list[RunResult]) -> list[RunSpec]:
+    """After the search, the final runs of the default and of the point it picked, on fresh seeds."""
+    search, final = split(results, cfg)
+    return [] if final else final_specs(cfg, score(per_run(search, cfg), cfg))
 
 
 def describe(cfg: Config) -> str:
@@ -219,9 +228,24 @@ def headline(runs: pd.DataFrame, cfg: Config, scores: pd.DataFrame) -> str:
             f"{k}/{len(d)} seeds reach {cfg.threshold:g} within {cfg.budget_steps:,} steps.")
 
 
-def animations(results: list[RunResult], cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+def animations(results: list[RunResult], result: SectionResult, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
     """The tuned setting's policy at work (its first fresh seed)."""
     if not acfg.enabled:
         return []
     r = next(r for r in results if r.spec.variant == "pendulum_tuned")
     return [animate_run(r, acfg, f"the tuned setting, training seed {r.spec.seed}, kept checkpoint")]
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """The search's scores and what mattered in it, then the default against the tuned point on fresh
+    seeds: table, curves, claim."""
+    search, final = split(results, cfg)
+    scores = score(per_run(search, cfg), cfg)
+    imp = importance(scores)
+    runs = per_run(final, cfg)
+    return SectionResult(
+        table=table(runs, cfg), per_run=runs, claims=claims(runs, cfg), figures=figures(final, cfg, out_dir),
+        regression=regression_values(runs, cfg), headline=headline(runs, cfg, scores),
+        text={"tuned": f"Tuned: `{tuned_command(cfg, scores)}`", "importance": importance_text(imp),
+              "commands": pgexp.commands_markdown(final_experiments(cfg, scores), seed_range(cfg))},
+        extra_tables={"search": scores, "importance_by_flag": imp}, extra={"tuned_command": tuned_command(cfg, scores)})

@@ -78,12 +78,6 @@ def action_count(env_id: str) -> int:
         env.close()
 
 
-def seeds(cfg: object) -> list[int]:
-    """The section's seeds: ``cfg.first_seed`` .. ``cfg.first_seed + cfg.seeds - 1``."""
-    first, n = getattr(cfg, "first_seed"), getattr(cfg, "seeds")
-    return list(range(first, first + n))
-
-
 def make_specs(section: str, exps: dict[str, PGConfig], seeds: Sequence[int]) -> list[RunSpec]:
     return [RunSpec(section=section, variant=name, exp_name=name, seed=s, config=c) for name, c in exps.items() for s in seeds]
 
@@ -115,7 +109,7 @@ def step_curves(results: list[RunResult], variants: Sequence[str], column: str, 
 
 def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, ylabel: str, title: str,
                   hlines: dict[str, float] | None = None, logy: bool = False, ax: plt.Axes | None = None) -> Path | None:
-    """Mean over seeds with a 95% band against environment steps; saves and shows unless ``ax`` is given."""
+    """Mean over seeds with a 95% band against environment steps; saved to ``path`` unless drawn on a given ``ax``."""
     own = ax is None
     if own:
         fig, ax = plt.subplots()

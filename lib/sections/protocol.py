@@ -4,13 +4,15 @@ A section module (``lib/sections/<name>.py``) defines
 
 - ``SECTION`` (its id: the notebook's and the params files' name), ``TITLE``, ``REPRODUCES``;
 - ``Config``: a frozen dataclass (validated by :mod:`lib.config`), whose grid fields (``seeds``,
-  ``first_seed``, ``workers``) come from :class:`GridConfig`;
+  ``first_seed``, ``workers``) come from :class:`GridConfig` (section 03, which makes single runs,
+  has ``seed`` and ``workers`` of its own);
 - ``describe(cfg) -> str``: the set-up in Markdown, from the config;
 - ``specs(cfg) -> list[RunSpec]``: every run the section needs;
 - ``analyse(runs, cfg, out_dir) -> SectionResult``: everything the report shows, from the runs.
 
-Notebooks call the same few functions for every section (:mod:`lib.sections.run`):
-``setup`` -> ``runs`` -> ``analyse`` -> ``show`` -> ``publish``. :func:`check_module` checks a module
+Optional: ``animations(runs, result, cfg, acfg)``, and ``next_specs(cfg, runs)`` for a section that
+chooses later runs from earlier ones. Notebooks call the same few functions for every section
+(:mod:`lib.sections.run`): ``setup`` -> ``runs`` -> ``analyse`` -> ``show`` -> ``publish``. :func:`check_module` checks a module
 against the protocol (``tests/test_sections.py`` runs it on all nine).
 """
 
@@ -63,8 +65,9 @@ class SectionResult:
     ``claims``: the verdict on each claim of the source; ``figures``: PNG paths in display order;
     ``regression``: name -> (value, tolerance) for the smoke regression check; ``headline``: one
     sentence for the index; ``text``: named Markdown paragraphs the notebook shows between its
-    parts (e.g. "imperfection"); ``extra_tables``: named further tables; ``animations``: rendered
-    policies (filled by :func:`lib.sections.run.animate`).
+    parts (e.g. "imperfection"); ``extra_tables``: named further tables; ``extra``: further
+    JSON-able entries of results.json; ``animations``: rendered policies (filled by
+    :func:`lib.sections.run.animate`). Texts and extra tables go to results.json too.
     """
 
     table: pd.DataFrame
@@ -75,6 +78,7 @@ class SectionResult:
     per_run: pd.DataFrame = field(default_factory=pd.DataFrame)
     text: dict[str, str] = field(default_factory=dict)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     animations: list[Any] = field(default_factory=list)
 
 
@@ -88,8 +92,9 @@ REQUIRED: dict[str, str] = {
     "specs": "specs(cfg) -> list[RunSpec]",
     "analyse": "analyse(runs, cfg, out_dir) -> SectionResult",
 }
-#: Optional: ``animations(runs, cfg, acfg) -> list[Rendered]``.
-OPTIONAL = ("animations",)
+#: Optional: ``animations(runs, result, cfg, acfg) -> list[Rendered]``, and ``next_specs(cfg, runs) ->
+#: list[RunSpec]`` for a section that chooses later runs from earlier ones.
+OPTIONAL = ("animations", "next_specs")
 
 
 def check_module(module: ModuleType) -> list[str]:
@@ -101,8 +106,8 @@ def check_module(module: ModuleType) -> list[str]:
     if cfg_cls is not None:
         if not dataclasses.is_dataclass(cfg_cls) or not cfg_cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
             problems.append(f"{module.__name__}.Config is not a frozen dataclass")
-        elif not issubclass(cfg_cls, GridConfig):
-            problems.append(f"{module.__name__}.Config does not derive from GridConfig")
+        elif "workers" not in {f.name for f in dataclasses.fields(cfg_cls)}:
+            problems.append(f"{module.__name__}.Config has no 'workers' (derive it from GridConfig)")
     if not isinstance(getattr(module, "REPRODUCES", None), Reproducibility):
         problems.append(f"{module.__name__}.REPRODUCES is not a Reproducibility")
     for name in ("describe", "specs", "analyse"):

@@ -15,6 +15,7 @@ from ..learners.pg import PGConfig
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from .common import BIT_FOR_BIT, animate_run, best_of, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
     from ..publish.animate import AnimationConfig, Rendered
@@ -35,13 +36,10 @@ LABEL = {
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(GridConfig):
     """Section 01 parameters: which variants, how many seeds, and the learner's settings."""
 
     variants: tuple[Variant, ...] = spec(("vanilla", "running_mean", "value", "rloo"))
-    seeds: int = spec(5, ge=1, le=1000, doc="seeds per variant")
-    first_seed: int = spec(0, ge=0)
-    workers: int = spec(2, ge=1, le=64, doc="parallel worker processes")
     solved: float = spec(195.0, gt=0, doc="'solved' threshold for the running mean")
     perfect: float = spec(500.0, gt=0, doc="the maximum return (CartPole-v1 time limit)")
     perfect_tolerance: float = spec(0.99, gt=0, le=1, doc="test mean >= perfect * this counts as perfect")
@@ -232,7 +230,7 @@ def headline(table: pd.DataFrame, cfg: Config) -> str:
     return f"Test mean episode length over {cfg.seeds} seeds: " + "; ".join(parts) + "."
 
 
-def animations(results: list[RunResult], cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
+def animations(results: list[RunResult], result: SectionResult, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:
     """A vanilla and an RLOO policy at work: the kept checkpoint of each one's first seed."""
     if not acfg.enabled:
         return []
@@ -243,3 +241,11 @@ def animations(results: list[RunResult], cfg: Config, acfg: "AnimationConfig") -
             r = runs_v[0]
             out.append(animate_run(r, acfg, f"{LABEL[v]}, training seed {r.spec.seed}, kept checkpoint"))
     return out
+
+
+def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+    """Per-run metrics, the variant table, the curves, the claims (see the module's functions)."""
+    runs = per_run(results, cfg)
+    table = summary_table(runs, cfg)
+    return SectionResult(table=table, per_run=runs, claims=claims(runs, table, cfg), figures=figures(results, cfg, out_dir),
+                         regression=regression_values(runs, cfg), headline=headline(table, cfg))

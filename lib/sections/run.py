@@ -1,0 +1,182 @@
+"""The few calls every section notebook makes, the same for all nine.
+
+::
+
+    ctx = run.setup(section, profile, overrides)  # validated config, report folder; shows the set-up
+    runs = run.runs(ctx)                           # every run the section needs (trained or from the store)
+    result = run.analyse(ctx, runs)                # a SectionResult: table, claims, figures, ...
+    run.show(result, "figures")                    # or "table", "per_run", "claims", "animations", a text's name
+    run.animate(ctx, runs, result)                 # the section's policy animations, if it has any
+    path = run.publish(ctx, runs, result)          # results.json (with the learners' code hashes)
+    run.regression_check(ctx, path)                # smoke profile: against tests/reference/
+
+Nothing here draws with ``plt.show()``: figures are saved by the section and shown from their PNG
+files, so they reach the notebook, its HTML and its PDF whatever matplotlib's backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..store import RunResult, run_grid
+from .protocol import SectionResult
+
+
+@dataclass(frozen=True)
+class Context:
+    """One execution of a section: its module, profile, overrides, validated config and report folder."""
+
+    section: ModuleType
+    profile: str
+    overrides: dict[str, Any]
+    cfg: Any
+    out_dir: Path
+
+
+def _show_config_errors_briefly() -> None:
+    """In an IPython kernel (a notebook, papermill), show a bad parameter as its message alone, not as
+    a long traceback: a ConfigError already names the file or override, the key and what is allowed."""
+    import sys
+
+    ipython = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if ipython is None:
+        return
+    from ..config import ConfigError
+
+    def brief(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's handler signature
+        stb = [f"{etype.__name__}: {value}"]
+        shell._showtraceback(etype, value, stb)  # what the notebook shows and the kernel replies
+        return stb
+
+    ipython.set_custom_exc((ConfigError,), brief)
+
+
+def _display(obj: Any) -> None:
+    from IPython.display import display
+
+    display(obj)
+
+
+def setup(section: ModuleType, profile: str = "smoke", overrides: Mapping[str, Any] | str | None = None,
+          show: bool = True) -> Context:
+    """Validate the parameters (``params/<profile>/<section>.yaml`` and ``overrides``), make the report
+    folder, set the plot style, and show the section's set-up (``describe``) in Markdown."""
+    from ..params import as_overrides, load_params
+    from ..publish import plots
+    from ..publish.report import report_dir
+
+    _show_config_errors_briefly()
+    ov = as_overrides(overrides if overrides is not None else {})
+    cfg = load_params(section.SECTION, profile, ov)
+    ctx = Context(section, profile, ov, cfg, report_dir(section.SECTION, profile, ov))
+    plots.style()
+    if show:
+        from IPython.display import Markdown
+
+        _display(Markdown(section.describe(cfg)))
+    return ctx
+
+
+def runs(ctx: Context, verbose: bool = True) -> list[RunResult]:
+    """Every run of the section: ``specs(cfg)``, then, for a section that chooses later runs from
+    earlier ones (section 08's search, then its final runs), ``next_specs(cfg, runs)`` until empty."""
+    section, cfg = ctx.section, ctx.cfg
+    results = run_grid(section.specs(cfg), workers=cfg.workers)
+    following = getattr(section, "next_specs", None)
+    while following is not None:
+        more = following(cfg, results)
+        if not more:
+            break
+        results = results + run_grid(more, workers=cfg.workers)
+    if verbose:
+        print(f"{len(results)} runs, {sum(r.cached for r in results)} of them found in the run store")
+    return results
+
+
+def analyse(ctx: Context, results: list[RunResult]) -> SectionResult:
+    """The section's analysis of its runs (``analyse(runs, cfg, out_dir)``); figures are written to
+    the report folder."""
+    return ctx.section.analyse(results, ctx.cfg, ctx.out_dir)
+
+
+def animate(ctx: Context, results: list[RunResult], result: SectionResult, show: bool = True) -> list[Any]:
+    """Render the section's animations (``animations(runs, result, cfg, acfg)``, if it has one) into
+    ``result.animations``, and show them."""
+    from ..publish import animate as anim
+    from ..publish import present
+
+    make = getattr(ctx.section, "animations", None)
+    result.animations = list(make(results, result, ctx.cfg, anim.load_config(ctx.profile))) if make else []
+    if show:
+        present.show_animations(result.animations)
+    return result.animations
+
+
+def show(result: SectionResult, what: str, index: int | slice | None = None, caption: str | None = None,
+         transpose: bool = False) -> None:
+    """Show one part of ``result``: "figures", "animations" (``index`` picks some), "table",
+    "per_run", "claims", the name of one of its texts (Markdown) or of one of its extra tables.
+    ``transpose`` shows a one-row table as field/value rows."""
+    from IPython.display import Markdown
+
+    from ..publish import present
+
+    def pick(items: list[Any]) -> list[Any]:
+        if index is None:
+            return items
+        return items[index] if isinstance(index, slice) else items[index:index + 1]
+
+    if what == "figures":
+        present.show_figures(pick(result.figures))
+    elif what == "animations":
+        present.show_animations(pick(result.animations))
+    elif what == "table":
+        present.show_table(result.table, caption, transpose=transpose)
+    elif what == "per_run":
+        if not result.per_run.empty:
+            present.show_table(result.per_run, caption)
+    elif what == "claims":
+        present.show_claims(result.claims)
+    elif what in result.text:
+        if result.text[what]:
+            _display(Markdown(result.text[what]))
+    elif what in result.extra_tables:
+        present.show_table(result.extra_tables[what], caption, transpose=transpose)
+    else:
+        raise KeyError(f"the result of this section has no {what!r}; it has figures, table, per_run, claims, "
+                       f"animations, {', '.join([*result.text, *result.extra_tables])}")
+
+
+def learner_hashes(results: list[RunResult]) -> dict[str, str]:
+    """learner ("module:function") -> the sha256 of the code its runs were keyed with."""
+    from ..provenance import code_hash
+
+    return {t: code_hash(t.split(":")[0]) for t in sorted({r.spec.trainer for r in results})}
+
+
+def publish(ctx: Context, results: list[RunResult], result: SectionResult) -> Path:
+    """Write the section's results.json (table, claims, regression values, headline, figures, texts,
+    extra tables and the code hashes of the learners its runs used) and return its path."""
+    from ..publish.report import write_results
+
+    extra = dict(result.extra)
+    extra.update({name: text for name, text in result.text.items() if name not in extra})
+    extra.update({name: t.to_dict(orient="records") for name, t in result.extra_tables.items() if name not in extra})
+    extra["learners"] = learner_hashes(results)
+    path = write_results(ctx.section.SECTION, ctx.section.TITLE, ctx.profile, ctx.cfg, result.table, result.claims,
+                         regression=result.regression, headline=result.headline, figures=result.figures,
+                         overrides=ctx.overrides, animations=result.animations, extra=extra)
+    print("results written to", path)
+    return path
+
+
+def regression_check(ctx: Context, path: Path) -> str:
+    """The smoke profile's regression check of ``path`` against the stored reference (other profiles
+    say they are not checked)."""
+    from ..publish.report import regression_check as check
+
+    return check(path, ctx.profile)
