@@ -106,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n_layers", "-l", type=_number(int, ge=0, le=64), default=2)
     p.add_argument("--layer_size", "-s", type=_number(int, ge=1, le=65536), default=64)
     p.add_argument("--ep_len", type=_number(int, ge=1), default=None, help="time limit (default: the env's registered one)")
-    p.add_argument("--seed", type=_number(int, ge=0), default=1)
+    p.add_argument("--seed", type=_number(int, ge=0, le=999), default=1)
     p.add_argument("--no_gpu", "-ngpu", action="store_true", help="accepted; everything runs on the CPU")
     p.add_argument("--which_gpu", "-gpu_id", default=0, help="accepted and ignored")
     p.add_argument("--video_log_freq", type=_number(int), default=-1, help="accepted; no videos are recorded here")

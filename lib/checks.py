@@ -4,7 +4,7 @@
 checks what needs more than the value:
 
 * **environment ids** against gymnasium's registry (ids gymnasium 1.x renamed are accepted, see
-  :data:`lib.envs.RENAMED_IDS`), with the closest registered ids as a hint;
+  :data:`lib.data.envs.RENAMED_IDS`), with the closest registered ids as a hint;
 * **dataset files** (``dataset_file``): the file exists, loads, has the report's format, and its
   observation and action widths match the environment's;
 * **budgets**: an upper bound on the environment steps (and gradient steps) of every run a
@@ -228,6 +228,21 @@ def store_problem() -> str | None:
     return None
 
 
+# ----------------------------------------------------------------------------- run seeds
+
+
+def seed_problems(specs: Sequence[Any]) -> list[str]:
+    """Run seeds the seeds table cannot place (:data:`lib.seeds.MAX_RUN_SEED`), as one line."""
+    from .seeds import MAX_RUN_SEED
+
+    bad = sorted({s.seed for s in specs if not 0 <= s.seed < MAX_RUN_SEED})
+    if not bad:
+        return []
+    return [f"run seeds must be in [0, {MAX_RUN_SEED}) (lib/seeds.py gives every run seed its own seeds); "
+            f"this section asks for {', '.join(map(str, bad[:5]))}{' ...' if len(bad) > 5 else ''} "
+            f"(keys 'first_seed' and 'seeds')"]
+
+
 # ----------------------------------------------------------------------------- entry points
 
 
@@ -262,5 +277,6 @@ def check_section(section: Any, cfg: Any, source: str) -> None:
             problem = budget_problem(specs, int(getattr(cfg, "workers", 1)), "this section")
             if problem:
                 problems.append(problem)
+            problems += seed_problems(specs)
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))

@@ -8,7 +8,7 @@ Every variant runs the same training-phase loop (env step, act, store, one updat
 * ``plain``: the widespread single-file layout: two critic ``nn.Sequential``s and their targets,
   three Adam optimisers and three backward passes per update, the target update as a Python
   loop over parameters, acting with a torch forward of the actor per step;
-* ``ours, float32``: :class:`lib.sac.SACAgent` (twin critics as one batched module, one
+* ``ours, float32``: :class:`lib.learners.sac.SACAgent` (twin critics as one batched module, one
   backward and one fused Adam step, ``_foreach_lerp_`` target update, numpy acting);
 * ``ours, bfloat16``: the same with the hidden layers' matmuls in bfloat16 (what the expert used);
 * ``ours, bfloat16, 2 threads``: the same with two torch threads (both cores of this machine).

@@ -140,15 +140,15 @@ def test_dataset_files_are_checked_before_any_run(tmp_path, kind, expected):
     elif kind == "nan":
         torch.save({"observations": np.full((3, 17), np.nan), "actions": np.zeros((3, 6)), "mean_reward": 0.0, "std_reward": 0.0}, path)
     with pytest.raises(ConfigError) as e:
-        load_params("09_bc_heads", "smoke", {"bc.dataset_file": str(path)})
+        load_params("09_bc_heads", "smoke", {"bc.demos.file": str(path)})
     msg = str(e.value)
-    assert msg.startswith("overrides on params/smoke/09_bc_heads.yaml: key 'bc.dataset_file': ")
+    assert msg.startswith("overrides on params/smoke/09_bc_heads.yaml: key 'bc.demos.file': ")
     assert expected in msg
 
 
 def test_a_good_dataset_file_passes(tmp_path):
     path = _dataset(tmp_path / "good.pt")
-    assert load_params("09_bc_heads", "smoke", {"bc.dataset_file": str(path)}).bc.dataset_file == str(path)
+    assert load_params("09_bc_heads", "smoke", {"bc.demos.file": str(path)}).bc.demos.file == str(path)
 
 
 # ------------------------------------------------------------------ the assignment's command line

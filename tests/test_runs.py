@@ -16,7 +16,7 @@ from lib.store.grid import ProcessExecutor, run_grid
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _spec(cfg, seed=0, variant="v", trainer="lib.pg:train"):
+def _spec(cfg, seed=0, variant="v", trainer="lib.learners.pg:train"):
     return RunSpec(section="test", variant=variant, exp_name=f"t_{variant}", seed=seed, config=cfg, trainer=trainer)
 
 
@@ -66,7 +66,7 @@ def test_killed_run_leaves_nothing_and_resumes(store, tiny_cfg, tmp_path):
     spec = _spec(slow)
     script = (
         "import sys; sys.path.insert(0, %r)\n"
-        "from lib.runs import RunStore, RunSpec\nfrom lib.pg import PGConfig\n"
+        "from lib.store.runs import RunStore, RunSpec\nfrom lib.learners.pg import PGConfig\n"
         "import pickle; spec = pickle.loads(bytes.fromhex(%r))\n"
         "RunStore(%r).execute(spec, spec.key())\n"
     ) % (str(ROOT), __import__("pickle").dumps(spec).hex(), str(store.root))
@@ -112,16 +112,51 @@ def test_process_executor_matches_serial(store, tiny_cfg, tmp_path):
         assert (a.path / "log.csv").read_bytes() == (b.path / "log.csv").read_bytes()
 
 
-def test_code_hash_covers_what_the_trainer_imports_and_nothing_else():
-    from lib.provenance import code_files
+LEARNERS = ("lib.learners.pg", "lib.learners.sac", "lib.learners.imitation")
 
-    names = {p.name for p in code_files("lib.pg")}
-    assert {"pg.py", "returns.py", "rollout.py", "nets.py", "envs.py"} <= names
-    assert not names & {"plots.py", "stats.py", "workbook.py", "report.py", "runs.py", "config.py"}
-    # the SAC expert's closure reaches the actor, not the store it is run from (sac imports lib.runs)
-    sac = {p.name for p in code_files("lib.sac")}
-    assert "sac.py" in sac and "runs.py" not in sac and "config.py" not in sac
-    assert {"bc.py", "sac.py", "rollout.py"} <= {p.name for p in code_files("lib.bc")}
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_a_learner_imports_nothing_of_the_store_sections_plots_or_reports(learner):
+    from lib.provenance import REPO_ROOT, code_files
+
+    files = {str(p.relative_to(REPO_ROOT)) for p in code_files(learner)}
+    assert f"{learner.replace('.', '/')}.py" in files and "lib/evaluation.py" in files and "lib/seeds.py" in files
+    assert not [f for f in files if f.startswith(("lib/store/", "lib/sections/", "lib/publish/"))], files
+    assert not files & {"lib/workbook.py", "lib/params.py", "lib/checks.py", "lib/stats.py", "lib/config.py"}
+    if learner != "lib.learners.imitation":  # only the imitation learner reads experts and their datasets
+        assert not [f for f in files if "experts" in f or "datasets" in f or "heads" in f]
+
+
+def test_run_keys_follow_the_learners_code_and_nothing_else(tmp_path, monkeypatch, tiny_cfg):
+    """Editing the store's progress bar, a plot helper or a learner's docstring leaves every key as it
+    was; editing what a learner computes (a return estimator) changes the keys of its runs only."""
+    import shutil
+
+    from lib import provenance
+
+    shutil.copytree(ROOT / "lib", tmp_path / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    spec = _spec(tiny_cfg)
+
+    def keys() -> tuple[str, ...]:
+        return tuple(provenance.code_hash(m) for m in LEARNERS) + (spec.key(provenance.code_hash("lib.learners.pg")),)
+
+    def edit(rel: str, old: str, new: str) -> None:
+        path = tmp_path / rel
+        text = path.read_text()
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new, 1))
+
+    before = keys()
+    edit("lib/store/grid.py", 'unit="run"', 'unit="runs"')  # the store's progress bar
+    edit("lib/publish/plots.py", 'fig.savefig(path, bbox_inches="tight")', 'fig.savefig(path, bbox_inches="tight", dpi=90)')
+    edit("lib/learners/pg.py", '"""One policy-gradient (REINFORCE) learner', '"""The one policy-gradient (REINFORCE) learner')
+    edit("lib/learners/pg.py", "import copy\n", "import copy  # a comment\n")
+    assert keys() == before
+    edit("lib/learners/returns.py", "def normalize(adv: np.ndarray, eps: float = 1e-8)", "def normalize(adv: np.ndarray, eps: float = 1e-6)")
+    after = keys()
+    assert after[0] != before[0] and after[3] != before[3]  # the policy gradient's code and its runs' keys
+    assert after[1:3] == before[1:3]  # SAC and imitation do not use the return estimators
 
 
 def test_a_report_counts_only_the_runs_of_its_own_section(tmp_path, monkeypatch):

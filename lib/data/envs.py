@@ -4,7 +4,7 @@ Every env the workbook makes goes through :func:`make_vec`, so seeding and id ma
 one place. CartPole uses gymnasium's numpy-vectorised ``CartPoleVectorEnv`` (one ``step`` call
 advances all copies; ~10x a Python loop of single envs); other envs use ``SyncVectorEnv``.
 Both auto-reset in NEXT_STEP mode: the step after a done returns the reset observation with
-reward 0, which :mod:`lib.rollout` masks out.
+reward 0, which :mod:`lib.data.rollout` masks out.
 """
 
 from __future__ import annotations

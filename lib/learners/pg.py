@@ -212,7 +212,7 @@ class PGLearner:
 
     def collect(self) -> EpisodeBatch:
         """One training batch: a round of ``batch_episodes`` parallel episodes, or with
-        ``batch_steps`` complete episodes until they hold that many steps (see lib.rollout)."""
+        ``batch_steps`` complete episodes until they hold that many steps (see lib.data.rollout)."""
         seed = self.seed if self._first_round else None
         self._first_round = False
         if self.cfg.batch_steps is None:

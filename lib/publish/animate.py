@@ -112,7 +112,7 @@ def play(env_id: str, actor: Actor, seed: int, cfg: AnimationConfig, env_kwargs:
     """Play one episode; return (frames (H, W, 3) uint8 of the first ``cfg.seconds``, return, steps, frame seconds).
 
     ``action_noise_prob`` replaces a discrete action by a uniform one with that probability, as
-    :class:`lib.envs.ActionNoise` does in training (its own RNG, seeded from ``seed``).
+    :class:`lib.data.envs.ActionNoise` does in training (its own RNG, seeded from ``seed``).
     """
     import gymnasium as gym
 

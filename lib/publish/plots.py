@@ -44,7 +44,7 @@ def band_plot(
 def save(fig: plt.Figure, path: Path) -> Path:
     """Save ``fig`` as PNG (creating the folder), close it and return the path.
 
-    Figures are shown from their files (:func:`lib.present.show_figures`), the same way in
+    Figures are shown from their files (:func:`lib.publish.present.show_figures`), the same way in
     JupyterLab, papermill and the exported reports, whatever matplotlib backend is active.
     """
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """What a reader sees in a section's notebook and report: figures inline, tables formatted for
 reading, verdicts coloured, animations. Display only: nothing here computes a result.
 
-Figures are saved by the section code (:func:`lib.plots.save`, which closes them) and shown here
+Figures are saved by the section code (:func:`lib.publish.plots.save`, which closes them) and shown here
 from their PNG files, so they reach the notebook, its HTML and its PDF whatever matplotlib backend
 the kernel runs with (``./workbook`` runs kernels with ``MPLBACKEND=Agg``, under which
 ``plt.show()`` shows nothing).
@@ -220,6 +220,6 @@ class Animation:
 
 
 def show_animations(animations: Sequence[Any]) -> None:
-    """Show each :class:`lib.animate.Rendered` (animation, strip, caption) inline."""
+    """Show each :class:`lib.publish.animate.Rendered` (animation, strip, caption) inline."""
     for a in animations:
         _display(Animation(a.anim, a.strip, a.caption))

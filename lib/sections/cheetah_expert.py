@@ -268,9 +268,9 @@ def animations(cfg: CheetahExpertConfig, acfg: "AnimationConfig") -> list["Rende
         return []
     from ..publish import animate
     from ..data.experts import expert_dir, read_metadata
-    from .common import ANIMATION_SEED_OFFSET
+    from .. import seeds
 
     env_id = read_metadata(cfg.name)["env_id"]
     return [animate.animate(expert_dir(cfg.name) / "policy.pt", lambda: animate.sac_expert_actor(cfg.name), env_id,
-                            ANIMATION_SEED_OFFSET + cfg.seed, f"the HalfCheetah SAC expert (experts/{cfg.name})", acfg,
+                            seeds.seed("animation", cfg.seed), f"the HalfCheetah SAC expert (experts/{cfg.name})", acfg,
                             "deterministic")]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..publish.plots import band_plot, save
 from ..store.runs import RunResult
+from .. import seeds
 from .protocol import Reproducibility
 from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
 
@@ -159,17 +160,15 @@ def best_of(samples: dict[str, np.ndarray], target: str, lower_is_better: bool =
     return None, f"{listed}; {best} is ahead of {target} but within the noise (Welch p = {p:.2f})"
 
 
-#: Animated episodes are played on seeds of their own, apart from training, evaluation and test seeds.
-ANIMATION_SEED_OFFSET = 70_000
 
 
 def animate_run(r: RunResult, acfg: "AnimationConfig", caption: str) -> "Rendered":
     """The animation of one run's stored policy (policy-gradient or behaviour-cloning run), acting as
-    its test does, on seed ``ANIMATION_SEED_OFFSET + run seed``, in the run's own environment
+    its test does, on the seeds table's ``animation`` seed of the run, in the run's own environment
     (with its action noise)."""
     from ..publish import animate
 
-    cfg, seed = r.spec.config, ANIMATION_SEED_OFFSET + r.spec.seed
+    cfg, seed = r.spec.config, seeds.seed("animation", r.spec.seed)
     if r.spec.trainer == "lib.learners.imitation:train":
         mode = {"gaussian": "mean", "mse": "deterministic", "mog": "heaviest-component mean", "diffusion": "sampled"}[cfg.head.head]
         make = lambda: animate.bc_actor(r.path, cfg, seed)  # noqa: E731

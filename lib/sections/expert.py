@@ -245,11 +245,11 @@ def cartpole_animations(cfg: Config, acfg: "AnimationConfig") -> list["Rendered"
         return []
     from ..publish import animate
     from ..data.experts import expert_dir, read_metadata
-    from .common import ANIMATION_SEED_OFFSET
+    from .. import seeds
 
     env_id = read_metadata(cfg.name)["env_id"]
     return [animate.animate(expert_dir(cfg.name) / "policy.pt", lambda: animate.categorical_expert_actor(cfg.name), env_id,
-                            ANIMATION_SEED_OFFSET + cfg.seed, f"the CartPole expert (experts/{cfg.name})", acfg, "greedy")]
+                            seeds.seed("animation", cfg.seed), f"the CartPole expert (experts/{cfg.name})", acfg, "greedy")]
 
 
 def animations(results: list[RunResult], result: SectionResult, cfg: Config, acfg: "AnimationConfig") -> list["Rendered"]:

@@ -1,0 +1,54 @@
+"""Every section keeps the protocol (lib.sections.protocol), and every notebook makes the same calls."""
+
+import json
+
+import pytest
+
+from lib.paths import NOTEBOOKS_DIR
+from lib.sections import SECTIONS, get_section
+from lib.sections.protocol import GridConfig, check_module
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_section_keeps_the_protocol(section):
+    module = get_section(section)
+    assert check_module(module) == []
+    assert module.SECTION == section
+    if section != "03_expert":  # the experts are single runs with a seed of their own
+        assert issubclass(module.Config, GridConfig)
+
+
+def test_check_module_names_what_is_missing():
+    import types
+
+    empty = types.ModuleType("lib.sections.empty")
+    problems = check_module(empty)
+    assert any("lacks analyse" in p for p in problems) and any("lacks specs" in p for p in problems)
+
+
+def _code(section: str) -> list[str]:
+    nb = json.loads((NOTEBOOKS_DIR / f"{section}.ipynb").read_text())
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_notebooks_are_thin_and_alike(section):
+    """Parameters, then lib.sections.run's calls only: setup, runs, analyse, show, animate, publish."""
+    cells = _code(section)
+    assert cells[0].startswith("profile =")
+    assert cells[1] == (f"from lib.sections import {SECTIONS[section]} as section\nfrom lib.sections import run\n\n"
+                        "ctx = run.setup(section, profile, overrides)")
+    body = "\n".join(cells[2:])
+    assert "results = run.runs(ctx)\nresult = run.analyse(ctx, results)" in body
+    assert "run.publish(ctx, results, result)" in body and "run.regression_check(ctx, results_path)" in body
+    calls = [line for cell in cells[2:] for line in cell.splitlines() if line and not line.startswith("#")]
+    allowed = ("results = run.runs(", "result = run.analyse(", "run.show(", "run.animate(", "results_path = run.publish(",
+               "print(run.regression_check(")
+    assert all(line.startswith(allowed) for line in calls), [c for c in calls if not c.startswith(allowed)]
+
+
+def test_no_plt_show_in_lib():
+    from lib.paths import LIB_DIR
+
+    offenders = [str(p) for p in LIB_DIR.rglob("*.py") if "plt.show(" in p.read_text().replace("``plt.show()``", "")]
+    assert offenders == []
