@@ -70,7 +70,7 @@ def specs(cfg: Config) -> list[RunSpec]:
     out = []
     for v, (_, a, a_end) in settings(cfg).items():
         run_cfg = dataclasses.replace(cfg.train, entropy_coef=a, entropy_coef_final=a_end)
-        for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
+        for seed in seed_range(cfg):
             exp = "reinforce_rloo" if v == "alpha_0" else f"reinforce_rloo_{v}"
             out.append(RunSpec(section=SECTION, variant=v, exp_name=exp, seed=seed, config=run_cfg))
     return out

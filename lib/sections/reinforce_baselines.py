@@ -70,7 +70,7 @@ def specs(cfg: Config) -> list[RunSpec]:
             config=dataclasses.replace(cfg.train, baseline=BASELINE[v]),
         )
         for v in cfg.variants
-        for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds)
+        for seed in seed_range(cfg)
     ]
 
 
