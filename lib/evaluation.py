@@ -6,10 +6,11 @@ the shipped experts' tests and the experts' replays in section 03. A policy is a
 ``sample(obs (B, obs_dim), rng, greedy) -> actions (B,) or (B, act_dim)``
 (:class:`lib.data.rollout.Sampler`).
 
-Protocol: ``min(n_episodes, MAX_ENVS)`` env copies are reset once with ``seed`` (copy ``i`` with
-``seed + i``) and each plays one episode per round; rounds repeat (continuing the envs' own random
-streams) until ``n_episodes`` have ended. With at most ``MAX_ENVS`` episodes, episode ``i`` is
-exactly a single env reset with ``seed + i``. ``min_steps`` instead plays complete episodes until
+Protocol: ``min(n_episodes, MAX_ENVS)`` env copies are reset once with ``seed`` and each plays one
+episode per round; rounds repeat (continuing the envs' own random streams) until ``n_episodes`` have
+ended. In a sync vector env (every env here but CartPole) copy ``i`` is reset with ``seed + i``, so
+with at most ``MAX_ENVS`` episodes, episode ``i`` is exactly a single env reset with ``seed + i``;
+CartPole's numpy-vectorised env draws all its copies' starts from one generator seeded with ``seed``. ``min_steps`` instead plays complete episodes until
 they hold that many steps (the assignment's ``-eb``).
 """
 
