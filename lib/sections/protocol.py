@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pandas as pd
 
@@ -30,6 +30,7 @@ from ..config import spec
 
 if TYPE_CHECKING:
     from ..publish.report import Claim
+    from ..store.runs import RunResult, RunSpec
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,21 @@ class SectionResult:
     animations: list[Any] = field(default_factory=list)
 
 
+class SectionModule(Protocol):
+    """The typed interface of a section module (a module satisfies it structurally; see the module doc)."""
+
+    SECTION: str
+    TITLE: str
+    REPRODUCES: Reproducibility
+    Config: type
+
+    def describe(self, cfg: Any) -> str: ...
+
+    def specs(self, cfg: Any) -> list[RunSpec]: ...
+
+    def analyse(self, runs: list[RunResult], cfg: Any, out_dir: Path) -> SectionResult: ...
+
+
 #: What a section module must define: name -> what it is.
 REQUIRED: dict[str, str] = {
     "SECTION": "the section id",
@@ -116,4 +132,4 @@ def check_module(module: ModuleType) -> list[str]:
     return problems
 
 
-__all__: Sequence[str] = ("GridConfig", "Reproducibility", "SectionResult", "check_module", "seed_range")
+__all__: Sequence[str] = ("GridConfig", "Reproducibility", "SectionModule", "SectionResult", "check_module", "seed_range")

@@ -23,14 +23,14 @@ from types import ModuleType
 from typing import Any
 
 from ..store import RunResult, run_grid
-from .protocol import SectionResult
+from .protocol import SectionModule, SectionResult
 
 
 @dataclass(frozen=True)
 class Context:
     """One execution of a section: its module, profile, overrides, validated config and report folder."""
 
-    section: ModuleType
+    section: SectionModule
     profile: str
     overrides: dict[str, Any]
     cfg: Any
@@ -61,7 +61,7 @@ def _display(obj: Any) -> None:
     display(obj)
 
 
-def setup(section: ModuleType, profile: str = "smoke", overrides: Mapping[str, Any] | str | None = None,
+def setup(section: SectionModule | ModuleType, profile: str = "smoke", overrides: Mapping[str, Any] | str | None = None,
           show: bool = True) -> Context:
     """Validate the parameters (``params/<profile>/<section>.yaml`` and ``overrides``), make the report
     folder, set the plot style, and show the section's set-up (``describe``) in Markdown."""
@@ -72,7 +72,7 @@ def setup(section: ModuleType, profile: str = "smoke", overrides: Mapping[str, A
     _show_config_errors_briefly()
     ov = as_overrides(overrides if overrides is not None else {})
     cfg = load_params(section.SECTION, profile, ov)
-    ctx = Context(section, profile, ov, cfg, report_dir(section.SECTION, profile, ov))
+    ctx = Context(section, profile, ov, cfg, report_dir(section.SECTION, profile, ov))  # type: ignore[arg-type]
     plots.style()
     if show:
         from IPython.display import Markdown
