@@ -103,9 +103,10 @@ def analyse(ctx: Context, results: list[RunResult]) -> SectionResult:
     return ctx.section.analyse(results, ctx.cfg, ctx.out_dir)
 
 
-def animate(ctx: Context, results: list[RunResult], result: SectionResult, show: bool = True) -> list[Any]:
+def animate(ctx: Context, results: list[RunResult], result: SectionResult, show: bool = True) -> None:
     """Render the section's animations (``animations(runs, result, cfg, acfg)``, if it has one) into
-    ``result.animations``, and show them."""
+    ``result.animations``, and show them. Returns nothing, so a notebook cell ending with this call
+    shows the animations and not their list."""
     from ..publish import animate as anim
     from ..publish import present
 
@@ -113,7 +114,6 @@ def animate(ctx: Context, results: list[RunResult], result: SectionResult, show:
     result.animations = list(make(results, result, ctx.cfg, anim.load_config(ctx.profile))) if make else []
     if show:
         present.show_animations(result.animations)
-    return result.animations
 
 
 def show(result: SectionResult, what: str, index: int | slice | None = None, caption: str | None = None,
