@@ -122,9 +122,11 @@ def rescore(name: str) -> dict[str, Any]:
     """Test the shipped actor again with today's evaluation (:func:`lib.evaluation.evaluate`) on its recorded test
     seeds and record that score in its metadata, keeping the earlier one under ``earlier_tests``.
 
-    Used once when evaluation moved to the float64 forward (machine-independent returns): the score
-    recorded at shipping came from a float32 forward whose rounding depends on the CPU's BLAS kernel.
-    The weights (and their sha256) do not change."""
+    Used when evaluation moved to the float64 forward (machine-independent returns: the score recorded
+    at shipping came from a float32 forward whose rounding depends on the CPU's BLAS kernel), and again
+    when the one evaluation replaced SAC's own (the same episodes; returns now summed from float32
+    rewards, which moves the score in its fifth significant digit). The weights (and their sha256) do
+    not change."""
     expert = load(name)
     meta = expert.meta
     test = test_returns(expert.network, meta["env_id"], meta["test_episodes"], meta["test_seed"])
@@ -142,7 +144,9 @@ def rescore(name: str) -> dict[str, Any]:
 
 
 #: How test actions are computed (recorded in metadata.json with every test score).
-TEST_FORWARD = "float64 numpy, rounded to float32 (lib.learners.nets.ExactSACActor): the same returns on any x86-64 machine"
+TEST_FORWARD = ("float64 numpy actions rounded to float32 (lib.learners.nets.ExactSACActor), played by the one evaluation "
+                "(lib.evaluation.evaluate: episode i reset with test_seed + i, returns summed from float32 rewards): the same "
+                "returns on any x86-64 machine")
 
 
 def test_returns(actor: SACActor, env_id: str, episodes: int, seed: int) -> np.ndarray:
