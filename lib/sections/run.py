@@ -93,7 +93,8 @@ def runs(ctx: Context, verbose: bool = True) -> list[RunResult]:
             break
         results = results + run_grid(more, workers=cfg.workers)
     if verbose:
-        print(f"{len(results)} runs, {sum(r.cached for r in results)} of them found in the run store")
+        print(f"{len(results)} runs, {sum(r.cached for r in results)} of them found in the run store" if results
+              else "no runs to make: this section reads what is shipped")
     return results
 
 
