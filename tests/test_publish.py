@@ -219,3 +219,20 @@ def test_committed_reports_carry_every_figure_and_column(section):
     assert res["profile"] == "default" and not res.get("overrides")
     assert not res["git_commit"].endswith("+dirty"), "committed reports must be made from committed code"
     _check_report(out, section, pdf=True)
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_committed_results_name_the_code_of_the_learners_they_used(section):
+    """results.json maps every learner the section's runs used to the code hash its runs were keyed
+    with: the hash of today's code, since the committed reports are made from the committed tree."""
+    from lib.provenance import code_hash
+
+    path = ROOT / "reports" / section / "results.json"
+    if not path.exists():
+        pytest.skip("no committed report")
+    learners = json.loads(path.read_text()).get("learners")
+    assert isinstance(learners, dict)
+    if section != "03_expert":  # the experts are loaded, not trained
+        assert learners
+    for trainer, digest in learners.items():
+        assert trainer.startswith("lib.learners.") and digest == code_hash(trainer.split(":")[0])
