@@ -17,9 +17,8 @@ import yaml
 
 from .checks import check_section
 from .config import ConfigError, build, deep_merge
-from .paths import REPO_ROOT
+from .paths import PARAMS_DIR, REPO_ROOT
 
-PARAMS_DIR = REPO_ROOT / "params"
 PROFILES = ("smoke", "default", "full")
 
 

@@ -112,15 +112,6 @@ def code_hash(module: str) -> str:
     return h.hexdigest()
 
 
-def learners_hash(modules: list[str] | set[str]) -> str:
-    """One sha256 over the code of several learners (a section that trains with more than one)."""
-    h = hashlib.sha256()
-    for module in sorted(set(modules)):
-        h.update(module.encode())
-        h.update(code_hash(module).encode())
-    return h.hexdigest()
-
-
 def package_versions() -> dict[str, str]:
     """Python's version and those of :data:`KEY_PACKAGES` ("absent" when not installed)."""
     from importlib.metadata import PackageNotFoundError, version

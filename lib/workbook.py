@@ -25,10 +25,9 @@ from .params import PROFILES, load_params
 from .provenance import changed_code, git_commit
 from .publish.html import build_index, export_html, find_chromium, html_to_pdf, insert_provenance, provenance_html
 from .publish.report import profile_root, report_dir, write_reference
-from .paths import REPO_ROOT, store_root
+from .paths import NOTEBOOKS_DIR, REPO_ROOT, store_root
 from .sections import SECTIONS, get_section
 
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 __all__ = ["build_index", "export_html", "find_chromium", "html_to_pdf", "main"]
 
 

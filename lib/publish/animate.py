@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..config import build, spec
-from ..paths import REPO_ROOT, store_root
+from ..paths import REPO_ROOT, cache_dir
 from ..provenance import package_versions
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen MuJoCo; must be set before mujoco creates a context
@@ -200,7 +200,7 @@ def animate(policy_file: Path, make_actor: Callable[[], Actor], env_id: str, see
     names how it acts (e.g. "greedy"), part of the key and the caption. ``caption`` gets the
     episode's return and length appended.
     """
-    root = Path(root) if root is not None else store_root() / "animations"
+    root = Path(root) if root is not None else cache_dir("animations")
     key = animation_key(file_digest(policy_file), env_id, seed, f"{mode}|noise={action_noise_prob}", cfg, env_kwargs or {})
     final = root / key
     meta_path = final / "meta.json"

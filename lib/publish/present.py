@@ -32,6 +32,13 @@ def _display(obj: Any) -> None:
     display(obj)
 
 
+def show_markdown(text: str) -> None:
+    """Show ``text`` as Markdown."""
+    from IPython.display import Markdown
+
+    _display(Markdown(text))
+
+
 def show_figures(paths: Path | Sequence[Path] | None) -> None:
     """Show each saved figure (PNG) inline, in order.
 

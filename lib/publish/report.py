@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,11 +14,11 @@ import pandas as pd
 
 from ..config import to_dict
 from ..provenance import git_commit
-from ..paths import REPO_ROOT
+from ..paths import REFERENCE_DIR, REPO_ROOT, reports_root
 
 #: Where reports go: ``$RLWB_REPORTS`` if set (tests use a temporary one), else reports/ in the repository.
-REPORTS_DIR = Path(os.environ.get("RLWB_REPORTS", REPO_ROOT / "reports"))
-REFERENCE_DIR = REPO_ROOT / "tests" / "reference"
+#: Where reports go, read once from lib.paths (tests point it elsewhere).
+REPORTS_DIR = reports_root()
 
 
 def overrides_tag(overrides: Mapping[str, Any] | None) -> str:

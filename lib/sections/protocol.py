@@ -126,7 +126,7 @@ def check_module(module: ModuleType) -> list[str]:
             problems.append(f"{module.__name__}.Config has no 'workers' (derive it from GridConfig)")
     if not isinstance(getattr(module, "REPRODUCES", None), Reproducibility):
         problems.append(f"{module.__name__}.REPRODUCES is not a Reproducibility")
-    for name in ("describe", "specs", "analyse"):
+    for name in ("describe", "specs", "analyse", *OPTIONAL):
         if hasattr(module, name) and not isinstance(getattr(module, name), Callable):  # type: ignore[arg-type]
             problems.append(f"{module.__name__}.{name} is not callable")
     return problems

@@ -55,12 +55,6 @@ def _show_config_errors_briefly() -> None:
     ipython.set_custom_exc((ConfigError,), brief)
 
 
-def _display(obj: Any) -> None:
-    from IPython.display import display
-
-    display(obj)
-
-
 def setup(section: SectionModule | ModuleType, profile: str = "smoke", overrides: Mapping[str, Any] | str | None = None,
           show: bool = True) -> Context:
     """Validate the parameters (``params/<profile>/<section>.yaml`` and ``overrides``), make the report
@@ -75,9 +69,9 @@ def setup(section: SectionModule | ModuleType, profile: str = "smoke", overrides
     ctx = Context(section, profile, ov, cfg, report_dir(section.SECTION, profile, ov))  # type: ignore[arg-type]
     plots.style()
     if show:
-        from IPython.display import Markdown
+        from ..publish import present
 
-        _display(Markdown(section.describe(cfg)))
+        present.show_markdown(section.describe(cfg))
     return ctx
 
 
@@ -122,8 +116,6 @@ def show(result: SectionResult, what: str, index: int | slice | None = None, cap
     """Show one part of ``result``: "figures", "animations" (``index`` picks some), "table",
     "per_run", "claims", the name of one of its texts (Markdown) or of one of its extra tables.
     ``transpose`` shows a one-row table as field/value rows."""
-    from IPython.display import Markdown
-
     from ..publish import present
 
     def pick(items: list[Any]) -> list[Any]:
@@ -144,7 +136,7 @@ def show(result: SectionResult, what: str, index: int | slice | None = None, cap
         present.show_claims(result.claims)
     elif what in result.text:
         if result.text[what]:
-            _display(Markdown(result.text[what]))
+            present.show_markdown(result.text[what])
     elif what in result.extra_tables:
         present.show_table(result.extra_tables[what], caption, transpose=transpose)
     else:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import to_dict
-from ..learners.contract import check_summary, resolve
+from ..learners.contract import LEARNER_FILES, check_summary, resolve
 from ..paths import store_root
 from ..provenance import code_hash, git_commit, package_versions
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: Files every finished run directory holds (policy-gradient and SAC runs add episodes.csv).
-RUN_FILES = ("flags.json", "log.csv", "agent.pt", "summary.json")
+RUN_FILES = ("flags.json", "summary.json", *LEARNER_FILES)
 #: A learner that checkpoints writes this file; the store keeps such an interrupted directory and
 #: gives it back to the learner the next time (see :meth:`RunStore.execute`).
 RESUME_MARKER = "checkpoint.pt"
