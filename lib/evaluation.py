@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from .data.envs import make_vec
-from .data.rollout import Sampler, collect_round, collect_steps
+from .data.rollout import Sampler, play
 
 #: Most env copies an evaluation runs at once.
 MAX_ENVS = 16
@@ -51,16 +51,45 @@ def evaluate(
         finally:
             vec.close()
     rng = np.random.default_rng(seed)
+    ((rets, lens),) = _episodes(env, seed, lambda o: policy.sample(o, rng, greedy=greedy), 1, n_episodes, min_steps)
+    return rets, lens
+
+
+def evaluate_stacked(
+    policies: list[Any],
+    env: gym.vector.VectorEnv,
+    n_episodes: int,
+    seeds: list[int],
+    min_steps: int | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`evaluate` for S policies of one architecture at once (seeds trained together): returns
+    and lengths per policy. ``env`` holds S blocks of K copies (block b for policy b, see
+    :func:`lib.data.rollout.play`); block b's copy i is reset with ``seeds[b] + i`` and policy b samples
+    with ``numpy.random.default_rng(seeds[b])``, so each policy gets the episodes :func:`evaluate`
+    would give it alone, in one stacked forward per step (:class:`lib.learners.nets.StackedSampler`)."""
+    from .learners.nets import StackedSampler
+
+    k = env.num_envs // len(policies)
+    sampler = StackedSampler(policies, [np.random.default_rng(s) for s in seeds])
+    reset = [s + i for s in seeds for i in range(k)]
+    return _episodes(env, reset, sampler.sample, len(policies), n_episodes, min_steps)
+
+
+def _episodes(env: gym.vector.VectorEnv, seed: int | list[int], act: Any, blocks: int, n_episodes: int,
+              min_steps: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The protocol (module doc) for ``blocks`` blocks of copies: returns and lengths per block."""
+    obs, _ = env.reset(seed=seed)
     if min_steps is not None:
-        batch = collect_steps(env, policy, rng, min_steps, seed=seed, greedy=greedy)
-        return batch.returns, batch.lengths
-    rets, lens = [], []
+        return [(b.returns, b.lengths) for b in play(env, obs, act, blocks, min_steps)]
+    rets: list[list[np.ndarray]] = [[] for _ in range(blocks)]
+    lens: list[list[np.ndarray]] = [[] for _ in range(blocks)]
     episodes = 0
-    first = True
-    while episodes < n_episodes:
-        batch = collect_round(env, policy, rng, seed=seed if first else None, greedy=greedy)
-        first = False
-        rets.append(batch.returns)
-        lens.append(batch.lengths)
-        episodes += batch.num_episodes
-    return np.concatenate(rets)[:n_episodes], np.concatenate(lens)[:n_episodes]
+    while True:
+        for b, batch in enumerate(play(env, obs, act, blocks)):
+            rets[b].append(batch.returns)
+            lens[b].append(batch.lengths)
+        episodes += env.num_envs // blocks
+        if episodes >= n_episodes:
+            break
+        obs, _ = env.reset()
+    return [(np.concatenate(r)[:n_episodes], np.concatenate(n)[:n_episodes]) for r, n in zip(rets, lens)]

@@ -36,8 +36,7 @@ class Stream:
 
 #: stream name -> Stream. The order is the order of the blocks; a new stream takes a new block.
 STREAMS: dict[str, Stream] = {
-    "pg.train": Stream(0, "pg", "network initialisation (torch), action sampling (numpy), the training envs' resets "
-                       "and their action noise"),
+    "pg.train": Stream(0, "pg", "network initialisation (torch)"),
     "pg.eval": Stream(1, "pg", "evaluation episodes during training (env resets, sampling, action noise)",
                       "the iteration"),
     "pg.test": Stream(2, "pg", "test episodes of the kept policy (env resets, sampling, action noise)"),
@@ -56,6 +55,8 @@ STREAMS: dict[str, Stream] = {
     "imitation.eval": Stream(11, "imitation", "evaluation episodes during training", "the evaluation"),
     "imitation.test": Stream(12, "imitation", "test episodes of the final policy"),
     "animation": Stream(13, "publish", "the episode a report animates for a run"),
+    "pg.round": Stream(14, "pg", "every training round: its env copies' resets, action sampling and action noise, "
+                       "spawned by numpy's SeedSequence from (this seed, the round's iteration)"),
 }
 
 

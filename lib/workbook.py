@@ -27,6 +27,7 @@ from .publish.html import build_index, export_html, find_chromium, html_to_pdf, 
 from .publish.report import profile_root, report_dir, write_reference
 from .paths import NOTEBOOKS_DIR, REPO_ROOT, store_root
 from .sections import SECTIONS, get_section
+from .store.grid import EXECUTORS
 
 __all__ = ["build_index", "export_html", "find_chromium", "html_to_pdf", "main"]
 
@@ -47,7 +48,8 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def execute_section(section: str, profile: str, overrides: dict[str, Any] | None = None, log: bool = True) -> Path:
+def execute_section(section: str, profile: str, overrides: dict[str, Any] | None = None, log: bool = True,
+                    executor: str = "process", address: str | None = None) -> Path:
     """Run notebooks/<section>.ipynb through papermill into its report folder; return the executed notebook.
 
     The parameters are validated here first, so a bad profile or override fails before a kernel
@@ -67,7 +69,7 @@ def execute_section(section: str, profile: str, overrides: dict[str, Any] | None
         pm.execute_notebook(
             str(NOTEBOOKS_DIR / f"{section}.ipynb"),
             str(tmp),
-            parameters={"profile": profile, "overrides": overrides or {}},
+            parameters={"profile": profile, "overrides": overrides or {}, "executor": executor, "address": address},
             cwd=str(NOTEBOOKS_DIR),
             kernel_name="python3",
             progress_bar=False,
@@ -206,8 +208,9 @@ def cmd_reports(args: argparse.Namespace) -> int:
               "made now are stamped '+dirty' and cannot be traced to a commit. Commit first for reports you keep.")
     total = time.perf_counter()
     timing: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "profile": args.profile, "pdf": args.pdf,
-                              "overrides": overrides, "cpus": os.cpu_count(), "sections": {}}
+                              "overrides": overrides, "cpus": os.cpu_count(), "executor": args.executor, "sections": {}}
     start_runs = _store_runs()
+    timing["empty_store"] = not start_runs  # then every section's time below is its cold time
     try:
         for section in sections:
             t0 = time.perf_counter()
@@ -218,13 +221,14 @@ def cmd_reports(args: argparse.Namespace) -> int:
                 continue
             print(f"== {section} ({args.profile}) ==", flush=True)
             stamp = fingerprint(section, args.profile, overrides)
-            nb = execute_section(section, args.profile, overrides, log=not args.quiet)
+            nb = execute_section(section, args.profile, overrides, log=not args.quiet, executor=args.executor, address=args.address)
             page = export_html(nb, f"{section} · {get_section(section).TITLE}")
             if args.pdf:
                 html_to_pdf(page)
             (nb.parent / ".fingerprint").write_text(stamp + "\n")
             dt = time.perf_counter() - t0
-            timing["sections"][section] = {"seconds": round(dt, 1), "runs_trained": _trained_for(section, _store_runs() - before)}
+            trained = _trained_for(section, _store_runs() - before)
+            timing["sections"][section] = {"seconds": round(dt, 1), "runs_trained": trained, "cold": not start_runs and trained > 0}
             print(f"== {section}: {dt:.1f} s -> {_show(page)}", flush=True)
     except KeyboardInterrupt:
         done = [k for k, v in timing["sections"].items() if not v.get("skipped")]
@@ -308,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True, help="also print PDF (default: yes)")
     p.add_argument("--quiet", action="store_true", help="do not stream notebook output")
     p.add_argument("--force", action="store_true", help="execute sections even when their report is up to date")
+    p.add_argument("--executor", default="process", choices=EXECUTORS,
+                   help="how grids train: worker processes (default), Ray tasks, or one after another")
+    p.add_argument("--address", default=None, help="with --executor ray: the Ray cluster (default $RAY_ADDRESS, else an embedded Ray)")
     p.set_defaults(fn=cmd_reports)
     for name, fn, helptext in (("pdf", cmd_pdf, "print existing HTML reports to PDF"), ("index", cmd_index, "rebuild reports/index.html")):
         q = sub.add_parser(name, help=helptext, allow_abbrev=False)

@@ -1,16 +1,21 @@
-"""Performance figures for the README: learner throughput against a plain loop, report wall time.
+"""Performance figures: learner throughput against a plain loop, and each section against its env-step floor.
 
-    ./workbook bench                 # learner figures (about a minute)
-    ./workbook bench --report        # also the default report, cold and fully cached (minutes)
+    ./workbook bench                 # throughput (about a minute) + the floor table from the run store
+    ./workbook bench --report        # also time the whole default report now, cold, in an empty store (an hour)
 
-Writes reports/benchmarks.md and reports/benchmarks.json. Every figure is measured here, on
-this machine, with one torch thread per process (as the workers run).
+The *floor* of a section is the wall time gymnasium alone needs, on 2 processes stepping random
+actions, for every environment step the section's default grid makes (training, evaluations, tests,
+demonstrations: each run's ``env_steps_all``, read from the run store). Beside it stands the
+section's cold wall time (every run trained) from reports/timings.jsonl, which `./workbook reports`
+appends to. Writes reports/benchmarks.md and reports/benchmarks.json; every figure is measured on
+this machine, one torch thread per process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import platform
 import subprocess
@@ -24,14 +29,20 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lib.data.envs import resolve_env_id  # noqa: E402
 from lib.learners.nets import CategoricalPolicy  # noqa: E402
+from lib.learners.pg import train_batch  # noqa: E402
 from lib.params import load_params  # noqa: E402
-from lib.learners.pg import train  # noqa: E402
+
+#: Copies of CartPole's numpy-vectorised env in the floor measurement (one step call advances all;
+#: the learners step 8 copies per seed, 10 seeds per batch).
+CARTPOLE_COPIES = 80
 
 
 def plain_loop(seconds: float, seed: int = 0) -> dict[str, float]:
@@ -70,111 +81,222 @@ def plain_loop(seconds: float, seed: int = 0) -> dict[str, float]:
     return {"env_steps": steps, "episodes": episodes, "wall_s": wall, "steps_per_s": steps / wall}
 
 
-def learner_runs(seeds: int) -> list[dict[str, float]]:
-    """One default-profile 2000-episode run per variant and seed, one thread."""
-    from lib.sections.reinforce_baselines import BASELINE
-
+def learner_batches(batch_sizes: list[int]) -> list[dict[str, float]]:
+    """Section 01's default vanilla run (2000 episodes), trained as batches of ``n`` seeds in one process."""
     cfg = load_params("01_reinforce_baselines", "default")
+    train_cfg = replace(cfg.train, baseline="none")
     out = []
-    for variant in cfg.variants:
-        for seed in range(seeds):
-            with tempfile.TemporaryDirectory() as d:
-                s = train(replace(cfg.train, baseline=BASELINE[variant]), seed, Path(d))
-            out.append({
-                "variant": variant, "seed": seed, "episodes": s["episodes"], "env_steps": s["env_steps"],
-                "wall_s": s["wall_time_s"], "steps_per_s": s["env_steps"] / s["wall_time_s"],
-            })
-            print(f"  {variant} seed {seed}: {s['env_steps']} steps in {s['wall_time_s']:.1f} s", flush=True)
+    for n in batch_sizes:
+        dirs = [tempfile.mkdtemp(prefix="rlwb-bench-") for _ in range(n)]
+        t0 = time.perf_counter()
+        summaries = train_batch(train_cfg, list(range(n)), [Path(d) for d in dirs])
+        wall = time.perf_counter() - t0
+        train_steps = sum(s["env_steps"] for s in summaries)
+        all_steps = sum(s["env_steps_all"] for s in summaries)
+        out.append({"seeds": n, "train_steps": train_steps, "all_steps": all_steps, "wall_s": wall,
+                    "train_steps_per_s": train_steps / wall, "all_steps_per_s": all_steps / wall})
+        print(f"  {n} seeds: {train_steps} training steps ({all_steps} with tests) in {wall:.1f} s", flush=True)
     return out
 
 
-def report_times() -> dict[str, float]:
-    """Wall time of the default report (every section, no PDF) in an empty run store, then again."""
+# ---------------------------------------------------------------- the floor
+
+
+def _step_random(env_id: str, seconds: float, seed: int, queue: "mp.Queue[int]") -> None:
+    """One process: random actions on ``env_id`` for ``seconds``; puts the env steps taken."""
+    gid = resolve_env_id(env_id)
+    rng = np.random.default_rng(seed)
+    if gid.startswith("CartPole"):
+        env = gym.make_vec(gid, num_envs=CARTPOLE_COPIES, vectorization_mode="vector_entry_point")
+        env.reset(seed=seed)
+        steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            env.step(rng.integers(0, 2, CARTPOLE_COPIES))
+            steps += CARTPOLE_COPIES
+    else:
+        env = gym.make(gid)
+        env.action_space.seed(seed)
+        env.reset(seed=seed)
+        steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            _, _, term, trunc, _ = env.step(env.action_space.sample())
+            steps += 1
+            if term or trunc:
+                env.reset()
+    queue.put(steps / (time.perf_counter() - t0))
+
+
+def gym_rate(env_id: str, seconds: float = 4.0, processes: int = 2) -> float:
+    """Env steps/s of gymnasium alone, ``processes`` processes stepping random actions at once."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_step_random, args=(env_id, seconds, i, queue)) for i in range(processes)]
+    for p in procs:
+        p.start()
+    rates = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return float(sum(rates))
+
+
+def stored_runs(section: str) -> tuple[list, int]:
+    """The default grid's runs of ``section`` found in the run store (never trains); and how many are missing."""
+    from lib.provenance import code_hash
+    from lib.sections import get_section
+    from lib.store.runs import RunStore
+
+    mod = get_section(section)
+    cfg = load_params(section, "default")
+    store = RunStore()
+    found, missing = [], 0
+    specs = mod.specs(cfg)
+    while specs:
+        batch = []
+        for spec in specs:
+            key = spec.key(code_hash(spec.trainer.split(":")[0]))
+            path = store.find(key)
+            if path is None:
+                missing += 1
+            else:
+                batch.append(store.load(spec, path, True))
+        found += batch
+        following = getattr(mod, "next_specs", None)
+        specs = following(cfg, found) if following is not None and not missing else []
+    return found, missing
+
+
+def run_steps(summary: dict) -> int:
+    """Every env step of a run: ``env_steps_all`` where the learner counts it, else training steps plus test steps."""
+    if "env_steps_all" in summary:
+        return int(summary["env_steps_all"])
+    return int(summary.get("env_steps", summary.get("steps", 0))) + int(sum(summary.get("test_lengths", [])))
+
+
+def cold_times() -> tuple[dict[str, dict], dict | None]:
+    """Per section, the latest default-profile entry of reports/timings.jsonl that trained every run of
+    the section (its cold time); and the latest entry of the whole report in which every section was cold."""
+    path = ROOT / "reports" / "timings.jsonl"
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    entries = [e for e in entries if e.get("profile") == "default" and not e.get("overrides")]
+    per: dict[str, dict] = {}
+    whole = None
+    for e in entries:
+        cold = {k: v for k, v in e["sections"].items() if v.get("cold")}
+        for k, v in cold.items():
+            per[k] = {**v, "date": e["date"]}
+        if e.get("empty_store") and len(e["sections"]) >= 9 and not any(v.get("skipped") for v in e["sections"].values()):
+            whole = e
+    return per, whole
+
+
+def floor_table(seconds: float) -> list[dict]:
+    from lib.sections import SECTIONS
+
+    cold, _ = cold_times()
+    rates: dict[str, float] = {}
+    rows = []
+    for section in SECTIONS:
+        runs, missing = stored_runs(section)
+        if not runs:
+            rows.append({"section": section, "runs": 0, "missing": missing})
+            continue
+        by_env: dict[str, int] = {}
+        for r in runs:
+            by_env[r.spec.env_id] = by_env.get(r.spec.env_id, 0) + run_steps(r.summary)
+        floor = 0.0
+        for env_id, steps in by_env.items():
+            if env_id not in rates:
+                rates[env_id] = gym_rate(env_id, seconds)
+                print(f"  {env_id}: {rates[env_id]:,.0f} env steps/s on 2 processes", flush=True)
+            floor += steps / rates[env_id]
+        wall = cold.get(section, {}).get("seconds")
+        rows.append({"section": section, "runs": len(runs), "missing": missing, "env_steps": by_env, "floor_s": floor,
+                     "rates": {e: rates[e] for e in by_env}, "cold_s": wall, "cold_date": cold.get(section, {}).get("date"),
+                     "ratio": wall / floor if wall else None})
+    return rows
+
+
+def report_now() -> float:
+    """Wall time of the whole default report (every section, PDF on) in an empty run store."""
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as store:
         env["RLWB_RUNS"] = store
-        times = {}
-        for label in ("cold", "cached"):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "lib.workbook", "reports", "--no-pdf", "--quiet"], cwd=ROOT, env=env, check=True)
-            times[label] = time.perf_counter() - t0
-            print(f"  report {label}: {times[label]:.1f} s", flush=True)
-    return times
-
-
-def report_history() -> list[str]:
-    """The latest full default report with training and the latest with every run cached, from
-    reports/timings.jsonl (which `./workbook reports` appends to)."""
-    from lib.sections import SECTIONS
-
-    path = ROOT / "reports" / "timings.jsonl"
-    if not path.exists():
-        return []
-    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    full = [e for e in entries if set(e["sections"]) == set(SECTIONS)]
-    skipped = [e for e in full if all(v.get("skipped") for v in e["sections"].values())]
-    trained = [e for e in full if e["runs_trained"] > 0]
-    cached = [e for e in full if e["runs_trained"] == 0 and e not in skipped]
-    out = ["", "## Whole default report (every section), from reports/timings.jsonl", ""]
-    for label, group in (("with training", trained),
-                         ("every run already in the store, notebooks re-executed and exported", cached),
-                         ("nothing changed (every section up to date, only the index rebuilt)", skipped)):
-        if group:
-            e = group[-1]
-            per = ", ".join(f"{k[:2]} {v['seconds']:.0f} s" for k, v in e["sections"].items())
-            out.append(f"- {label} ({e['date']}, {e['runs_trained']} runs trained, PDF {'on' if e['pdf'] else 'off'}): "
-                       f"**{e['seconds']:.0f} s** ({per})")
-    return out if len(out) > 3 else []
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "lib.workbook", "reports", "--quiet", "--force"], cwd=ROOT, env=env, check=True)
+        return time.perf_counter() - t0
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--plain-seconds", type=float, default=20.0)
-    ap.add_argument("--seeds", type=int, default=1, help="learner runs per variant")
-    ap.add_argument("--report", action="store_true", help="also time the whole default report, cold and cached")
+    ap.add_argument("--batches", default="1,10", help="seeds per batch to time, comma-separated")
+    ap.add_argument("--floor-seconds", type=float, default=4.0, help="seconds each env is stepped for its rate")
+    ap.add_argument("--report", action="store_true", help="also time the whole default report now, cold")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     print("plain loop ...", flush=True)
     plain = plain_loop(args.plain_seconds)
     print(f"  {plain['steps_per_s']:.0f} env steps/s", flush=True)
-    print("learner (default profile, 2000 episodes) ...", flush=True)
-    runs = learner_runs(args.seeds)
-    result = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "date": time.strftime("%Y-%m-%d"),
-        "plain_loop": plain,
-        "learner": runs,
-    }
+    print("learner, seeds batched in one process ...", flush=True)
+    batches = learner_batches([int(x) for x in args.batches.split(",")])
+    print("env-step floor per section ...", flush=True)
+    floors = floor_table(args.floor_seconds)
+    result = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "plain_loop": plain, "batches": batches, "floors": floors}
     if args.report:
-        result["report_s"] = report_times()
+        result["report_now_s"] = report_now()
+    _, whole = cold_times()
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `./workbook bench{' --report' if args.report else ''}` on {result['date']} ({result['machine']}), one torch thread per process.",
+        f"Measured by `./workbook bench{' --report' if args.report else ''}` on {result['date']} ({machine}), one torch thread per process.",
         "",
-        "## Learner throughput (section 01, default profile: 2000 episodes per run)",
+        "## Learner throughput: section 01's vanilla run (default profile, 2000 episodes), seeds batched in one process",
         "",
-        f"Plain loop (one env, one torch forward per step, one update per episode): **{plain['steps_per_s']:.0f} env steps/s** "
-        f"({plain['env_steps']} steps in {plain['wall_s']:.1f} s).",
+        f"Plain loop (one env, one torch forward per step, one update per episode): **{plain['steps_per_s']:,.0f} env steps/s** "
+        f"({plain['env_steps']:,} steps in {plain['wall_s']:.1f} s).",
         "",
-        "| variant | seed | env steps | wall time (s) | env steps/s | speed-up vs plain loop |",
+        "| seeds in the batch | training env steps | wall time (s) | training env steps/s | with test episodes, env steps/s | speed-up vs plain loop |",
         "|---|---|---|---|---|---|",
     ]
-    for r in runs:
-        lines.append(
-            f"| {r['variant']} | {r['seed']} | {r['env_steps']} | {r['wall_s']:.1f} | {r['steps_per_s']:.0f} | "
-            f"{r['steps_per_s'] / plain['steps_per_s']:.0f}x |"
-        )
+    for b in batches:
+        lines.append(f"| {b['seeds']} | {b['train_steps']:,} | {b['wall_s']:.1f} | {b['train_steps_per_s']:,.0f} | "
+                     f"{b['all_steps_per_s']:,.0f} | {b['train_steps_per_s'] / plain['steps_per_s']:.0f}x |")
+    lines += [
+        "",
+        "The wall time is the whole `train_batch` call in one process: networks, every update, the 100 test",
+        "episodes of each seed. Each seed's files are the same as when it trains alone (`tests/test_pg.py`).",
+        "",
+        "## Each section against its env-step floor (default profile, cold)",
+        "",
+        "floor: the seconds gymnasium alone needs, on 2 processes stepping random actions, for every env step the",
+        f"section's runs took (training, evaluations, tests, demonstrations); CartPole steps {CARTPOLE_COPIES} copies per call of its",
+        "numpy-vectorised env, the other envs one `gym.make` env per process. cold: the section's wall time with",
+        "every run trained, from reports/timings.jsonl (notebook, figures and PDF export included).",
+        "",
+        "| section | runs | env steps | floor (s) | cold wall time (s) | cold / floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in floors:
+        if not f["runs"]:
+            lines.append(f"| {f['section']} | 0 | (no runs: reads what is shipped) | | | |")
+            continue
+        steps = ", ".join(f"{e} {n:,}" for e, n in f["env_steps"].items())
+        miss = f" ({f['missing']} missing)" if f["missing"] else ""
+        cold_s = f"{f['cold_s']:.0f}" if f["cold_s"] else "not measured"
+        ratio = f"{f['ratio']:.1f}x" if f["ratio"] else ""
+        lines.append(f"| {f['section']} | {f['runs']}{miss} | {steps} | {f['floor_s']:.0f} | {cold_s} | {ratio} |")
+    lines += ["", "Gymnasium's rates on 2 processes: " + "; ".join(
+        f"{e} {r:,.0f} steps/s" for e, r in {e: r for f in floors for e, r in f.get("rates", {}).items()}.items()) + "."]
+    lines += ["", "## The whole default report, cold", ""]
+    if whole is not None:
+        per = ", ".join(f"{k[:2]} {v['seconds']:.0f} s" for k, v in whole["sections"].items())
+        lines.append(f"- {whole['date']}, empty run store, {whole['runs_trained']} runs trained, PDF {'on' if whole['pdf'] else 'off'}, "
+                     f"{whole.get('cpus', '?')} cores: **{whole['seconds']:.0f} s = {whole['seconds'] / 60:.0f} min** ({per})")
+    else:
+        lines.append("- not measured yet: `./workbook reports --force` with an empty `RLWB_RUNS` records it")
     if args.report:
-        rt = result["report_s"]
-        lines += [
-            "",
-            "## Whole default report, measured now (every section, HTML, no PDF)",
-            "",
-            f"- empty run store: {rt['cold']:.0f} s",
-            f"- every run already in the store: {rt['cached']:.0f} s (papermill start-up, plotting and export)",
-        ]
-    lines += report_history()
+        lines.append(f"- measured now by `--report`: {result['report_now_s']:.0f} s")
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports" / "benchmarks.md").write_text("\n".join(lines) + "\n")
     (ROOT / "reports" / "benchmarks.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -87,12 +87,12 @@ class _Const:
 def test_learner_bootstraps_truncations_only(limit, truncated):
     """Pushing left drops the pole in ~10 steps: with a 5-step limit every episode is cut
     (bootstrap V(s_T)); with 500 every episode terminates (future value 0)."""
-    from lib.learners.pg import PGConfig, PGLearner
+    from lib.learners.pg import PGConfig, PGLearner, make_env
     from lib.data.rollout import collect_round
 
     cfg = PGConfig(baseline="value", gae_lambda=0.95, max_episode_steps=limit, batch_episodes=3, hidden=(8,), value_hidden=(8,))
     learner = PGLearner(cfg, seed=0)
-    batch = collect_round(learner.env, _Const(0), learner.rng, seed=0)
+    batch = collect_round(make_env(cfg, 3, noise_seed=0), _Const(0), np.random.default_rng(0), seed=0)
     assert (~batch.terminated).all() == truncated
     v, tail = learner.values(batch)
     with torch.no_grad():

@@ -107,7 +107,11 @@ def test_killing_a_command_leaves_no_process(tmp_path, sig):
 
 
 def test_ctrl_c_says_which_runs_finished(store, tiny_cfg, capsys):
-    specs = [RunSpec(section="t", variant=f"v{i}", exp_name=f"v{i}", seed=i, config=tiny_cfg) for i in range(3)]
+    import dataclasses
+
+    # three variants (three configs), so three jobs: the grid batches the seeds of one config together
+    specs = [RunSpec(section="t", variant=f"v{i}", exp_name=f"v{i}", seed=i, config=dataclasses.replace(tiny_cfg, lr=0.001 * (i + 1)))
+             for i in range(3)]
 
     class InterruptAfterOne:
         def map(self, fn, items):

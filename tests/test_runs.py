@@ -172,3 +172,35 @@ def test_a_report_counts_only_the_runs_of_its_own_section(tmp_path, monkeypatch)
     (tmp_path / "broken").mkdir()
     assert _trained_for("01_x", {"a1", "a2", "b1", "broken"}) == 2
     assert _trained_for("06_y", {"a1", "a2", "b1"}) == 1
+
+
+def test_plan_jobs_batches_the_seeds_of_one_config_and_balances_the_workers(tiny_cfg):
+    """Seeds of one config share a job (at most ``cap``); configs never mix; the largest job is halved
+    until the workers get equal job counts. Red for: batching across configs, ignoring the cap, or
+    leaving one worker idle."""
+    from lib.store.grid import plan_jobs
+
+    other = replace(tiny_cfg, lr=1e-3)
+    items = [(_spec(tiny_cfg, seed=s), f"a{s}") for s in range(5)] + [(_spec(other, seed=s, variant="w"), f"b{s}") for s in range(2)]
+    jobs = plan_jobs(items, workers=2, cap=4)
+    assert sorted(k for job in jobs for _, k in job) == sorted(k for _, k in items)  # every run once
+    for job in jobs:
+        assert len({id(s.config) for s, _ in job}) == 1 and len(job) <= 4
+    assert len(jobs) % 2 == 0
+    assert [len(j) for j in plan_jobs(items[:1], workers=2)] == [1]
+    sac = [(_spec(tiny_cfg, seed=s, trainer="lib.learners.sac:train"), f"s{s}") for s in range(3)]
+    assert [len(j) for j in plan_jobs(sac, workers=1)] == [1, 1, 1]  # no batch form: one run per job
+
+
+def test_a_batched_grid_gives_each_run_the_files_it_gets_alone(store, tiny_cfg, tmp_path):
+    """Three seeds trained as one batch (one process, one vector env) equal three runs trained one by
+    one through the store. Red for: any state shared between the seeds of a batch."""
+    specs = [_spec(tiny_cfg, seed=s) for s in (0, 1, 2)]
+    batched = run_grid(specs, workers=1, store=store, progress=False)
+    assert json.loads((batched[0].path / "flags.json").read_text())["batch_seeds"] == [0, 1, 2]
+    alone = RunStore(tmp_path / "alone")
+    for spec, res in zip(specs, batched):
+        path = alone.execute(spec, spec.key())
+        for name in ("log.csv", "episodes.csv"):
+            assert (path / name).read_bytes() == (res.path / name).read_bytes(), (spec.seed, name)
+        assert json.loads((path / "summary.json").read_text())["test_returns"] == res.summary["test_returns"]

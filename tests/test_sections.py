@@ -35,9 +35,9 @@ def _code(section: str) -> list[str]:
 def test_notebooks_are_thin_and_alike(section):
     """Parameters, then lib.sections.run's calls only: setup, runs, analyse, show, animate, publish."""
     cells = _code(section)
-    assert cells[0].startswith("profile =")
+    assert cells[0].startswith("profile =") and "\nexecutor = " in cells[0] and "\naddress = " in cells[0]
     assert cells[1] == (f"from lib.sections import {SECTIONS[section]} as section\nfrom lib.sections import run\n\n"
-                        "ctx = run.setup(section, profile, overrides)")
+                        "ctx = run.setup(section, profile, overrides, executor=executor, address=address)")
     body = "\n".join(cells[2:])
     assert "results = run.runs(ctx)\nresult = run.analyse(ctx, results)" in body
     assert "run.publish(ctx, results, result)" in body and "run.regression_check(ctx, results_path)" in body

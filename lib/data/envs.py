@@ -47,31 +47,104 @@ def is_discrete(env_id: str) -> bool:
         env.close()
 
 
+_STEPS = [0]
+
+
+def steps_taken() -> int:
+    """Env steps this process's vector envs (from :func:`make_vec`) have taken so far, counting every
+    copy a step call advances (masked steps included: the simulator did them). Learners report the
+    difference over a run as ``env_steps_all``; ``./workbook bench`` sets it against the floor."""
+    return _STEPS[0]
+
+
+class StepCounter(gym.vector.VectorWrapper):
+    """Adds the copies each step call advances to :func:`steps_taken`."""
+
+    def step(self, actions: np.ndarray):
+        _STEPS[0] += self.num_envs
+        return self.env.step(actions)
+
+
 class ActionNoise(gym.vector.VectorActionWrapper):
     """Noisy actuators: the env executes a perturbed version of the action the agent chose.
 
     Continuous actions get Gaussian noise N(0, ``std``^2) added per dimension; a discrete action
     is replaced, with probability ``prob``, by one drawn uniformly from all actions. The agent
     logs and learns from the action it chose; the noise is part of the environment. The noise
-    has its own RNG (``seed``), so it does not disturb the env's own randomness.
+    has its own RNG (``seed``), so it does not disturb the env's own randomness. With ``blocks``
+    > 1 the copies form that many equal blocks of consecutive copies (one per run seed, see
+    :func:`lib.data.rollout.play`), each with its own RNG, set by :meth:`reseed`.
     """
 
-    def __init__(self, env: gym.vector.VectorEnv, std: float = 0.0, prob: float = 0.0, seed: int = 0):
+    def __init__(self, env: gym.vector.VectorEnv, std: float = 0.0, prob: float = 0.0, seed: int = 0, blocks: int = 1):
         super().__init__(env)
         self.std, self.prob = std, prob
-        self.rng = np.random.default_rng(seed)
+        self.rngs = [np.random.default_rng(seed) for _ in range(blocks)]
         self.discrete = isinstance(env.single_action_space, gym.spaces.Discrete)
 
+    def reseed(self, seeds: list) -> None:
+        """One seed (an int or a ``numpy.random.SeedSequence``) per block."""
+        if len(seeds) != len(self.rngs):
+            raise ValueError(f"{len(seeds)} noise seeds for {len(self.rngs)} blocks")
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+
     def actions(self, actions: np.ndarray) -> np.ndarray:
-        if self.discrete:
-            if self.prob <= 0:
-                return actions
-            flip = self.rng.random(actions.shape[0]) < self.prob
-            rand = self.rng.integers(0, self.env.single_action_space.n, actions.shape[0])
-            return np.where(flip, rand, actions).astype(actions.dtype)
-        if self.std <= 0:
+        if (self.prob <= 0) if self.discrete else (self.std <= 0):
             return actions
-        return (actions + self.rng.normal(0.0, self.std, actions.shape)).astype(actions.dtype)
+        k = actions.shape[0] // len(self.rngs)
+        return np.concatenate([self._perturb(actions[b * k:(b + 1) * k], rng) for b, rng in enumerate(self.rngs)])
+
+    def _perturb(self, actions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One block's executed actions, from ``actions`` (K, ...) and the block's RNG."""
+        if self.discrete:
+            flip = rng.random(actions.shape[0]) < self.prob
+            rand = rng.integers(0, self.env.single_action_space.n, actions.shape[0])
+            return np.where(flip, rand, actions).astype(actions.dtype)
+        return (actions + rng.normal(0.0, self.std, actions.shape)).astype(actions.dtype)
+
+
+class CopySeeded(gym.vector.VectorWrapper):
+    """CartPole's numpy-vectorised env with one RNG per copy, as a ``SyncVectorEnv`` has.
+
+    gymnasium's ``CartPoleVectorEnv`` draws every copy's start state from one generator, so a copy's
+    episodes depend on how many copies there are. Here ``reset(seed=[s_0, ..., s_{N-1}])`` gives copy
+    i its own generator, seeded ``s_i``, which draws its start states, at resets and at auto-resets,
+    exactly as a single CartPole env draws them (uniform in [-0.05, 0.05]^4); ``reset()`` without a
+    seed keeps each copy's generator. The dynamics are elementwise over copies, so copy i's episode
+    is a function of its seed and its actions alone.
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv):
+        super().__init__(env)
+        self.rngs: list[np.random.Generator] = []
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        base = self.env.unwrapped
+        n = self.num_envs
+        if isinstance(seed, int):
+            seed = [seed + i for i in range(n)]
+        if seed is not None:
+            if len(seed) != n:
+                raise ValueError(f"{len(seed)} seeds for {n} copies")
+            self.rngs = [np.random.default_rng(int(s)) for s in seed]
+        elif not self.rngs:
+            raise ValueError("the first reset of a CopySeeded env needs seeds")
+        self.env.reset(options=options)
+        for i in range(n):
+            self._start(base, i)
+        return base.state.T.astype(np.float32), {}
+
+    def step(self, actions: np.ndarray):
+        base = self.env.unwrapped
+        starting = np.flatnonzero(base.prev_done)  # auto-reset by this step
+        obs, reward, term, trunc, info = self.env.step(actions)
+        for i in starting:
+            self._start(base, i)
+            obs[i] = base.state[:, i].astype(np.float32)
+        return obs, reward, term, trunc, info
+
+    def _start(self, base, i: int) -> None:
+        base.state[:, i] = self.rngs[i].uniform(low=base.low, high=base.high, size=(4,))
 
 
 def make_vec(
@@ -81,18 +154,24 @@ def make_vec(
     action_noise_std: float = 0.0,
     action_noise_prob: float = 0.0,
     noise_seed: int = 0,
+    blocks: int = 1,
+    copy_seeded: bool = False,
 ) -> gym.vector.VectorEnv:
     """``num_envs`` copies of ``env_id`` as one vector env (NEXT_STEP autoreset).
 
     ``max_steps`` overrides the registered time limit; the noise arguments wrap it in
-    :class:`ActionNoise`. Seed the env itself with ``env.reset(seed=...)``.
+    :class:`ActionNoise` (with ``blocks`` noise RNGs). ``copy_seeded`` gives CartPole one RNG per
+    copy (:class:`CopySeeded`; the other envs are separate env objects, so always have one).
+    Seed the env itself with ``env.reset(seed=...)``.
     """
     gid = resolve_env_id(env_id)
     kwargs = {} if max_steps is None else {"max_episode_steps": max_steps}
     if gid in _VECTOR_ENTRY_POINT:
-        env = gym.make_vec(gid, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+        env = StepCounter(gym.make_vec(gid, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs))
+        if copy_seeded:
+            env = CopySeeded(env)
     else:
-        env = gym.make_vec(gid, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+        env = StepCounter(gym.make_vec(gid, num_envs=num_envs, vectorization_mode="sync", **kwargs))
     if action_noise_std > 0 or action_noise_prob > 0:
-        env = ActionNoise(env, action_noise_std, action_noise_prob, noise_seed)
+        env = ActionNoise(env, action_noise_std, action_noise_prob, noise_seed, blocks)
     return env

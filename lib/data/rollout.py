@@ -8,6 +8,7 @@ to the longest episode of the round, time-major: ``(T, K, ...)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
 import gymnasium as gym
@@ -62,38 +63,8 @@ def collect_round(
 
     ``seed`` seeds the env's reset (pass it once, on the first round of a run).
     """
-    k = env.num_envs
     obs, _ = env.reset(seed=seed)
-    alive = np.ones(k, dtype=bool)
-    lengths = np.zeros(k, dtype=np.int64)
-    terminated = np.zeros(k, dtype=bool)
-    final_obs = np.zeros_like(obs, dtype=np.float32)
-    obs_buf, act_buf, rew_buf, mask_buf = [], [], [], []
-    t = 0
-    while alive.any():
-        actions = policy.sample(obs, rng, greedy=greedy)
-        next_obs, reward, term, trunc, _ = env.step(actions)
-        obs_buf.append(np.asarray(obs, dtype=np.float32))
-        act_buf.append(actions)
-        rew_buf.append(np.where(alive, reward, 0.0).astype(np.float32))
-        mask_buf.append(alive.copy())
-        t += 1
-        ended = alive & (term | trunc)
-        if ended.any():
-            lengths[ended] = t
-            terminated[ended] = term[ended]
-            final_obs[ended] = next_obs[ended]
-            alive &= ~ended
-        obs = next_obs
-    return EpisodeBatch(
-        obs=np.stack(obs_buf),
-        actions=np.stack(act_buf),
-        rewards=np.stack(rew_buf),
-        mask=np.stack(mask_buf),
-        lengths=lengths,
-        terminated=terminated,
-        final_obs=final_obs,
-    )
+    return play(env, obs, lambda o: policy.sample(o, rng, greedy=greedy))[0]
 
 
 def collect_steps(
@@ -111,17 +82,43 @@ def collect_steps(
     episode started is played to its end (so short episodes are not over-represented). Episodes
     are numbered in the order they start.
     """
-    k = env.num_envs
     obs, _ = env.reset(seed=seed)
-    ep_id = np.arange(k)
-    next_id = k
-    running = np.ones(k, dtype=bool)  # playing an episode that is part of the batch
-    resetting = np.zeros(k, dtype=bool)  # the next step call auto-resets this copy
-    committed = 0
+    return play(env, obs, lambda o: policy.sample(o, rng, greedy=greedy), min_steps=min_steps)[0]
+
+
+def play(
+    env: gym.vector.VectorEnv,
+    obs: np.ndarray,
+    act: Callable[[np.ndarray], np.ndarray],
+    blocks: int = 1,
+    min_steps: int | None = None,
+) -> list[EpisodeBatch]:
+    """Play from ``obs`` (just reset) until every block's batch is complete; one batch per block.
+
+    The ``N = env.num_envs`` copies form ``blocks`` equal blocks of ``K = N // blocks`` consecutive
+    copies (block b: copies b*K .. b*K+K-1), each an independent batch, e.g. one run seed's: ``act``
+    maps observations (N, obs_dim) to actions (N, ...) for all copies at once. With ``min_steps``
+    None each copy plays one episode (a round); otherwise a block's copies play complete episodes
+    back to back until the block's finished and running episodes hold ``min_steps`` steps.
+
+    A block's batch depends only on its own copies' observations and actions: the steps its copies
+    take after its batch is complete (while other blocks finish) are masked out, and its arrays are
+    cut to its own longest episode, so a block returns the same batch whatever shares the env.
+    """
+    n = env.num_envs
+    if n % blocks:
+        raise ValueError(f"{n} env copies do not split into {blocks} equal blocks")
+    k = n // blocks
+    block_of = np.arange(n) // k
+    ep_id = np.arange(n) % k  # episode numbers within each block, in the order they start
+    next_id = np.full(blocks, k)
+    running = np.ones(n, dtype=bool)  # playing an episode that is part of its block's batch
+    resetting = np.zeros(n, dtype=bool)  # the next step call auto-resets this copy
+    committed = np.zeros(blocks, dtype=np.int64)
     rec_obs, rec_act, rec_rew, rec_valid, rec_ep = [], [], [], [], []
-    ends: dict[int, tuple[bool, np.ndarray]] = {}
+    ends: dict[tuple[int, int], tuple[bool, np.ndarray]] = {}
     while running.any():
-        actions = policy.sample(obs, rng, greedy=greedy)
+        actions = act(obs)
         next_obs, reward, term, trunc, _ = env.step(actions)
         valid = running & ~resetting
         rec_obs.append(np.asarray(obs, dtype=np.float32))
@@ -129,21 +126,30 @@ def collect_steps(
         rec_rew.append(np.asarray(reward, dtype=np.float32))
         rec_valid.append(valid)
         rec_ep.append(ep_id.copy())
-        committed += int(valid.sum())
-        # copies that auto-reset on this step now start the episode they were given
+        committed += np.bincount(block_of[valid], minlength=blocks)
         resetting[:] = False
         for i in np.flatnonzero(valid & (term | trunc)):
-            ends[int(ep_id[i])] = (bool(term[i]), np.asarray(next_obs[i], dtype=np.float32))
-            if committed >= min_steps:
-                running[i] = False
-            else:
+            b = int(block_of[i])
+            ends[(b, int(ep_id[i]))] = (bool(term[i]), np.asarray(next_obs[i], dtype=np.float32))
+            if min_steps is None or committed[b] >= min_steps:
+                running[i] = False  # a round's copy plays one episode; a full block starts no more
+            else:  # the copy auto-resets on the next step and starts the block's next episode
                 resetting[i] = True
-                ep_id[i] = next_id
-                next_id += 1
+                ep_id[i] = next_id[b]
+                next_id[b] += 1
         obs = next_obs
-    valid_all = np.stack(rec_valid).ravel()
+    grids = {name: np.stack(rec) for name, rec in
+             (("obs", rec_obs), ("actions", rec_act), ("rewards", rec_rew), ("valid", rec_valid), ("ep", rec_ep))}
+    return [_block_batch(grids, slice(b * k, (b + 1) * k), b, ends) for b in range(blocks)]
+
+
+def _block_batch(grids: dict[str, np.ndarray], copies: slice, block: int,
+                 ends: dict[tuple[int, int], tuple[bool, np.ndarray]]) -> EpisodeBatch:
+    """One block's episodes from the recorded (T, N, ...) grids, re-padded to its longest episode,
+    episodes in the order they started."""
+    valid_all = grids["valid"][:, copies].ravel()
     flat = np.flatnonzero(valid_all)  # time-major, so each episode's steps are in order
-    eps = np.stack(rec_ep).ravel()[flat]
+    eps = grids["ep"][:, copies].ravel()[flat]
     order = np.argsort(eps, kind="stable")
     eps_sorted = eps[order]
     ids = np.unique(eps_sorted)  # started episodes that took at least one step
@@ -153,8 +159,8 @@ def collect_steps(
     pos = np.arange(len(order)) - starts[remap]
     t_max, n_ep = int(lengths.max()), len(ids)
 
-    def scatter(rec: list[np.ndarray]) -> np.ndarray:
-        a = np.stack(rec)
+    def scatter(a: np.ndarray) -> np.ndarray:
+        a = a[:, copies]
         a = a.reshape((-1,) + a.shape[2:])[flat][order]
         out = np.zeros((t_max, n_ep) + a.shape[1:], dtype=a.dtype)
         out[pos, remap] = a
@@ -163,11 +169,11 @@ def collect_steps(
     mask = np.zeros((t_max, n_ep), dtype=bool)
     mask[pos, remap] = True
     return EpisodeBatch(
-        obs=scatter(rec_obs),
-        actions=scatter(rec_act),
-        rewards=scatter(rec_rew),
+        obs=scatter(grids["obs"]),
+        actions=scatter(grids["actions"]),
+        rewards=scatter(grids["rewards"]),
         mask=mask,
         lengths=lengths.astype(np.int64),
-        terminated=np.array([ends[int(e)][0] for e in ids]),
-        final_obs=np.stack([ends[int(e)][1] for e in ids]),
+        terminated=np.array([ends[(block, int(e))][0] for e in ids]),
+        final_obs=np.stack([ends[(block, int(e))][1] for e in ids]),
     )

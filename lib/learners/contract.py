@@ -7,6 +7,9 @@ files into: ``log.csv`` (one row per iteration or evaluation) and ``agent.pt`` (
 state_dict, "config": ..., "seed": ...}``), ``episodes.csv`` where it has training episodes. It
 returns the :data:`Summary`; the run store writes it to summary.json beside flags.json.
 
+A learner may also offer a batch form (:func:`batch_trainer`) that trains several seeds of one
+config in one process; the store then trains grids in batches.
+
 A learner imports nothing of the run store, the sections, the plots or the reports; the run store
 finds it by name (:data:`LEARNERS`) and keys its runs by the source of the modules it imports.
 """
@@ -46,6 +49,16 @@ def check_summary(summary: Any, learner: str) -> Summary:
     if missing:
         raise ValueError(f"learner {learner} returned a summary without {missing}")
     return summary
+
+
+def batch_trainer(trainer: str) -> Callable[..., list[Summary]] | None:
+    """The learner's batch form, if it has one: ``<function>_batch(cfg, seeds, out_dirs) -> [Summary]``
+    in the same module (e.g. ``lib.learners.pg:train_batch``), which trains one run per seed together
+    and gives each the files it would get alone; None otherwise."""
+    import importlib
+
+    module, fn = LEARNERS.get(trainer, trainer).split(":")
+    return getattr(importlib.import_module(module), f"{fn}_batch", None)
 
 
 def resolve(trainer: str) -> Callable[..., Summary]:

@@ -36,7 +36,7 @@ import torch
 from .. import seeds
 from ..config import spec, to_dict
 from ..data import datasets
-from ..data.envs import make_vec, resolve_env_id
+from ..data.envs import make_vec, resolve_env_id, steps_taken
 from ..data.experts import Expert, load
 from ..data.rollout import EpisodeBatch, collect_round
 from ..evaluation import MAX_ENVS, evaluate
@@ -156,7 +156,7 @@ def make_policy(cfg: ImitationConfig, obs: torch.Tensor) -> BCPolicy:
 def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
     """One behaviour-cloning or DAgger run: writes log.csv (:data:`LOG_COLUMNS`) and agent.pt into
     ``out_dir`` and returns the summary."""
-    start = time.perf_counter()
+    start, steps0 = time.perf_counter(), steps_taken()
     out_dir = Path(out_dir)
     expert = load(cfg.expert, cfg.expert_sha256 or None)
     data = load_demos(cfg, expert, seed)
@@ -240,4 +240,5 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
         "final_loss": rows[-1]["loss"],
         "final_accuracy": rows[-1]["accuracy"],
         "wall_time_s": time.perf_counter() - start,
+        "env_steps_all": steps_taken() - steps0,  # demonstrations (unless cached), DAgger, evaluations, test
     }

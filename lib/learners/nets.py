@@ -106,10 +106,15 @@ class NumpyCategorical:
             return logits.argmax(-1).astype(np.int64)
         if self.temperature != 1.0:
             logits = logits / self.temperature
-        z = np.exp(logits - logits.max(-1, keepdims=True))
-        cdf = np.cumsum(z, -1)
-        u = rng.random((cdf.shape[0], 1)) * cdf[:, -1:]
-        return np.minimum((u > cdf).sum(-1), cdf.shape[1] - 1).astype(np.int64)
+        return inverse_cdf(logits, rng)
+
+
+def inverse_cdf(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Actions (B,) int64 drawn from softmax(``logits`` (B, A)) with one uniform of ``rng`` per row."""
+    z = np.exp(logits - logits.max(-1, keepdims=True))
+    cdf = np.cumsum(z, -1)
+    u = rng.random((cdf.shape[0], 1)) * cdf[:, -1:]
+    return np.minimum((u > cdf).sum(-1), cdf.shape[1] - 1).astype(np.int64)
 
 
 class GaussianPolicy(nn.Module):
@@ -149,6 +154,66 @@ class NumpyGaussian:
         if greedy:
             return mean
         return (mean + self.std * rng.standard_normal(mean.shape)).astype(np.float32)
+
+
+class StackedSampler:
+    """``S`` policies of one architecture acting as one: a frozen numpy snapshot with every layer's
+    weights stacked along a leading seed axis, so one batched matmul per layer serves all seeds.
+
+    Observations (S*K, obs_dim) are S blocks of K rows, block b for policy b. Block b's random
+    numbers come from ``rngs[b]`` alone, drawn ``chunk`` steps at a time (uniforms (chunk, K) for
+    categorical policies, normals (chunk, K, act_dim) for Gaussian ones). A block's actions are the
+    same whatever the other blocks hold (each slice of a batched matmul is its own product, the rest
+    is row-wise), so seeds trained together stay independent.
+    """
+
+    def __init__(self, policies: list["CategoricalPolicy | GaussianPolicy"], rngs: list[np.random.Generator], chunk: int = 256):
+        if len(rngs) != len(policies):
+            raise ValueError(f"{len(rngs)} generators for {len(policies)} policies")
+        mlps = [NumpyMLP(p.net) for p in policies]
+        self.layers = [(np.stack([m.layers[j][0] for m in mlps]), np.stack([m.layers[j][1] for m in mlps])[:, None, :])
+                       for j in range(len(mlps[0].layers))]
+        self.acts = mlps[0].acts
+        self.discrete = isinstance(policies[0], CategoricalPolicy)
+        self.std = None if self.discrete else np.stack([np.exp(p.logstd.detach().numpy()) for p in policies]).astype(np.float32)  # type: ignore[union-attr]
+        self.rngs, self.chunk = rngs, chunk
+        self._draws: np.ndarray | None = None
+        self._t = chunk
+
+    def outputs(self, obs: np.ndarray) -> np.ndarray:
+        """``obs`` (S*K, obs_dim) -> logits or means (S, K, out) float32."""
+        s = len(self.layers[0][0])
+        h = np.asarray(obs, dtype=np.float32).reshape(s, -1, obs.shape[-1])
+        for (w, b), act in zip(self.layers, self.acts):
+            h = h @ w + b
+            if act == "tanh":
+                np.tanh(h, out=h)
+            elif act == "relu":
+                np.maximum(h, 0, out=h)
+        return h
+
+    def _next_draws(self, shape: tuple[int, ...]) -> np.ndarray:
+        """This step's random numbers (S, *shape): uniforms or normals, from each block's own chunk."""
+        if self._t == self.chunk:
+            draw = (lambda r: r.random((self.chunk, *shape))) if self.discrete else (lambda r: r.standard_normal((self.chunk, *shape)))
+            self._draws = np.stack([draw(r) for r in self.rngs], axis=1)  # (chunk, S, *shape)
+            self._t = 0
+        assert self._draws is not None
+        self._t += 1
+        return self._draws[self._t - 1]
+
+    def sample(self, obs: np.ndarray) -> np.ndarray:
+        """Actions (S*K,) int64 or (S*K, act_dim) float32 for ``obs`` (S*K, obs_dim)."""
+        out = self.outputs(obs)
+        s, k, a = out.shape
+        if self.discrete:
+            logits = out.reshape(s * k, a)
+            z = np.exp(logits - logits.max(-1, keepdims=True))
+            cdf = np.cumsum(z, -1)
+            u = self._next_draws((k,)).reshape(s * k, 1) * cdf[:, -1:]
+            return np.minimum((u > cdf).sum(-1), a - 1).astype(np.int64)
+        assert self.std is not None
+        return (out + self.std[:, None, :] * self._next_draws((k, a))).astype(np.float32).reshape(s * k, a)
 
 
 class ValueNet(nn.Module):

@@ -35,11 +35,11 @@ import torch
 
 from .. import seeds
 from ..config import spec, to_dict
-from ..data.envs import make_vec, max_episode_steps
-from ..data.rollout import EpisodeBatch, collect_round, collect_steps
-from ..evaluation import evaluate
+from ..data.envs import ActionNoise, make_vec, max_episode_steps, steps_taken
+from ..data.rollout import EpisodeBatch, play
+from ..evaluation import evaluate, evaluate_stacked
 from .contract import Summary
-from .nets import CategoricalPolicy, GaussianPolicy, ValueNet
+from .nets import CategoricalPolicy, GaussianPolicy, StackedSampler, ValueNet
 from .returns import RunningMeanBaseline, gae, normalize, reward_to_go, rloo_baseline, trajectory_return
 
 Baseline = Literal["none", "running_mean", "value", "rloo"]
@@ -136,9 +136,19 @@ def entropy_coef_at(cfg: PGConfig, iteration: int) -> float:
     return cfg.entropy_coef + (cfg.entropy_coef_final - cfg.entropy_coef) * frac
 
 
-def make_env(cfg: PGConfig, num_envs: int, noise_seed: int) -> gym.vector.VectorEnv:
-    """The run's vector env: time limit and action noise from ``cfg``."""
-    return make_vec(cfg.env_id, num_envs, cfg.max_episode_steps, cfg.action_noise_std, cfg.action_noise_prob, noise_seed)
+def make_env(cfg: PGConfig, num_envs: int, noise_seed: int, blocks: int = 1, copy_seeded: bool = False) -> gym.vector.VectorEnv:
+    """The run's vector env: time limit and action noise from ``cfg`` (see :func:`lib.data.envs.make_vec`)."""
+    return make_vec(cfg.env_id, num_envs, cfg.max_episode_steps, cfg.action_noise_std, cfg.action_noise_prob, noise_seed,
+                    blocks=blocks, copy_seeded=copy_seeded)
+
+
+def round_seeds(run_seed: int, iteration: int, copies: int) -> tuple[list[int], np.random.Generator, np.random.SeedSequence]:
+    """The seeds of one training round of run seed ``run_seed``: one reset seed per env copy, the
+    action-sampling RNG and the action noise's seed, all spawned from numpy's
+    ``SeedSequence([seeds.seed("pg.round", run_seed), iteration])``. Every round starts from its own seeds, so a round is a function of the
+    run seed, the iteration and the policy alone, whatever else shares the vector env."""
+    env_ss, act_ss, noise_ss = np.random.SeedSequence([seeds.seed("pg.round", run_seed), iteration]).spawn(3)
+    return [int(x) for x in env_ss.generate_state(copies)], np.random.default_rng(act_ss), noise_ss
 
 
 def eval_envs(cfg: PGConfig) -> int:
@@ -182,16 +192,22 @@ class CheckpointSelector:
 
 
 class PGLearner:
-    """The learner's state: policy, optional value net, optimisers, RNGs and env."""
+    """One run's learner: policy, optional value net, optimisers, baseline, and its running log.
 
-    def __init__(self, cfg: PGConfig, seed: int):
+    ``env`` (any vector env of the run's env id) gives the observation and action spaces; the
+    learner does not step it: :func:`train_batch` plays every run's rounds on one shared env.
+    """
+
+    def __init__(self, cfg: PGConfig, seed: int, env: gym.vector.VectorEnv | None = None):
         self.cfg = cfg
+        self.run_seed = seed
         self.seed = seeds.seed("pg.train", seed)
-        torch.manual_seed(self.seed)
-        self.rng = np.random.default_rng(self.seed)
-        self.env = make_env(cfg, cfg.batch_episodes, noise_seed=self.seed)
-        obs_dim = int(np.prod(self.env.single_observation_space.shape))
-        space = self.env.single_action_space
+        probe = env if env is not None else make_env(cfg, 1, noise_seed=0)
+        obs_dim = int(np.prod(probe.single_observation_space.shape))
+        space = probe.single_action_space
+        if env is None:
+            probe.close()
+        torch.manual_seed(self.seed)  # this run's networks, whichever runs are built before or after
         self.discrete = isinstance(space, gym.spaces.Discrete)
         self.policy: CategoricalPolicy | GaussianPolicy
         if self.discrete:
@@ -207,17 +223,39 @@ class PGLearner:
                 self.value.parameters(), lr=cfg.value_lr, weight_decay=cfg.weight_decay
             )
         self.running_mean = RunningMeanBaseline(cfg.running_mean_decay)
-        self.sampler = self.policy.numpy_sampler()
-        self._first_round = True
+        # the run's log
+        self.selector = CheckpointSelector(cfg.window, min(cfg.window, cfg.episodes or cfg.window), cfg.checkpoint_ties)
+        self.env_steps = 0
+        self.ep_lengths: list[int] = []
+        self.ep_iters: list[int] = []
+        self.rows: list[dict[str, Any]] = []
 
-    def collect(self) -> EpisodeBatch:
-        """One training batch: a round of ``batch_episodes`` parallel episodes, or with
-        ``batch_steps`` complete episodes until they hold that many steps (see lib.data.rollout)."""
-        seed = self.seed if self._first_round else None
-        self._first_round = False
-        if self.cfg.batch_steps is None:
-            return collect_round(self.env, self.sampler, self.rng, seed=seed)
-        return collect_steps(self.env, self.sampler, self.rng, self.cfg.batch_steps, seed=seed)
+    def learn(self, batch: EpisodeBatch, it: int) -> dict[str, Any]:
+        """Log iteration ``it``'s batch, offer the policy that played it to the checkpoint selector,
+        update; returns the iteration's log row (evaluations are added by :func:`train_batch`)."""
+        cfg = self.cfg
+        self.env_steps += batch.num_steps
+        rets = batch.returns
+        self.ep_lengths += batch.lengths.tolist()
+        self.ep_iters += [it] * batch.num_episodes
+        window_mean = self.selector.offer(rets, self.policy.state_dict())
+        alpha = entropy_coef_at(cfg, it)
+        stats = self.update(batch, alpha)
+        row: dict[str, Any] = {
+            "Iteration": it,
+            "Train_EnvstepsSoFar": self.env_steps,
+            "Train_EpisodesSoFar": len(self.selector.returns),
+            "Train_AverageReturn": float(rets.mean()),
+            "Train_StdReturn": float(rets.std()),
+            "Train_MaxReturn": float(rets.max()),
+            "Train_MinReturn": float(rets.min()),
+            "Train_AverageEpLen": float(batch.lengths.mean()),
+            "Entropy Coef": alpha,
+            "Train_WindowMean": window_mean,
+            **stats,
+        }
+        self.rows.append(row)
+        return row
 
     def returns(self, batch: EpisodeBatch, tail: np.ndarray | None = None) -> np.ndarray:
         """Per-step return estimates q (T, K); ``tail`` (K,) bootstraps truncated episodes."""
@@ -275,7 +313,6 @@ class PGLearner:
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
-        self.sampler = self.policy.numpy_sampler()
         return {"Actor Loss": float(pg_loss.detach()), "Baseline Loss": baseline_loss, "Entropy": float(ent.detach())}
 
     def _fit_value(self, obs: torch.Tensor, target: torch.Tensor) -> float:
@@ -299,61 +336,77 @@ def _fmt(x: float | int) -> str:
 
 def train(cfg: PGConfig, seed: int, out_dir: Path,
           on_iteration: Callable[[dict[str, Any]], None] | None = None) -> Summary:
-    """Train one run, write ``out_dir``/{log.csv, episodes.csv, agent.pt}, return the summary.
+    """Train one run (:func:`train_batch` with one seed); see there."""
+    return train_batch(cfg, [seed], [out_dir], on_iteration)[0]
 
-    log.csv has one row per iteration (columns :data:`LOG_COLUMNS`) and is a pure function of
-    (cfg, seed); timings go to summary.json only. ``on_iteration`` (if given) is called with each
-    iteration's log row plus ``wall_s`` (seconds since the start) as soon as the row is complete.
-    Seeds: streams ``pg.train``, ``pg.eval`` (draw = evaluation x env copies) and ``pg.test`` of
-    :mod:`lib.seeds`.
+
+def train_batch(cfg: PGConfig, run_seeds: list[int], out_dirs: list[Path],
+                on_iteration: Callable[[dict[str, Any]], None] | None = None) -> list[Summary]:
+    """Train one run per seed in ``run_seeds`` together; write each ``out_dirs[b]``/{log.csv,
+    episodes.csv, agent.pt}; return their summaries.
+
+    The S runs share one vector env of S x ``batch_episodes`` copies (block b is run b's, see
+    :func:`lib.data.rollout.play`) and one stacked policy forward per step
+    (:class:`~lib.learners.nets.StackedSampler`); each run keeps its own networks, optimisers,
+    RNGs and log, and updates on its own batch. A round's env resets, actions and noise come from
+    :func:`round_seeds`, so run b's files are the same whichever runs share its batch
+    (``tests/test_pg.py`` checks it): a run's key never names its batch. log.csv has one row per
+    iteration (columns :data:`LOG_COLUMNS`) and is a pure function of (cfg, seed); timings go to
+    the summary only (``wall_time_s`` is the batch's wall time over S). ``on_iteration`` (if given)
+    is called with each iteration's log row plus ``seed`` and ``wall_s`` (seconds since the start).
+    Seeds: streams ``pg.train``, ``pg.round``, ``pg.eval`` and ``pg.test`` of :mod:`lib.seeds`.
     """
-    start = time.perf_counter()
-    out_dir = Path(out_dir)
-    learner = PGLearner(cfg, seed)
-    eval_env = make_env(cfg, eval_envs(cfg), noise_seed=seeds.seed("pg.eval", seed)) if cfg.eval_every else None
-    n_eval = 0
-    ep_lengths: list[int] = []
-    ep_iters: list[int] = []
-    rows: list[dict[str, Any]] = []
-    selector = CheckpointSelector(cfg.window, min(cfg.window, cfg.episodes or cfg.window), cfg.checkpoint_ties)
-    env_steps = 0
+    start, steps0 = time.perf_counter(), steps_taken()
+    n_runs, k = len(run_seeds), cfg.batch_episodes
+    if len(out_dirs) != n_runs or len(set(run_seeds)) != n_runs:
+        raise ValueError(f"train_batch needs one output directory per distinct seed; got seeds {run_seeds} and {len(out_dirs)} directories")
+    env = make_env(cfg, n_runs * k, noise_seed=0, blocks=n_runs, copy_seeded=True)
+    noise = env if isinstance(env, ActionNoise) else None
+    learners = [PGLearner(cfg, s, env) for s in run_seeds]
+    n_eval, e_k = 0, eval_envs(cfg)
+    eval_env = make_env(cfg, n_runs * e_k, noise_seed=0, blocks=n_runs, copy_seeded=True) if cfg.eval_every else None
     for it in range(cfg.n_iterations):
-        batch = learner.collect()
-        env_steps += batch.num_steps
-        rets = batch.returns
-        ep_lengths += batch.lengths.tolist()
-        ep_iters += [it] * batch.num_episodes
-        window_mean = selector.offer(rets, learner.policy.state_dict())
-        alpha = entropy_coef_at(cfg, it)
-        stats = learner.update(batch, alpha)
-        row: dict[str, Any] = {
-            "Iteration": it,
-            "Train_EnvstepsSoFar": env_steps,
-            "Train_EpisodesSoFar": len(selector.returns),
-            "Train_AverageReturn": float(rets.mean()),
-            "Train_StdReturn": float(rets.std()),
-            "Train_MaxReturn": float(rets.max()),
-            "Train_MinReturn": float(rets.min()),
-            "Train_AverageEpLen": float(batch.lengths.mean()),
-            "Entropy Coef": alpha,
-            "Train_WindowMean": window_mean,
-            **stats,
-        }
+        copy_seeds: list[int] = []
+        rngs, noise_seeds = [], []
+        for learner in learners:
+            cs, rng, ns = round_seeds(learner.run_seed, it, k)
+            copy_seeds += cs
+            rngs.append(rng)
+            noise_seeds.append(ns)
+        obs, _ = env.reset(seed=copy_seeds)
+        if noise is not None:
+            noise.reseed(noise_seeds)
+        sampler = StackedSampler([learner.policy for learner in learners], rngs)
+        batches = play(env, obs, sampler.sample, blocks=n_runs, min_steps=cfg.batch_steps)
+        rows = [learner.learn(batch, it) for learner, batch in zip(learners, batches)]
         if eval_env is not None and (it % cfg.eval_every == 0 or it == cfg.n_iterations - 1):
-            e_ret, e_len = evaluate(learner.sampler, eval_env, cfg.eval_episodes,
-                                    seed=seeds.seed("pg.eval", seed, n_eval * eval_env.num_envs), min_steps=cfg.eval_steps)
+            eval_seeds = [seeds.seed("pg.eval", s, n_eval * e_k) for s in run_seeds]
+            if isinstance(eval_env, ActionNoise):  # each evaluation's noise from its own seeds, as its resets
+                eval_env.reseed([np.random.SeedSequence([x, 1]) for x in eval_seeds])
+            scores = evaluate_stacked([learner.policy for learner in learners], eval_env, cfg.eval_episodes,
+                                      eval_seeds, min_steps=cfg.eval_steps)
             n_eval += 1
-            row.update(
-                Eval_AverageReturn=float(e_ret.mean()),
-                Eval_StdReturn=float(e_ret.std()),
-                Eval_MaxReturn=float(e_ret.max()),
-                Eval_MinReturn=float(e_ret.min()),
-                Eval_AverageEpLen=float(e_len.mean()),
-            )
-        rows.append(row)
-        if on_iteration is not None:
-            on_iteration({**row, "wall_s": time.perf_counter() - start})
+            for row, (e_ret, e_len) in zip(rows, scores):
+                row.update(Eval_AverageReturn=float(e_ret.mean()), Eval_StdReturn=float(e_ret.std()),
+                           Eval_MaxReturn=float(e_ret.max()), Eval_MinReturn=float(e_ret.min()),
+                           Eval_AverageEpLen=float(e_len.mean()))
+        for learner, row in zip(learners, rows):
+            if on_iteration is not None:
+                on_iteration({**row, "seed": learner.run_seed, "wall_s": time.perf_counter() - start})
+    env.close()
+    if eval_env is not None:
+        eval_env.close()
+    wall = time.perf_counter() - start
+    summaries = [_finish(learner, Path(d), wall, n_runs) for learner, d in zip(learners, out_dirs)]
+    for summary in summaries:  # every env step of the batch (training, evaluations, tests), shared out
+        summary["env_steps_all"] = (steps_taken() - steps0) // n_runs
+    return summaries
 
+
+def _finish(learner: PGLearner, out_dir: Path, batch_wall_s: float, batch_runs: int) -> Summary:
+    """Test the kept policy, write the run's files, return its summary."""
+    cfg, seed = learner.cfg, learner.run_seed
+    selector = learner.selector
     final_state = copy.deepcopy(learner.policy.state_dict())
     best_state = selector.best_state if selector.best_state is not None else final_state
     learner.policy.load_state_dict(best_state)
@@ -361,18 +414,16 @@ def train(cfg: PGConfig, seed: int, out_dir: Path,
     test_env = make_env(cfg, min(cfg.test_episodes, 100), noise_seed=test_seed)
     test_ret, test_len = evaluate(learner.policy.numpy_sampler(), test_env, cfg.test_episodes, seed=test_seed, greedy=cfg.test_greedy)
     test_env.close()
-    if eval_env is not None:
-        eval_env.close()
 
     with open(out_dir / "log.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(LOG_COLUMNS)
-        for row in rows:
+        for row in learner.rows:
             w.writerow([_fmt(row[c]) if c in row else "" for c in LOG_COLUMNS])
     with open(out_dir / "episodes.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["episode", "iteration", "return", "length"])
-        for i, (r, n, k) in enumerate(zip(selector.returns, ep_lengths, ep_iters)):
+        for i, (r, n, k) in enumerate(zip(selector.returns, learner.ep_lengths, learner.ep_iters)):
             w.writerow([i, k, repr(float(r)), n])
     torch.save(
         {
@@ -384,10 +435,10 @@ def train(cfg: PGConfig, seed: int, out_dir: Path,
         },
         out_dir / "agent.pt",
     )
-    summary = {
+    return {
         "seed": seed,
         "episodes": len(selector.returns),
-        "env_steps": env_steps,
+        "env_steps": learner.env_steps,
         "iterations": cfg.n_iterations,
         "best_window_mean": selector.best_mean,
         "best_iteration": selector.best_index,
@@ -397,6 +448,7 @@ def train(cfg: PGConfig, seed: int, out_dir: Path,
         "test_std": float(test_ret.std()),
         "test_seed": test_seed,
         "test_greedy": cfg.test_greedy,
-        "wall_time_s": time.perf_counter() - start,
+        "wall_time_s": batch_wall_s / batch_runs,
+        "batch_runs": batch_runs,
+        "batch_wall_time_s": batch_wall_s,
     }
-    return summary

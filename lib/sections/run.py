@@ -35,6 +35,8 @@ class Context:
     overrides: dict[str, Any]
     cfg: Any
     out_dir: Path
+    executor: str = "process"
+    address: str | None = None
 
 
 def _show_config_errors_briefly() -> None:
@@ -56,9 +58,15 @@ def _show_config_errors_briefly() -> None:
 
 
 def setup(section: SectionModule | ModuleType, profile: str = "smoke", overrides: Mapping[str, Any] | str | None = None,
-          show: bool = True) -> Context:
+          show: bool = True, executor: str = "process", address: str | None = None) -> Context:
     """Validate the parameters (``params/<profile>/<section>.yaml`` and ``overrides``), make the report
-    folder, set the plot style, and show the section's set-up (``describe``) in Markdown."""
+    folder, set the plot style, and show the section's set-up (``describe``) in Markdown. ``executor``
+    ("process", "ray" or "serial") and ``address`` (a Ray cluster) say how the grid trains; they never
+    change a result, so they are not parameters of the report."""
+    from ..store.grid import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
     from ..params import as_overrides, load_params
     from ..publish import plots
     from ..publish.report import report_dir
@@ -66,7 +74,7 @@ def setup(section: SectionModule | ModuleType, profile: str = "smoke", overrides
     _show_config_errors_briefly()
     ov = as_overrides(overrides if overrides is not None else {})
     cfg = load_params(section.SECTION, profile, ov)
-    ctx = Context(section, profile, ov, cfg, report_dir(section.SECTION, profile, ov))  # type: ignore[arg-type]
+    ctx = Context(section, profile, ov, cfg, report_dir(section.SECTION, profile, ov), executor, address)  # type: ignore[arg-type]
     plots.style()
     if show:
         from ..publish import present
@@ -79,13 +87,13 @@ def runs(ctx: Context, verbose: bool = True) -> list[RunResult]:
     """Every run of the section: ``specs(cfg)``, then, for a section that chooses later runs from
     earlier ones (section 08's search, then its final runs), ``next_specs(cfg, runs)`` until empty."""
     section, cfg = ctx.section, ctx.cfg
-    results = run_grid(section.specs(cfg), workers=cfg.workers)
+    results = run_grid(section.specs(cfg), workers=cfg.workers, executor=ctx.executor, address=ctx.address)
     following = getattr(section, "next_specs", None)
     while following is not None:
         more = following(cfg, results)
         if not more:
             break
-        results = results + run_grid(more, workers=cfg.workers)
+        results = results + run_grid(more, workers=cfg.workers, executor=ctx.executor, address=ctx.address)
     if verbose:
         print(f"{len(results)} runs, {sum(r.cached for r in results)} of them found in the run store" if results
               else "no runs to make: this section reads what is shipped")

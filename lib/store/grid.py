@@ -2,11 +2,12 @@
 
 Executors map a picklable function over run specs and yield results as they finish:
 :class:`SerialExecutor` in this process, :class:`ProcessExecutor` in spawned worker processes with
-one torch thread each. A distributed executor (Ray, say) only needs the same ``map`` method.
+one torch thread each, and :class:`RayExecutor` as Ray tasks on an embedded Ray or a cluster.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -15,6 +16,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..config import to_dict
+from ..learners.contract import batch_trainer
 from ..paths import REPO_ROOT
 from ..provenance import code_hash
 from .runs import RunResult, RunSpec, RunStore
@@ -99,38 +102,139 @@ class ProcessExecutor:
         pool.shutdown(wait=True)
 
 
-def make_executor(workers: int) -> Executor:
-    """Serial for one worker, worker processes for more."""
-    return SerialExecutor() if workers <= 1 else ProcessExecutor(workers)
+class RayExecutor:
+    """Ray tasks, one CPU each: an embedded local Ray (``workers`` CPUs) by default, or the cluster at
+    ``address`` (or ``$RAY_ADDRESS``). Each node must have this checkout at the same path with the
+    same environment (a shared home or the same image); runs come back as files (see
+    :func:`_execute_group`), so the nodes need not share the run store. On an interrupt the tasks in
+    flight are cancelled, and an embedded Ray is shut down with every worker it started.
+    """
+
+    def __init__(self, workers: int, address: str | None = None):
+        self.workers = workers
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+
+    def map(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
+        import ray
+
+        env_vars = {"PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                    "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
+        from . import reaper
+
+        started, watcher = False, None
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"address": self.address} if self.address else {"num_cpus": self.workers, "include_dashboard": False}
+            watcher = None if self.address else reaper.watch()  # a killed driver's embedded Ray dies with it
+            ray.init(runtime_env={"env_vars": env_vars}, log_to_driver=False, logging_level="ERROR", **kwargs)
+            started = True
+        task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        refs = {task.remote(fn, item): item for item in items}
+        pending = list(refs)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    yield refs[ref], ray.get(ref)
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            if started:
+                ray.shutdown()
+            reaper.stop(watcher)
+
+
+def _ray_task(fn: Callable[[Any], Any], item: Any) -> Any:
+    """A Ray task: one torch thread, then ``fn(item)``."""
+    import torch
+
+    torch.set_num_threads(1)
+    return fn(item)
+
+
+EXECUTORS = ("process", "ray", "serial")
+
+
+def make_executor(workers: int, kind: str = "process", address: str | None = None) -> Executor:
+    """``kind``: "process" (serial for one worker, worker processes for more), "serial" or "ray"."""
+    if kind not in EXECUTORS:
+        raise ValueError(f"executor {kind!r} is not one of {', '.join(EXECUTORS)}")
+    if kind == "ray":
+        return RayExecutor(workers, address)
+    return SerialExecutor() if workers <= 1 or kind == "serial" else ProcessExecutor(workers)
 
 
 # ---------------------------------------------------------------- the grid
 
+#: Most seeds one batch trains together (a learner with a batch form, see lib.learners.contract).
+MAX_BATCH = 16
 
-def _execute_one(args: tuple[RunSpec, str, str, bool, Any]) -> tuple[bool, str | None]:
-    """(True, run path), (True, None) when another process is training this key and ``wait`` is
-    False, or (False, the error with its traceback); never raises an Exception. The last item of
-    ``args`` is the trainer's ``on_iteration`` callback (None in worker processes)."""
-    spec, key, root, wait, on_iteration = args
+
+def plan_jobs(items: list[tuple[RunSpec, str]], workers: int, cap: int = MAX_BATCH) -> list[list[tuple[RunSpec, str]]]:
+    """Group runs into jobs: runs of a learner with a batch form that share its config go together,
+    at most ``cap`` per job; the largest job is halved until the job count is a multiple of
+    ``workers`` (so the workers finish together) or jobs are single runs. Largest jobs first."""
+    groups: dict[tuple[str, str], list[tuple[RunSpec, str]]] = {}
+    for spec, key in items:
+        batchable = batch_trainer(spec.trainer) is not None
+        group = (spec.trainer, json.dumps(to_dict(spec.config), sort_keys=True)) if batchable else ("", key)
+        groups.setdefault(group, []).append((spec, key))
+    jobs = [g[i:i + cap] for g in groups.values() for i in range(0, len(g), cap)]
+    while jobs and len(jobs) % max(workers, 1) and max(len(j) for j in jobs) > 1:
+        big = max(jobs, key=len)
+        jobs.remove(big)
+        half = (len(big) + 1) // 2
+        jobs += [big[:half], big[half:]]
+    return sorted(jobs, key=len, reverse=True)
+
+
+def _execute_group(args: tuple[list[RunSpec], list[str], str | None, bool, Any]) -> tuple[list[Any], str | None]:
+    """Train one job: ``(specs, keys, root, wait, on_iteration)``. Returns (one entry per run, error).
+
+    With a store ``root``, an entry is the run's path (a str), or None when another process holds
+    its key and ``wait`` is False. With ``root`` None (Ray: the task may run on another machine) the
+    job trains in a temporary store of its own and an entry is the run's files, ``(dirname, {name:
+    bytes})``, for the caller's store to adopt. Never raises an Exception: the error comes back
+    with its traceback. ``on_iteration`` is None in worker processes.
+    """
+    specs, keys, root, wait, on_iteration = args
+    import tempfile
+
+    tmp = None if root is not None else tempfile.TemporaryDirectory(prefix="rlwb-job-")
     try:
-        path = RunStore(Path(root)).execute(spec, key, wait=wait, on_iteration=on_iteration)
-        return True, (str(path) if path is not None else None)
+        store = RunStore(Path(root if root is not None else tmp.name))  # type: ignore[union-attr]
+        if len(specs) == 1:
+            paths = [store.execute(specs[0], keys[0], wait=wait, on_iteration=on_iteration)]
+        else:
+            paths = store.execute_batch(specs, keys, wait=wait)
+        if tmp is None:
+            return [str(p) if p is not None else None for p in paths], None
+        return [(p.name, {f.name: f.read_bytes() for f in p.iterdir()}) for p in paths if p is not None], None
     except Exception:  # noqa: BLE001 - carried back to the parent and reported there
         import traceback
 
-        return False, f"{spec.variant}/sd{spec.seed}: {traceback.format_exc(limit=3)}"
+        names = ", ".join(f"{s.variant}/sd{s.seed}" for s in specs)
+        return [None] * len(specs), f"{names}: {traceback.format_exc(limit=3)}"
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
 
 
 def run_grid(
     specs: Iterable[RunSpec],
     workers: int = 2,
     store: RunStore | None = None,
-    executor: Executor | None = None,
+    executor: Executor | str | None = None,
     progress: bool = True,
     on_iteration: Callable[[dict[str, Any]], None] | None = None,
+    address: str | None = None,
 ) -> list[RunResult]:
     """Make every run in ``specs`` that the store lacks, in parallel; return all, in order.
 
+    Runs that can be batched (one learner with a batch form, one config, several seeds) are trained
+    together in jobs of up to :data:`MAX_BATCH` (:func:`plan_jobs`). ``executor``: an executor, or
+    "process" (default), "serial" or "ray" (``address``: a Ray cluster; default an embedded one).
     A run that fails does not stop the others; they are all kept, and one error naming every
     failed run is raised at the end. A run another process is training (its key is locked) is
     left for last and then waited for, never trained twice. Interrupted (Ctrl-C), it says which runs
@@ -143,8 +247,15 @@ def run_grid(
     hashes = {m: code_hash(m) for m in {s.trainer.split(":")[0] for s in specs}}
     keys = [s.key(hashes[s.trainer.split(":")[0]]) for s in specs]
     found = {k: store.find(k) for k in keys}
-    todo = [(s, k, str(store.root), False, on_iteration) for s, k in zip(specs, keys) if found[k] is None]
-    todo = list({k: item for item in todo for k in [item[1]]}.values())  # one job per key
+    todo = list({k: (s, k) for s, k in zip(specs, keys) if found[k] is None}.values())  # one run per key
+    if on_iteration is not None:  # a callback cannot travel to worker processes
+        executor = SerialExecutor()
+    if executor is None or isinstance(executor, str):
+        executor = make_executor(min(workers, max(len(todo), 1)), executor or "process", address)
+    ships = isinstance(executor, RayExecutor)  # runs come back as files
+    root = None if ships else str(store.root)
+    jobs = [([s for s, _ in job], [k for _, k in job], root, False, on_iteration)
+            for job in (plan_jobs(todo, workers) if on_iteration is None else [[t] for t in todo])]
     bar = None
     if progress and todo:
         from tqdm import tqdm
@@ -152,32 +263,38 @@ def run_grid(
         section = specs[0].section if specs else ""
         bar = tqdm(total=len(todo), desc=f"{section}: {len(specs) - len(todo)} cached, training", unit="run", mininterval=2.0, file=sys.stdout)
     failures: list[str] = []
-    if on_iteration is not None:  # a callback cannot travel to worker processes
-        executor = SerialExecutor()
-    executor = executor or make_executor(min(workers, max(len(todo), 1)))
     finished: list[str] = []
     try:
-        pending = todo
+        pending = jobs
         while pending:  # first pass skips keys another process holds; the second waits for them
             busy = []
-            for (spec, key, root, _wait, callback), (ok, value) in executor.map(_execute_one, pending):
-                if ok and value is None:
-                    busy.append((spec, key, root, True, callback))
+            for (job_specs, job_keys, job_root, _wait, callback), (values, error) in executor.map(_execute_group, pending):
+                if error is not None:
+                    failures.append(error)
+                    if bar is not None:
+                        bar.update(len(job_specs))
                     continue
-                if ok:
-                    found[key] = Path(value)  # type: ignore[arg-type]
-                    finished.append(f"{spec.variant}/sd{spec.seed}")
-                else:
-                    failures.append(value)  # type: ignore[arg-type]
+                if ships:
+                    for name, files in values:
+                        path = store.adopt(name, files)
+                        found[path.name.rsplit("_", 1)[1]] = path
+                    values = [found.get(k) for k in job_keys]
+                left = [(s, k) for s, k, v in zip(job_specs, job_keys, values) if v is None]
+                for s, k, v in zip(job_specs, job_keys, values):
+                    if v is not None:
+                        found[k] = Path(v)
+                        finished.append(f"{s.variant}/sd{s.seed}")
+                if left:
+                    busy.append(([s for s, _ in left], [k for _, k in left], job_root, True, callback))
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(len(job_specs) - len(left))
             pending = busy
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
-        left = len(todo) - len(finished)
+        left_n = len(todo) - len(finished)
         print(f"interrupted: {len(finished)} of {len(todo)} runs to train had finished and are kept in {store.root}"
-              f"{' (' + ', '.join(finished) + ')' if finished else ''}; {left} not finished (lost; the same call "
+              f"{' (' + ', '.join(finished) + ')' if finished else ''}; {left_n} not finished (lost; the same call "
               f"trains them again)", file=sys.stderr, flush=True)
         raise
     if bar is not None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import to_dict
-from ..learners.contract import LEARNER_FILES, check_summary, resolve
+from ..learners.contract import LEARNER_FILES, batch_trainer, check_summary, resolve
 from ..paths import store_root
 from ..provenance import code_hash, git_commit, package_versions
 
@@ -163,15 +163,54 @@ class RunStore:
                 return existing
             return self._train(spec, key, on_iteration)
 
-    def _train(self, spec: RunSpec, key: str, on_iteration: Callable[[dict[str, Any]], None] | None) -> Path:
-        """Train under the key's lock in ``.tmp/<key>/`` (kept between calls only when it holds a
-        checkpoint), write summary.json and flags.json, publish."""
+    def execute_batch(self, specs: list[RunSpec], keys: list[str], wait: bool = True) -> list[Path | None]:
+        """Train the runs of ``specs`` that the store lacks together, in one call of their learner's
+        batch trainer (:func:`lib.learners.contract.batch_trainer`; the specs share learner and config
+        and differ in seed), and publish each under its key; returns each run's path.
+
+        Each run is trained under its own key's lock, taken in key order (so two processes batching
+        overlapping runs cannot deadlock); with ``wait=False`` a run whose key another process holds
+        is left out and its path is None. A run's key never names its batch: batch trainers must give
+        each seed the files it would get alone (their tests check it).
+        """
+        paths: list[Path | None] = [self.find(k) for k in keys]
+        held: dict[int, RunLock] = {}
+        try:
+            for i in sorted(range(len(keys)), key=lambda i: keys[i]):
+                if paths[i] is not None or i in held or keys[i] in {keys[j] for j in held}:
+                    continue
+                lock = self.lock(keys[i], wait)
+                if lock is None:
+                    continue
+                paths[i] = self.find(keys[i])  # finished by whoever held the lock before us
+                if paths[i] is None:
+                    held[i] = lock
+                else:
+                    lock.__exit__()
+            todo = sorted(held)
+            if len(todo) == 1:
+                paths[todo[0]] = self._train(specs[todo[0]], keys[todo[0]], None)
+            elif todo:
+                for i, path in zip(todo, self._train_batch([specs[i] for i in todo], [keys[i] for i in todo])):
+                    paths[i] = path
+        finally:
+            for lock in held.values():
+                lock.__exit__()
+        for i, k in enumerate(keys):  # a key given twice
+            if paths[i] is None and wait:
+                paths[i] = self.find(k)
+        return paths
+
+    def _work_dir(self, key: str) -> Path:
+        """``.tmp/<key>/``, emptied unless it holds a checkpoint to resume from."""
         work = self.tmp / key
         if work.exists() and not (work / RESUME_MARKER).exists():
             shutil.rmtree(work)
         work.mkdir(parents=True, exist_ok=True)
-        fn = resolve(spec.trainer)
-        flags = {
+        return work
+
+    def _flags(self, spec: RunSpec, key: str, **extra: Any) -> dict[str, Any]:
+        return {
             "section": spec.section,
             "variant": spec.variant,
             "exp_name": spec.exp_name,
@@ -183,19 +222,65 @@ class RunStore:
             "versions": package_versions(),
             "git_commit": git_commit(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **extra,
         }
-        try:
-            summary = check_summary(fn(spec.config, spec.seed, work, **({"on_iteration": on_iteration} if on_iteration else {})),
-                                    spec.trainer)
-        except BaseException:
-            if not (work / RESUME_MARKER).exists():
-                shutil.rmtree(work, ignore_errors=True)
-            raise
+
+    def _publish(self, spec: RunSpec, key: str, work: Path, summary: Any, flags: dict[str, Any]) -> Path:
+        """Check the summary, write summary.json and flags.json, rename ``work`` into place."""
+        summary = check_summary(summary, spec.trainer)
         (work / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         (work / "flags.json").write_text(json.dumps(flags, indent=1))
         final = self.root / spec.dirname(key)
         os.rename(work, final)
         return final
+
+    def _train(self, spec: RunSpec, key: str, on_iteration: Callable[[dict[str, Any]], None] | None) -> Path:
+        """Train under the key's lock in ``.tmp/<key>/`` (kept between calls only when it holds a
+        checkpoint), write summary.json and flags.json, publish."""
+        work = self._work_dir(key)
+        fn = resolve(spec.trainer)
+        flags = self._flags(spec, key)
+        try:
+            summary = fn(spec.config, spec.seed, work, **({"on_iteration": on_iteration} if on_iteration else {}))
+        except BaseException:
+            if not (work / RESUME_MARKER).exists():
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        return self._publish(spec, key, work, summary, flags)
+
+    def _train_batch(self, specs: list[RunSpec], keys: list[str]) -> list[Path]:
+        """Train ``specs`` (one learner and config, several seeds) in one batch-trainer call, each in
+        its own ``.tmp/<key>/``, under the keys' locks (held by the caller); publish each."""
+        fn = batch_trainer(specs[0].trainer)
+        if fn is None or any(s.trainer != specs[0].trainer or to_dict(s.config) != to_dict(specs[0].config) for s in specs):
+            raise ValueError(f"runs {[s.variant + '/sd' + str(s.seed) for s in specs]} cannot be trained as one batch")
+        works = [self._work_dir(k) for k in keys]
+        flags = [self._flags(s, k, batch_seeds=[t.seed for t in specs]) for s, k in zip(specs, keys)]
+        try:
+            summaries = fn(specs[0].config, [s.seed for s in specs], works)
+        except BaseException:
+            for work in works:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        return [self._publish(s, k, w, summary, f) for s, k, w, summary, f in zip(specs, keys, works, summaries, flags)]
+
+    def adopt(self, dirname: str, files: dict[str, bytes]) -> Path:
+        """Publish a run trained elsewhere (its directory name and files, e.g. from a Ray node)
+        atomically under its key; a run already here with that key wins. Returns its path."""
+        key = dirname.rsplit("_", 1)[1]
+        missing = [f for f in RUN_FILES if f not in files]
+        if missing:
+            raise ValueError(f"run {dirname} came back without {missing}")
+        with self.lock(key):  # type: ignore[union-attr]
+            existing = self.find(key)
+            if existing is not None:
+                return existing
+            work = self._work_dir(key)
+            for name, blob in files.items():
+                (work / name).write_bytes(blob)
+            final = self.root / dirname
+            os.rename(work, final)
+            return final
 
     def load(self, spec: RunSpec, path: Path, cached: bool) -> RunResult:
         summary = json.loads((path / "summary.json").read_text())
