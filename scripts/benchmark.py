@@ -209,10 +209,12 @@ def floor_table(seconds: float) -> list[dict]:
                 rates[env_id] = gym_rate(env_id, seconds)
                 print(f"  {env_id}: {rates[env_id]:,.0f} env steps/s on 2 processes", flush=True)
             floor += steps / rates[env_id]
-        wall = cold.get(section, {}).get("seconds")
+        entry = cold.get(section, {})
+        # a section's time is its cold time only if that call trained every one of its runs
+        wall = entry.get("seconds") if entry.get("runs_trained", 0) >= len({r.path for r in runs}) else None
         rows.append({"section": section, "runs": len(runs), "missing": missing, "env_steps": by_env, "floor_s": floor,
-                     "rates": {e: rates[e] for e in by_env}, "cold_s": wall, "cold_date": cold.get(section, {}).get("date"),
-                     "ratio": wall / floor if wall else None})
+                     "rates": {e: rates[e] for e in by_env}, "cold_s": wall, "cold_date": entry.get("date"),
+                     "trained_in_that_call": entry.get("runs_trained"), "ratio": wall / floor if wall else None})
     return rows
 
 
@@ -283,16 +285,23 @@ def main() -> int:
             continue
         steps = ", ".join(f"{e} {n:,}" for e, n in f["env_steps"].items())
         miss = f" ({f['missing']} missing)" if f["missing"] else ""
-        cold_s = f"{f['cold_s']:.0f}" if f["cold_s"] else "not measured"
+        cold_s = (f"{f['cold_s']:.0f}" if f["cold_s"] else
+                  f"not measured cold ({f['trained_in_that_call']} of {f['runs']} runs trained in that call)"
+                  if f.get("trained_in_that_call") is not None else "not measured")
         ratio = f"{f['ratio']:.1f}x" if f["ratio"] else ""
         lines.append(f"| {f['section']} | {f['runs']}{miss} | {steps} | {f['floor_s']:.0f} | {cold_s} | {ratio} |")
     lines += ["", "Gymnasium's rates on 2 processes: " + "; ".join(
         f"{e} {r:,.0f} steps/s" for e, r in {e: r for f in floors for e, r in f.get("rates", {}).items()}.items()) + "."]
     lines += ["", "## The whole default report, cold", ""]
     if whole is not None:
-        per = ", ".join(f"{k[:2]} {v['seconds']:.0f} s" for k, v in whole["sections"].items())
-        lines.append(f"- {whole['date']}, empty run store, {whole['runs_trained']} runs trained, PDF {'on' if whole['pdf'] else 'off'}, "
-                     f"{whole.get('cpus', '?')} cores: **{whole['seconds']:.0f} s = {whole['seconds'] / 60:.0f} min** ({per})")
+        per = ", ".join(f"{k[:2]} {v['seconds']:.0f} s ({v['runs_trained']} runs trained)" for k, v in whole["sections"].items())
+        partly = [f["section"][:2] for f in floors if f["runs"] and f["section"] in whole["sections"] and not f["cold_s"]]
+        lines.append(f"- {whole['date']}, started from an empty run store, {whole['runs_trained']} runs trained, PDF "
+                     f"{'on' if whole['pdf'] else 'off'}, {whole.get('cpus', '?')} cores: **{whole['seconds']:.0f} s = "
+                     f"{whole['seconds'] / 60:.0f} min** ({per})")
+        if partly:
+            lines.append(f"- not a full cold time: section(s) {', '.join(partly)} found some of their runs already trained "
+                         "by another process during that call, so their time above is short of their cold time")
     else:
         lines.append("- not measured yet: `./workbook reports --force` with an empty `RLWB_RUNS` records it")
     if args.report:

@@ -88,7 +88,8 @@ def test_killing_a_report_leaves_no_process(tmp_path, sig):
            "--set", "workers=2", "--set", "train.episodes=200000", "--no-pdf", "--quiet"]
     proc, mark = start(cmd, tmp_path)
     tmp = tmp_path / "runs" / ".tmp"
-    wait_for(lambda: len(list(tmp.glob("*"))) >= 2 or proc.poll() is not None, 120, "two workers training")
+    # smoke: 4 variants x 2 seeds, each variant's seeds one job: 4 work directories = both workers training
+    wait_for(lambda: len(list(tmp.glob("*"))) >= 4 or proc.poll() is not None, 120, "two workers training")
     assert proc.poll() is None, proc.communicate()
     said: list[str] = []
     assert stop_and_count(proc, mark, sig, said) == []
