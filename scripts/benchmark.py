@@ -115,11 +115,16 @@ def _step_random(env_id: str, seconds: float, seed: int, queue: "mp.Queue[int]")
             steps += CARTPOLE_COPIES
     else:
         env = gym.make(gid)
-        env.action_space.seed(seed)
         env.reset(seed=seed)
+        space = env.action_space
+        # actions drawn ahead in one call: the floor is the env's cost, not the sampler's
+        if isinstance(space, gym.spaces.Discrete):
+            actions = list(rng.integers(0, space.n, 4096))
+        else:
+            actions = list(rng.uniform(space.low, space.high, (4096, *space.shape)).astype(space.dtype))
         steps, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
-            _, _, term, trunc, _ = env.step(env.action_space.sample())
+            _, _, term, trunc, _ = env.step(actions[steps % 4096])
             steps += 1
             if term or trunc:
                 env.reset()
