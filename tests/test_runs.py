@@ -204,3 +204,12 @@ def test_a_batched_grid_gives_each_run_the_files_it_gets_alone(store, tiny_cfg, 
         for name in ("log.csv", "episodes.csv"):
             assert (path / name).read_bytes() == (res.path / name).read_bytes(), (spec.seed, name)
         assert json.loads((path / "summary.json").read_text())["test_returns"] == res.summary["test_returns"]
+
+
+def test_execute_batch_refuses_a_key_given_twice(store, tiny_cfg):
+    """One key twice in one batch would train one run twice over one work directory. Red for: a batch
+    that accepts duplicate keys."""
+    spec = _spec(tiny_cfg, seed=0)
+    with pytest.raises(ValueError, match="twice"):
+        store.execute_batch([spec, spec], [spec.key(), spec.key()])
+    assert store.find(spec.key()) is None

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -189,14 +190,25 @@ def plan_jobs(items: list[tuple[RunSpec, str]], workers: int, cap: int = MAX_BAT
     return sorted(jobs, key=len, reverse=True)
 
 
-def _execute_group(args: tuple[list[RunSpec], list[str], str | None, bool, Any]) -> tuple[list[Any], str | None]:
-    """Train one job: ``(specs, keys, root, wait, on_iteration)``. Returns (one entry per run, error).
+@dataclass
+class JobResult:
+    """What one job of the grid sends back: ``paths`` (one per run: its path in the caller's store,
+    or None when another process holds its key), or, for a job trained elsewhere (a Ray task),
+    ``shipped``: each finished run's directory name and files for the caller's store to adopt;
+    ``error``: the traceback when the job failed."""
 
-    With a store ``root``, an entry is the run's path (a str), or None when another process holds
-    its key and ``wait`` is False. With ``root`` None (Ray: the task may run on another machine) the
-    job trains in a temporary store of its own and an entry is the run's files, ``(dirname, {name:
-    bytes})``, for the caller's store to adopt. Never raises an Exception: the error comes back
-    with its traceback. ``on_iteration`` is None in worker processes.
+    paths: list[str | None] = field(default_factory=list)
+    shipped: list[tuple[str, dict[str, bytes]]] = field(default_factory=list)
+    error: str | None = None
+
+
+def _execute_group(args: tuple[list[RunSpec], list[str], str | None, bool, Any]) -> JobResult:
+    """Train one job: ``(specs, keys, root, wait, on_iteration)``.
+
+    With a store ``root``, trains into it and returns the runs' paths. With ``root`` None (Ray: the
+    task may run on another machine) trains in a temporary store of its own and ships the runs'
+    files back. Never raises an Exception: the error comes back with its traceback.
+    ``on_iteration`` is None in worker processes.
     """
     specs, keys, root, wait, on_iteration = args
     import tempfile
@@ -204,18 +216,15 @@ def _execute_group(args: tuple[list[RunSpec], list[str], str | None, bool, Any])
     tmp = None if root is not None else tempfile.TemporaryDirectory(prefix="rlwb-job-")
     try:
         store = RunStore(Path(root if root is not None else tmp.name))  # type: ignore[union-attr]
-        if len(specs) == 1:
-            paths = [store.execute(specs[0], keys[0], wait=wait, on_iteration=on_iteration)]
-        else:
-            paths = store.execute_batch(specs, keys, wait=wait)
+        paths = store.execute_batch(specs, keys, wait=wait, on_iteration=on_iteration)
         if tmp is None:
-            return [str(p) if p is not None else None for p in paths], None
-        return [(p.name, {f.name: f.read_bytes() for f in p.iterdir()}) for p in paths if p is not None], None
+            return JobResult(paths=[str(p) if p is not None else None for p in paths])
+        return JobResult(shipped=[(p.name, {f.name: f.read_bytes() for f in p.iterdir()}) for p in paths if p is not None])
     except Exception:  # noqa: BLE001 - carried back to the parent and reported there
         import traceback
 
         names = ", ".join(f"{s.variant}/sd{s.seed}" for s in specs)
-        return [None] * len(specs), f"{names}: {traceback.format_exc(limit=3)}"
+        return JobResult(error=f"{names}: {traceback.format_exc(limit=3)}")
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -268,17 +277,16 @@ def run_grid(
         pending = jobs
         while pending:  # first pass skips keys another process holds; the second waits for them
             busy = []
-            for (job_specs, job_keys, job_root, _wait, callback), (values, error) in executor.map(_execute_group, pending):
-                if error is not None:
-                    failures.append(error)
+            for (job_specs, job_keys, job_root, _wait, callback), result in executor.map(_execute_group, pending):
+                if result.error is not None:
+                    failures.append(result.error)
                     if bar is not None:
                         bar.update(len(job_specs))
                     continue
-                if ships:
-                    for name, files in values:
-                        path = store.adopt(name, files)
-                        found[path.name.rsplit("_", 1)[1]] = path
-                    values = [found.get(k) for k in job_keys]
+                for name, files in result.shipped:
+                    path = store.adopt(name, files)
+                    found[path.name.rsplit("_", 1)[1]] = path
+                values = result.paths if not ships else [found.get(k) for k in job_keys]
                 left = [(s, k) for s, k, v in zip(job_specs, job_keys, values) if v is None]
                 for s, k, v in zip(job_specs, job_keys, values):
                     if v is not None:

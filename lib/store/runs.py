@@ -146,38 +146,31 @@ class RunStore:
 
     def execute(self, spec: RunSpec, key: str, wait: bool = True,
                 on_iteration: Callable[[dict[str, Any]], None] | None = None) -> Path | None:
-        """Train ``spec`` into a temporary directory and publish it atomically under its key.
+        """Train one run and publish it under its key: :meth:`execute_batch` of one run."""
+        return self.execute_batch([spec], [key], wait, on_iteration)[0]
 
-        Holds the key's lock while it trains, so two processes on one store never train the same run:
-        the second waits for the first and then finds its result (or, with ``wait=False``, returns None
-        at once so that its caller can do other work first). ``on_iteration`` goes to the trainer."""
-        existing = self.find(key)
-        if existing is not None:
-            return existing
-        held = self.lock(key, wait)
-        if held is None:
-            return None
-        with held:
-            existing = self.find(key)  # finished by whoever held the lock before us
-            if existing is not None:
-                return existing
-            return self._train(spec, key, on_iteration)
+    def execute_batch(self, specs: list[RunSpec], keys: list[str], wait: bool = True,
+                      on_iteration: Callable[[dict[str, Any]], None] | None = None) -> list[Path | None]:
+        """Train the runs of ``specs`` that the store lacks, each in a temporary directory published
+        atomically under its key; returns each run's path. One run trains with its learner; several
+        train together in one call of their learner's batch trainer
+        (:func:`lib.learners.contract.batch_trainer`; the specs share learner and config and differ
+        in seed). ``on_iteration`` goes to the trainer.
 
-    def execute_batch(self, specs: list[RunSpec], keys: list[str], wait: bool = True) -> list[Path | None]:
-        """Train the runs of ``specs`` that the store lacks together, in one call of their learner's
-        batch trainer (:func:`lib.learners.contract.batch_trainer`; the specs share learner and config
-        and differ in seed), and publish each under its key; returns each run's path.
-
-        Each run is trained under its own key's lock, taken in key order (so two processes batching
-        overlapping runs cannot deadlock); with ``wait=False`` a run whose key another process holds
-        is left out and its path is None. A run's key never names its batch: batch trainers must give
-        each seed the files it would get alone (their tests check it).
+        Each run trains under its own key's lock, taken in key order (so two processes batching
+        overlapping runs cannot deadlock): two processes on one store never train the same run; the
+        second waits for the first and then finds its result, or, with ``wait=False``, leaves that
+        run out (its path is None) so that its caller can do other work first. A run's key never
+        names its batch: batch trainers must give each seed the files it would get alone (their
+        tests check it). Keys must be distinct (``run_grid`` makes one run per key).
         """
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"execute_batch: a key is given twice in {keys}")
         paths: list[Path | None] = [self.find(k) for k in keys]
         held: dict[int, RunLock] = {}
         try:
             for i in sorted(range(len(keys)), key=lambda i: keys[i]):
-                if paths[i] is not None or i in held or keys[i] in {keys[j] for j in held}:
+                if paths[i] is not None:
                     continue
                 lock = self.lock(keys[i], wait)
                 if lock is None:
@@ -189,16 +182,14 @@ class RunStore:
                     lock.__exit__()
             todo = sorted(held)
             if len(todo) == 1:
-                paths[todo[0]] = self._train(specs[todo[0]], keys[todo[0]], None)
+                paths[todo[0]] = self._train(specs[todo[0]], keys[todo[0]], on_iteration)
             elif todo:
-                for i, path in zip(todo, self._train_batch([specs[i] for i in todo], [keys[i] for i in todo])):
+                trained = self._train_batch([specs[i] for i in todo], [keys[i] for i in todo], on_iteration)
+                for i, path in zip(todo, trained):
                     paths[i] = path
         finally:
             for lock in held.values():
                 lock.__exit__()
-        for i, k in enumerate(keys):  # a key given twice
-            if paths[i] is None and wait:
-                paths[i] = self.find(k)
         return paths
 
     def _work_dir(self, key: str) -> Path:
@@ -248,7 +239,8 @@ class RunStore:
             raise
         return self._publish(spec, key, work, summary, flags)
 
-    def _train_batch(self, specs: list[RunSpec], keys: list[str]) -> list[Path]:
+    def _train_batch(self, specs: list[RunSpec], keys: list[str],
+                     on_iteration: Callable[[dict[str, Any]], None] | None = None) -> list[Path]:
         """Train ``specs`` (one learner and config, several seeds) in one batch-trainer call, each in
         its own ``.tmp/<key>/``, under the keys' locks (held by the caller); publish each."""
         fn = batch_trainer(specs[0].trainer)
@@ -257,7 +249,8 @@ class RunStore:
         works = [self._work_dir(k) for k in keys]
         flags = [self._flags(s, k, batch_seeds=[t.seed for t in specs]) for s, k in zip(specs, keys)]
         try:
-            summaries = fn(specs[0].config, [s.seed for s in specs], works)
+            summaries = fn(specs[0].config, [s.seed for s in specs], works,
+                           **({"on_iteration": on_iteration} if on_iteration else {}))
         except BaseException:
             for work in works:
                 shutil.rmtree(work, ignore_errors=True)
