@@ -1,0 +1,273 @@
+"""One verdict engine for every claim of every section: pre-registered rules, a bootstrap interval
+over seeds, three symmetric outcomes and Holm's correction across a section's claims.
+
+A :class:`Rule` is written in the section's params file before any run: which variant the source
+claims is better (``better``), best of several (``best``), or no different within a margin
+(``equivalent``), on which per-seed metric, in which direction. :func:`decide` turns the per-seed
+scores of each variant into a :class:`Verdict` per rule:
+
+- the effect is ``agg(target) - agg(other)`` (``agg``: mean, median or IQM over seeds), signed so
+  that a positive effect is the claimed direction;
+- its interval is a percentile bootstrap that resamples each variant's seeds separately
+  (stratified over variants; :func:`scipy.stats.bootstrap` with ``paired=False``). The interval of a
+  difference of aggregates of scores inside a range stays inside that range's width, and the interval
+  of one variant's aggregate (:func:`aggregate_interval`) inside the range of its scores;
+- *holds* when the interval lies on the claimed side of 0 (inside ``(-margin, margin)`` for
+  ``equivalent``), *does not hold* when it lies on the other side (outside the margin), *undecided*
+  otherwise, with :func:`seeds_to_decide`. Both decided outcomes need the same interval to clear the
+  same bound, so neither is easier to reach than the other;
+- ``best`` is an intersection-union rule: it holds when the target beats every other variant, does
+  not hold when some variant beats it, and is undecided otherwise; its effect and interval are those
+  of the closest rival;
+- Holm: with m rules, sorted by their bootstrap p-value, the i-th (from 0) is decided at level
+  ``alpha / (m - i)``; after the first undecided one, every later one is undecided too (step-down).
+  An ``equivalent`` rule is decided with the ``1 - 2 * level`` interval (two one-sided tests), a
+  directional one with the ``1 - level`` interval.
+
+The percentile bootstrap over 5-10 seeds is somewhat narrow (it ignores the ``n / (n - 1)``
+variance factor); the seed counts in every verdict let a reader weigh that.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats as _st
+
+VERDICTS = ("holds", "does not hold", "undecided")
+KINDS = ("better", "best", "equivalent")
+AGGREGATES = ("mean", "median", "iqm")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A claim's pre-registered decision rule (one entry of a params file's ``claims`` list).
+
+    ``target`` is claimed better than (``better``), best among (``best``), or equivalent within
+    ``margin`` to (``equivalent``) each of ``others`` on ``metric`` (a per-seed score), where larger
+    is better when ``higher_is_better``. ``aggregate`` summarises a variant's seeds."""
+
+    id: str
+    claim: str
+    kind: Literal["better", "best", "equivalent"]
+    target: str
+    others: tuple[str, ...]
+    metric: str
+    higher_is_better: bool = True
+    margin: float | None = None
+    aggregate: Literal["mean", "median", "iqm"] = "mean"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.kind not in KINDS:
+            problems.append(f"kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.aggregate not in AGGREGATES:
+            problems.append(f"aggregate {self.aggregate!r} is not one of {', '.join(AGGREGATES)}")
+        if not self.others:
+            problems.append("others is empty: a claim compares the target with at least one variant")
+        if self.target in self.others:
+            problems.append(f"target {self.target!r} is also among others")
+        if self.kind == "better" and len(self.others) != 1:
+            problems.append(f"kind 'better' compares with one variant, got {len(self.others)} (use 'best' for several)")
+        if self.kind == "equivalent" and (self.margin is None or not self.margin > 0):
+            problems.append(f"kind 'equivalent' needs a positive margin, got {self.margin!r}")
+        if self.kind != "equivalent" and self.margin is not None:
+            problems.append(f"margin is only for kind 'equivalent', not {self.kind!r}")
+        if problems:
+            raise ValueError(f"claim {self.id!r}: " + "; ".join(problems))
+
+    def text(self) -> str:
+        """The rule in words, as the report prints it."""
+        agg = {"mean": "mean", "median": "median", "iqm": "interquartile mean"}[self.aggregate]
+        better = "higher" if self.higher_is_better else "lower"
+        if self.kind == "equivalent":
+            return (f"{agg} {self.metric} of {self.target} minus that of {self.others[0]}: holds if its interval lies inside "
+                    f"(-{self.margin:g}, {self.margin:g}), does not hold if it lies outside")
+        whom = self.others[0] if self.kind == "better" else "each of " + ", ".join(self.others)
+        return (f"{agg} {self.metric} ({better} is better) of {self.target} against {whom}: holds if the interval of the "
+                f"difference lies on the {better} side of 0{' for every one' if self.kind == 'best' else ''}, does not hold if "
+                f"it lies on the other side{' for any one' if self.kind == 'best' else ''}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one :class:`Rule`. ``effect`` and ``interval`` are in the metric's units, signed so
+    that positive is the claimed direction (for ``equivalent``: target minus other); ``level`` is the
+    confidence of the interval after Holm; ``seeds`` the number of seeds per variant compared;
+    ``seeds_to_decide`` (undecided only) the seeds per variant that would likely decide it, None
+    when no number would (an effect of 0 on a directional claim)."""
+
+    id: str
+    claim: str
+    verdict: str
+    rule: str
+    effect: float
+    interval: tuple[float, float]
+    level: float
+    seeds: dict[str, int]
+    p: float
+    versus: str
+    seeds_to_decide: int | None = None
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["interval"] = list(self.interval)
+        return d
+
+
+def _agg(name: str):
+    """The vectorised aggregate over axis -1: mean, median or IQM (the mean of the middle half)."""
+    if name == "mean":
+        return lambda x, axis=-1: np.mean(x, axis=axis)
+    if name == "median":
+        return lambda x, axis=-1: np.median(x, axis=axis)
+    return lambda x, axis=-1: _st.trim_mean(x, 0.25, axis=axis)
+
+
+def _boot_diff(a: np.ndarray, b: np.ndarray, aggregate: str, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap distribution (n_boot,) of ``agg(a) - agg(b)``, each sample resampled on its own."""
+    f = _agg(aggregate)
+    res = _st.bootstrap((a, b), lambda x, y, axis=-1: f(x, axis=axis) - f(y, axis=axis), vectorized=True, paired=False,
+                        n_resamples=n_boot, method="percentile", rng=np.random.default_rng(seed))
+    return np.asarray(res.bootstrap_distribution, dtype=np.float64)
+
+
+def aggregate_interval(x: Sequence[float] | np.ndarray, aggregate: str = "mean", level: float = 0.95,
+                       n_boot: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """A variant's aggregate over its seeds (S,) with a percentile bootstrap ``level`` interval, which
+    stays inside the range of the scores. One seed: the interval is the value."""
+    x = np.asarray(x, dtype=np.float64)
+    value = float(_agg(aggregate)(x))
+    if len(x) < 2 or np.ptp(x) == 0:
+        return value, value, value
+    f = _agg(aggregate)
+    res = _st.bootstrap((x,), lambda y, axis=-1: f(y, axis=axis), vectorized=True, n_resamples=n_boot,
+                        method="percentile", confidence_level=level, rng=np.random.default_rng(seed))
+    return value, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def _stream(seed: int, *names: str) -> int:
+    """The bootstrap seed of one comparison: a function of ``seed`` and the names only, so a claim's
+    interval does not depend on the order or number of the other claims."""
+    return int(np.random.SeedSequence([seed, zlib.crc32("/".join(names).encode())]).generate_state(1)[0])
+
+
+def _quantiles(boot: np.ndarray, level: float) -> tuple[float, float]:
+    return float(np.quantile(boot, (1 - level) / 2)), float(np.quantile(boot, (1 + level) / 2))
+
+
+def _p_direction(boot: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of a difference against 0 (tied resamples count half)."""
+    below, above = np.mean(boot < 0) + 0.5 * np.mean(boot == 0), np.mean(boot > 0) + 0.5 * np.mean(boot == 0)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def _p_equivalence(boot: np.ndarray, margin: float) -> float:
+    """Bootstrap p-value of the decisive one-sided test: inside the margin (the larger of the two
+    TOST p-values) when the estimate is inside it, outside it otherwise."""
+    centre = float(np.median(boot))
+    if abs(centre) < margin:
+        return float(max(np.mean(boot >= margin), np.mean(boot <= -margin)))
+    return float(np.mean(boot <= margin) if centre >= margin else np.mean(boot >= -margin))
+
+
+def seeds_to_decide(n: int, effect: float, interval: tuple[float, float], bound: float = 0.0) -> int | None:
+    """Seeds per variant that would likely decide a rule: the interval's half-width shrinks as
+    1/sqrt(seeds) around ``effect``, and must fall below the distance from ``effect`` to the bound it
+    has to clear (0, or the margin for equivalence). None when that distance is 0."""
+    half = (interval[1] - interval[0]) / 2
+    distance = abs(abs(effect) - bound) if bound else abs(effect)
+    if distance <= 0 or not math.isfinite(half):
+        return None
+    return max(n + 1, math.ceil(n * (half / distance) ** 2))
+
+
+def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndarray], alpha: float = 0.05,
+           n_boot: int = 4000, seed: int = 0) -> list[Verdict]:
+    """One :class:`Verdict` per rule, in the rules' order, Holm-corrected across them.
+
+    ``scores``: variant -> per-seed metric values (S_v,). Every variant a rule names must be there
+    with at least 2 seeds. ``seed`` fixes the bootstrap (one stream per rule id and compared variant), so a
+    verdict is a function of the data and the rule."""
+    missing = sorted({v for r in rules for v in (r.target, *r.others) if v not in scores})
+    if missing:
+        raise KeyError(f"no scores for variant(s) {missing}; have {sorted(scores)}")
+    data = {k: np.asarray(v, dtype=np.float64) for k, v in scores.items()}
+    short = sorted(k for r in rules for k in (r.target, *r.others) if len(data[k]) < 2)
+    if short:
+        raise ValueError(f"variant(s) {sorted(set(short))} have fewer than 2 seeds: no interval can be made")
+
+    boots: list[dict[str, np.ndarray]] = []
+    pvals: list[float] = []
+    for r in rules:
+        sign = 1.0 if (r.higher_is_better or r.kind == "equivalent") else -1.0
+        per = {o: sign * _boot_diff(data[r.target], data[o], r.aggregate, n_boot, _stream(seed, r.id, o)) for o in r.others}
+        boots.append(per)
+        if r.kind == "equivalent":
+            pvals.append(_p_equivalence(per[r.others[0]], r.margin))  # type: ignore[arg-type]
+        else:
+            ps = {o: _p_direction(b) for o, b in per.items()}
+            against = [o for o, b in per.items() if np.median(b) < 0]
+            # intersection-union: "best" needs every comparison; "not best" needs one
+            pvals.append(min(ps[o] for o in against) if against else max(ps.values()))
+
+    order = sorted(range(len(rules)), key=lambda i: pvals[i])
+    out: dict[int, Verdict] = {}
+    stopped = False
+    m = len(rules)
+    for rank, i in enumerate(order):
+        r, per = rules[i], boots[i]
+        level_alpha = alpha / (m - rank)
+        f = _agg(r.aggregate)
+        sign = 1.0 if (r.higher_is_better or r.kind == "equivalent") else -1.0
+        effects = {o: sign * float(f(data[r.target]) - f(data[o])) for o in r.others}
+        conf = 1 - 2 * level_alpha if r.kind == "equivalent" else 1 - level_alpha
+        intervals = {o: _quantiles(b, conf) for o, b in per.items()}
+        n = min(len(data[k]) for k in (r.target, *r.others))
+        if r.kind == "equivalent":
+            o = r.others[0]
+            lo, hi = intervals[o]
+            verdict = "holds" if (-r.margin < lo and hi < r.margin) else (  # type: ignore[operator]
+                "does not hold" if (lo > r.margin or hi < -r.margin) else "undecided")  # type: ignore[operator]
+            versus, bound = o, float(r.margin)  # type: ignore[arg-type]
+        else:
+            wins = [o for o in r.others if intervals[o][0] > 0]
+            losses = [o for o in r.others if intervals[o][1] < 0]
+            verdict = "does not hold" if losses else ("holds" if len(wins) == len(r.others) else "undecided")
+            if losses:
+                versus = min(losses, key=lambda o: effects[o])
+            else:
+                versus = min((o for o in r.others if o not in wins), key=lambda o: effects[o], default=None) \
+                    or min(r.others, key=lambda o: effects[o])
+            bound = 0.0
+        if stopped:
+            verdict = "undecided"
+        if verdict == "undecided":
+            stopped = True
+        lo, hi = intervals[versus]
+        out[i] = Verdict(
+            id=r.id, claim=r.claim, verdict=verdict, rule=r.text(), effect=effects[versus], interval=(lo, hi), level=conf,
+            seeds={k: int(len(data[k])) for k in (r.target, *r.others)}, p=pvals[i], versus=versus,
+            seeds_to_decide=seeds_to_decide(n, effects[versus], (lo, hi), bound) if verdict == "undecided" else None,
+            pairs=[{"versus": o, "effect": effects[o], "interval": list(intervals[o])} for o in r.others],
+        )
+    return [out[i] for i in range(len(rules))]
+
+
+def rules_from_params(entries: Sequence[Mapping[str, Any]]) -> list[Rule]:
+    """Rules from a params file's ``claims`` list (each a mapping of :class:`Rule`'s fields)."""
+    rules = []
+    for e in entries:
+        e = dict(e)
+        e["others"] = tuple(e.get("others", ()))
+        rules.append(Rule(**e))
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"claim ids must be unique, got {ids}")
+    return rules

@@ -1,0 +1,150 @@
+"""The verdict engine: symmetric outcomes, equivalence margins, intersection-union for "best", Holm,
+intervals inside the score range, seeds that would decide."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib.stats import mean_ci
+from lib.verdicts import Rule, aggregate_interval, decide, rules_from_params, seeds_to_decide
+
+
+def _rule(kind="better", target="a", others=("b",), **kw) -> Rule:
+    return Rule(id=kw.pop("id", "c"), claim="a claim", kind=kind, target=target, others=tuple(others), metric="return", **kw)
+
+
+SPREAD = np.array([-2.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 2.0, 1.5, -1.5])  # mean 0, 10 seeds
+
+
+def test_a_clear_win_holds_and_the_mirror_does_not_hold():
+    """The same data with the roles swapped gives the opposite decided verdict and the negated
+    interval. Red for: asymmetric rules (holds on a point estimate, does not hold only on p < 0.05)."""
+    scores = {"a": 10 + SPREAD, "b": SPREAD}
+    (win,) = decide([_rule()], scores)
+    (loss,) = decide([_rule(target="b", others=("a",))], scores)
+    assert (win.verdict, loss.verdict) == ("holds", "does not hold")
+    assert win.effect == pytest.approx(10.0) and loss.effect == pytest.approx(-10.0)
+    assert win.interval[0] > 0 and loss.interval[1] < 0
+    assert win.seeds == {"a": 10, "b": 10} and win.seeds_to_decide is None
+
+
+def test_a_point_estimate_ahead_within_the_noise_is_undecided():
+    """A small lead over wide spreads: the point estimate favours the target, the interval covers 0.
+    Red for: "holds whenever the estimate is best" (the old best_of)."""
+    scores = {"a": 0.3 + 100 * SPREAD, "b": 100 * SPREAD[::-1]}
+    (v,) = decide([_rule()], scores)
+    assert v.effect > 0 and v.interval[0] < 0 < v.interval[1]
+    assert v.verdict == "undecided"
+    assert v.seeds_to_decide is not None and v.seeds_to_decide > 1000
+
+
+def test_lower_is_better_flips_the_sign():
+    scores = {"a": 5 + SPREAD, "b": 50 + SPREAD}  # e.g. episodes to converge
+    (v,) = decide([_rule(higher_is_better=False)], scores)
+    assert v.verdict == "holds" and v.effect == pytest.approx(45.0)
+
+
+def test_equivalence_inside_outside_and_between_the_margin():
+    """Equal variants within a generous margin: holds; 10 apart with margin 1: does not hold; 1 apart
+    with margin 1 and spread 1: undecided. Red for: "no difference" decided by a non-significant test."""
+    base = {"b": SPREAD}
+    assert decide([_rule("equivalent", margin=5.0)], {**base, "a": SPREAD[::-1]})[0].verdict == "holds"
+    assert decide([_rule("equivalent", margin=1.0)], {**base, "a": 10 + SPREAD})[0].verdict == "does not hold"
+    mid = decide([_rule("equivalent", margin=1.0)], {**base, "a": 1 + SPREAD[::-1]})[0]
+    assert mid.verdict == "undecided" and mid.level == pytest.approx(0.9)  # two one-sided tests: 1 - 2 alpha
+
+
+def test_best_needs_every_rival_beaten_and_fails_on_one_loss():
+    """Intersection-union: a target clearly above one rival but level with the other is undecided,
+    and its effect is the closest rival's; a rival clearly above the target makes it not hold."""
+    s = {"t": 10 + SPREAD, "low": SPREAD, "level": 10 + SPREAD[::-1], "high": 20 + SPREAD}
+    assert decide([_rule("best", "t", ("low",))], s)[0].verdict == "holds"
+    v = decide([_rule("best", "t", ("low", "level"))], s)[0]
+    assert v.verdict == "undecided" and v.versus == "level" and v.effect == pytest.approx(0.0)
+    assert v.seeds_to_decide is None  # an effect of exactly 0 is not decided by more seeds
+    v = decide([_rule("best", "t", ("low", "level", "high"))], s)[0]
+    assert v.verdict == "does not hold" and v.versus == "high"
+    assert {p["versus"] for p in v.pairs} == {"low", "level", "high"}
+
+
+def _moderate() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    return {"a": 1.0 + rng.normal(size=10), "b": rng.normal(size=10)}
+
+
+def test_holm_makes_the_strongest_of_several_claims_face_alpha_over_m():
+    """Alone, a claim with bootstrap p between 0.01 and 0.05 is decided at 95%. Next to four claims
+    with larger p-values it comes first in Holm's order and faces 99%, and is undecided; the
+    others, after it, are undecided too (step-down). Red for: no multiple-comparison control."""
+    s = _moderate()
+    (alone,) = decide([_rule()], s)
+    assert 0.01 < alone.p < 0.05 and alone.verdict == "holds" and alone.level == pytest.approx(0.95)
+    s.update({f"n{i}": SPREAD + (i % 2) * 0.01 for i in range(5)})
+    weak = [_rule(id=f"w{i}", target=f"n{i}", others=(f"n{i + 1}",)) for i in range(4)]
+    first, *rest = decide([_rule(), *weak], s)
+    assert first.p == pytest.approx(alone.p) and first.level == pytest.approx(1 - 0.05 / 5)
+    assert first.verdict == "undecided"
+    assert all(v.verdict == "undecided" for v in rest)
+
+
+def test_holm_lets_a_clear_claim_pass_at_alpha_over_m():
+    s = {"a": 10 + SPREAD, "b": SPREAD, "c": SPREAD[::-1], "d": SPREAD}
+    v = decide([_rule(id="x"), _rule(id="y", target="c", others=("d",))], s)
+    assert v[0].verdict == "holds" and v[0].level == pytest.approx(1 - 0.05 / 2)
+    assert v[1].verdict == "undecided" and v[1].level == pytest.approx(0.95)
+
+
+def test_verdicts_are_a_function_of_the_data():
+    s = _moderate()
+    assert decide([_rule()], s) == decide([_rule()], {k: v.copy() for k, v in s.items()})
+
+
+def test_an_interval_stays_inside_the_score_range():
+    """Nine seeds at CartPole's cap of 500 and one at 480: Student's t runs past 500, the bootstrap
+    interval does not. Red for: t intervals on capped scores."""
+    x = np.array([500.0] * 9 + [480.0])
+    assert mean_ci(x)[2] > 500
+    m, lo, hi = aggregate_interval(x)
+    assert m == pytest.approx(498.0) and 480 <= lo <= m <= hi <= 500
+    assert aggregate_interval([7.0, 7.0]) == (7.0, 7.0, 7.0)
+
+
+def test_iqm_ignores_an_outlier_seed():
+    x = np.array([1.0, 2, 3, 4, 5, 6, 7, 1000])
+    assert aggregate_interval(x, "iqm")[0] == pytest.approx(4.5)
+
+
+def test_seeds_to_decide_known_answers():
+    """Half-width 2 at 10 seeds, distance 1 to clear: 10 * (2/1)^2 = 40 seeds."""
+    assert seeds_to_decide(10, 1.0, (-1.0, 3.0)) == 40
+    assert seeds_to_decide(10, 0.5, (-1.5, 2.5), bound=1.0) == 10 * 16  # equivalence: distance to the margin 0.5
+    assert seeds_to_decide(10, 0.0, (-1.0, 1.0)) is None
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"kind": "greater"}, "kind 'greater'"),
+    ({"kind": "equivalent"}, "positive margin"),
+    ({"margin": 1.0}, "only for kind 'equivalent'"),
+    ({"others": ("b", "c")}, "use 'best'"),
+    ({"others": ("a",)}, "also among others"),
+    ({"aggregate": "mode"}, "aggregate 'mode'"),
+])
+def test_a_malformed_rule_is_refused_with_what_is_allowed(bad, words):
+    entry = {"id": "c", "claim": "x", "kind": "better", "target": "a", "others": ["b"], "metric": "return", **bad}
+    with pytest.raises(ValueError, match=words):
+        rules_from_params([entry])
+
+
+def test_missing_or_single_seed_variants_are_named():
+    with pytest.raises(KeyError, match="'b'"):
+        decide([_rule()], {"a": SPREAD})
+    with pytest.raises(ValueError, match="fewer than 2 seeds"):
+        decide([_rule()], {"a": SPREAD, "b": [1.0]})
+
+
+def test_a_verdict_does_not_depend_on_the_other_claims_order():
+    s = {**_moderate(), "c": 10 + SPREAD, "d": SPREAD}
+    rules = [_rule(id="x"), _rule(id="y", target="c", others=("d",))]
+    forward, backward = decide(rules, s), decide(rules[::-1], s)
+    assert forward == backward[::-1]
