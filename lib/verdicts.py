@@ -40,7 +40,7 @@ import numpy as np
 from scipy import stats as _st
 
 VERDICTS = ("holds", "does not hold", "undecided")
-KINDS = ("better", "best", "equivalent")
+KINDS = ("better", "best", "equivalent", "above")
 AGGREGATES = ("mean", "median", "iqm")
 
 
@@ -54,12 +54,13 @@ class Rule:
 
     id: str
     claim: str
-    kind: Literal["better", "best", "equivalent"]
+    kind: Literal["better", "best", "equivalent", "above"]
     target: str
     others: tuple[str, ...]
     metric: str
     higher_is_better: bool = True
     margin: float | None = None
+    threshold: float | None = None
     aggregate: Literal["mean", "median", "iqm"] = "mean"
 
     def __post_init__(self) -> None:
@@ -68,8 +69,15 @@ class Rule:
             problems.append(f"kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.aggregate not in AGGREGATES:
             problems.append(f"aggregate {self.aggregate!r} is not one of {', '.join(AGGREGATES)}")
-        if not self.others:
+        if self.kind == "above":
+            if self.others:
+                problems.append(f"kind 'above' compares the target with its threshold, not with {list(self.others)}")
+            if self.threshold is None:
+                problems.append("kind 'above' needs a threshold")
+        elif not self.others:
             problems.append("others is empty: a claim compares the target with at least one variant")
+        elif self.threshold is not None:
+            problems.append(f"threshold is only for kind 'above', not {self.kind!r}")
         if self.target in self.others:
             problems.append(f"target {self.target!r} is also among others")
         if self.kind == "better" and len(self.others) != 1:
@@ -85,6 +93,10 @@ class Rule:
         """The rule in words, as the report prints it."""
         agg = {"mean": "mean", "median": "median", "iqm": "interquartile mean"}[self.aggregate]
         better = "higher" if self.higher_is_better else "lower"
+        if self.kind == "above":
+            side = "above" if self.higher_is_better else "below"
+            return (f"{agg} {self.metric} of {self.target} {side} {self.threshold:g}: holds if its interval lies {side} "
+                    f"{self.threshold:g}, does not hold if it lies on the other side")
         if self.kind == "equivalent":
             return (f"{agg} {self.metric} of {self.target} minus that of {self.others[0]}: holds if its interval lies inside "
                     f"(-{self.margin:g}, {self.margin:g}), does not hold if it lies outside")
@@ -138,24 +150,46 @@ def _boot_diff(a: np.ndarray, b: np.ndarray, aggregate: str, n_boot: int, seed: 
     return np.asarray(res.bootstrap_distribution, dtype=np.float64)
 
 
+def _boot_one(x: np.ndarray, aggregate: str, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap distribution (n_boot,) of ``agg(x)`` over the seeds of one variant."""
+    if np.ptp(x) == 0:
+        return np.full(n_boot, float(x[0]))
+    f = _agg(aggregate)
+    res = _st.bootstrap((x,), lambda y, axis=-1: f(y, axis=axis), vectorized=True, n_resamples=n_boot,
+                        method="percentile", rng=np.random.default_rng(seed))
+    return np.asarray(res.bootstrap_distribution, dtype=np.float64)
+
+
 def aggregate_interval(x: Sequence[float] | np.ndarray, aggregate: str = "mean", level: float = 0.95,
                        n_boot: int = 4000, seed: int = 0) -> tuple[float, float, float]:
     """A variant's aggregate over its seeds (S,) with a percentile bootstrap ``level`` interval, which
-    stays inside the range of the scores. One seed: the interval is the value."""
+    stays inside the range of the scores. One seed, or equal scores: the interval is the value."""
     x = np.asarray(x, dtype=np.float64)
     value = float(_agg(aggregate)(x))
-    if len(x) < 2 or np.ptp(x) == 0:
+    if len(x) < 2:
         return value, value, value
-    f = _agg(aggregate)
-    res = _st.bootstrap((x,), lambda y, axis=-1: f(y, axis=axis), vectorized=True, n_resamples=n_boot,
-                        method="percentile", confidence_level=level, rng=np.random.default_rng(seed))
-    return value, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    lo, hi = _quantiles(_boot_one(x, aggregate, n_boot, seed), level)
+    return value, lo, hi
 
 
 def _stream(seed: int, *names: str) -> int:
     """The bootstrap seed of one comparison: a function of ``seed`` and the names only, so a claim's
     interval does not depend on the order or number of the other claims."""
     return int(np.random.SeedSequence([seed, zlib.crc32("/".join(names).encode())]).generate_state(1)[0])
+
+
+def _comparisons(r: Rule, data: Mapping[str, np.ndarray], n_boot: int, seed: int) -> dict[str, tuple[float, np.ndarray]]:
+    """Each comparison of rule ``r``: rival (a variant, or the threshold as a string) -> (effect,
+    bootstrap distribution (n_boot,) of the effect), signed so that positive is the claimed side."""
+    f = _agg(r.aggregate)
+    sign = 1.0 if (r.higher_is_better or r.kind == "equivalent") else -1.0
+    x = data[r.target]
+    if r.kind == "above":
+        t = float(r.threshold)  # type: ignore[arg-type]
+        boot = _boot_one(x, r.aggregate, n_boot, _stream(seed, r.id))
+        return {f"{t:g}": (sign * (float(f(x)) - t), sign * (boot - t))}
+    return {o: (sign * float(f(x) - f(data[o])), sign * _boot_diff(x, data[o], r.aggregate, n_boot, _stream(seed, r.id, o)))
+            for o in r.others}
 
 
 def _quantiles(boot: np.ndarray, level: float) -> tuple[float, float]:
@@ -203,17 +237,14 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
     if short:
         raise ValueError(f"variant(s) {sorted(set(short))} have fewer than 2 seeds: no interval can be made")
 
-    boots: list[dict[str, np.ndarray]] = []
+    comps = [_comparisons(r, data, n_boot, seed) for r in rules]
     pvals: list[float] = []
-    for r in rules:
-        sign = 1.0 if (r.higher_is_better or r.kind == "equivalent") else -1.0
-        per = {o: sign * _boot_diff(data[r.target], data[o], r.aggregate, n_boot, _stream(seed, r.id, o)) for o in r.others}
-        boots.append(per)
+    for r, per in zip(rules, comps):
         if r.kind == "equivalent":
-            pvals.append(_p_equivalence(per[r.others[0]], r.margin))  # type: ignore[arg-type]
+            pvals.append(_p_equivalence(per[r.others[0]][1], r.margin))  # type: ignore[arg-type]
         else:
-            ps = {o: _p_direction(b) for o, b in per.items()}
-            against = [o for o, b in per.items() if np.median(b) < 0]
+            ps = {o: _p_direction(b) for o, (_, b) in per.items()}
+            against = [o for o, (_, b) in per.items() if np.median(b) < 0]
             # intersection-union: "best" needs every comparison; "not best" needs one
             pvals.append(min(ps[o] for o in against) if against else max(ps.values()))
 
@@ -222,13 +253,11 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
     stopped = False
     m = len(rules)
     for rank, i in enumerate(order):
-        r, per = rules[i], boots[i]
+        r, per = rules[i], comps[i]
         level_alpha = alpha / (m - rank)
-        f = _agg(r.aggregate)
-        sign = 1.0 if (r.higher_is_better or r.kind == "equivalent") else -1.0
-        effects = {o: sign * float(f(data[r.target]) - f(data[o])) for o in r.others}
+        effects = {o: e for o, (e, _) in per.items()}
         conf = 1 - 2 * level_alpha if r.kind == "equivalent" else 1 - level_alpha
-        intervals = {o: _quantiles(b, conf) for o, b in per.items()}
+        intervals = {o: _quantiles(b, conf) for o, (_, b) in per.items()}
         n = min(len(data[k]) for k in (r.target, *r.others))
         if r.kind == "equivalent":
             o = r.others[0]
@@ -237,14 +266,12 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
                 "does not hold" if (lo > r.margin or hi < -r.margin) else "undecided")  # type: ignore[operator]
             versus, bound = o, float(r.margin)  # type: ignore[arg-type]
         else:
-            wins = [o for o in r.others if intervals[o][0] > 0]
-            losses = [o for o in r.others if intervals[o][1] < 0]
-            verdict = "does not hold" if losses else ("holds" if len(wins) == len(r.others) else "undecided")
-            if losses:
-                versus = min(losses, key=lambda o: effects[o])
-            else:
-                versus = min((o for o in r.others if o not in wins), key=lambda o: effects[o], default=None) \
-                    or min(r.others, key=lambda o: effects[o])
+            wins = [o for o in per if intervals[o][0] > 0]
+            losses = [o for o in per if intervals[o][1] < 0]
+            verdict = "does not hold" if losses else ("holds" if len(wins) == len(per) else "undecided")
+            # the decisive comparison: the worst loss, else the closest rival not beaten, else the closest
+            pool = losses or [o for o in per if o not in wins] or list(per)
+            versus = min(pool, key=lambda o: effects[o])
             bound = 0.0
         if stopped:
             verdict = "undecided"
@@ -255,16 +282,26 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
             id=r.id, claim=r.claim, verdict=verdict, rule=r.text(), effect=effects[versus], interval=(lo, hi), level=conf,
             seeds={k: int(len(data[k])) for k in (r.target, *r.others)}, p=pvals[i], versus=versus,
             seeds_to_decide=seeds_to_decide(n, effects[versus], (lo, hi), bound) if verdict == "undecided" else None,
-            pairs=[{"versus": o, "effect": effects[o], "interval": list(intervals[o])} for o in r.others],
+            pairs=[{"versus": o, "effect": effects[o], "interval": list(intervals[o])} for o in per],
         )
     return [out[i] for i in range(len(rules))]
 
 
 def rules_from_params(entries: Sequence[Mapping[str, Any]]) -> list[Rule]:
     """Rules from a params file's ``claims`` list (each a mapping of :class:`Rule`'s fields)."""
+    from dataclasses import fields
+
+    allowed = [f.name for f in fields(Rule)]
+    required = ["id", "claim", "kind", "target", "metric"]
     rules = []
-    for e in entries:
+    for n, e in enumerate(entries):
         e = dict(e)
+        unknown = sorted(set(e) - set(allowed))
+        lacking = [k for k in required if k not in e]
+        if unknown or lacking:
+            raise ValueError(f"claim {e.get('id', n)!r}: " + "; ".join(
+                ([f"unknown field(s) {unknown}"] if unknown else []) + ([f"missing {lacking}"] if lacking else []))
+                + f" (fields: {', '.join(allowed)})")
         e["others"] = tuple(e.get("others", ()))
         rules.append(Rule(**e))
     ids = [r.id for r in rules]

@@ -148,3 +148,31 @@ def test_a_verdict_does_not_depend_on_the_other_claims_order():
     rules = [_rule(id="x"), _rule(id="y", target="c", others=("d",))]
     forward, backward = decide(rules, s), decide(rules[::-1], s)
     assert forward == backward[::-1]
+
+
+def test_above_a_threshold_both_ways_and_on_capped_data():
+    """"Every seed reaches 500" read as: the share of seeds at 500 is above 0.8. Ten of ten: holds;
+    two of ten: does not hold; lower-is-better thresholds flip. Red for: a one-sided threshold rule."""
+    at_cap = np.ones(10)
+    (v,) = decide([Rule("c", "x", "above", "a", (), "share at 500", threshold=0.8)], {"a": at_cap})
+    assert v.verdict == "holds" and v.effect == pytest.approx(0.2) and v.interval == (pytest.approx(0.2), pytest.approx(0.2))
+    few = np.array([1.0, 1] + [0] * 8)
+    (v,) = decide([Rule("c", "x", "above", "a", (), "share at 500", threshold=0.8)], {"a": few})
+    assert v.verdict == "does not hold" and v.versus == "0.8"
+    (v,) = decide([Rule("c", "x", "above", "a", (), "episodes", higher_is_better=False, threshold=100.0)], {"a": 50 + SPREAD})
+    assert v.verdict == "holds" and v.effect == pytest.approx(50.0)
+
+
+def test_equal_capped_variants_are_equivalent_not_an_error():
+    cap = np.full(10, 500.0)
+    (v,) = decide([_rule("equivalent", margin=5.0)], {"a": cap, "b": cap.copy()})
+    assert v.verdict == "holds" and v.interval == (0.0, 0.0)
+
+
+def test_unknown_or_missing_fields_name_the_claim_and_the_allowed_fields():
+    with pytest.raises(ValueError, match=r"claim 'c': unknown field\(s\) \['treshold'\].*fields: id, claim"):
+        rules_from_params([{"id": "c", "claim": "x", "kind": "above", "target": "a", "metric": "m", "treshold": 1}])
+    with pytest.raises(ValueError, match=r"missing \['metric'\]"):
+        rules_from_params([{"id": "c", "claim": "x", "kind": "better", "target": "a", "others": ["b"]}])
+    with pytest.raises(ValueError, match="unique"):
+        rules_from_params([{"id": "c", "claim": "x", "kind": "better", "target": "a", "others": ["b"], "metric": "m"}] * 2)
