@@ -56,14 +56,16 @@ class Rule:
     claim: str
     kind: Literal["better", "best", "equivalent", "above"]
     target: str
-    others: tuple[str, ...]
     metric: str
+    others: tuple[str, ...] = ()
     higher_is_better: bool = True
     margin: float | None = None
     threshold: float | None = None
     aggregate: Literal["mean", "median", "iqm"] = "mean"
 
-    def __post_init__(self) -> None:
+    def check(self) -> list[str]:
+        """What is wrong with the rule (empty when nothing): the config loader reports these with the
+        params file and the claim's position; :func:`decide` refuses a rule with any."""
         problems = []
         if self.kind not in KINDS:
             problems.append(f"kind {self.kind!r} is not one of {', '.join(KINDS)}")
@@ -86,8 +88,7 @@ class Rule:
             problems.append(f"kind 'equivalent' needs a positive margin, got {self.margin!r}")
         if self.kind != "equivalent" and self.margin is not None:
             problems.append(f"margin is only for kind 'equivalent', not {self.kind!r}")
-        if problems:
-            raise ValueError(f"claim {self.id!r}: " + "; ".join(problems))
+        return problems
 
     def text(self) -> str:
         """The rule in words, as the report prints it."""
@@ -229,6 +230,9 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
     ``scores``: variant -> per-seed metric values (S_v,). Every variant a rule names must be there
     with at least 2 seeds. ``seed`` fixes the bootstrap (one stream per rule id and compared variant), so a
     verdict is a function of the data and the rule."""
+    bad = [f"claim {r.id!r}: " + "; ".join(r.check()) for r in rules if r.check()]
+    if bad:
+        raise ValueError("\n".join(bad))
     missing = sorted({v for r in rules for v in (r.target, *r.others) if v not in scores})
     if missing:
         raise KeyError(f"no scores for variant(s) {missing}; have {sorted(scores)}")
@@ -303,7 +307,10 @@ def rules_from_params(entries: Sequence[Mapping[str, Any]]) -> list[Rule]:
                 ([f"unknown field(s) {unknown}"] if unknown else []) + ([f"missing {lacking}"] if lacking else []))
                 + f" (fields: {', '.join(allowed)})")
         e["others"] = tuple(e.get("others", ()))
-        rules.append(Rule(**e))
+        rule = Rule(**e)
+        if rule.check():
+            raise ValueError(f"claim {rule.id!r}: " + "; ".join(rule.check()))
+        rules.append(rule)
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise ValueError(f"claim ids must be unique, got {ids}")

@@ -301,6 +301,17 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_register(args: argparse.Namespace) -> int:
+    from .preregistration import register
+
+    try:
+        print(register(args.section, args.profile))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workbook", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
@@ -326,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                        allow_abbrev=False)
     r.add_argument("--section", action="append", choices=list(SECTIONS))
     r.set_defaults(fn=cmd_reference)
+    g = sub.add_parser("register", help="record a section's claim rules and seeds before its runs", allow_abbrev=False)
+    g.add_argument("section", choices=list(SECTIONS))
+    g.add_argument("--profile", default="default", choices=("default", "full"))
+    g.set_defaults(fn=cmd_register)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -11,7 +11,7 @@ from lib.verdicts import Rule, aggregate_interval, decide, rules_from_params, se
 
 
 def _rule(kind="better", target="a", others=("b",), **kw) -> Rule:
-    return Rule(id=kw.pop("id", "c"), claim="a claim", kind=kind, target=target, others=tuple(others), metric="return", **kw)
+    return Rule(id=kw.pop("id", "c"), claim="a claim", kind=kind, target=target, metric="return", others=tuple(others), **kw)
 
 
 SPREAD = np.array([-2.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 2.0, 1.5, -1.5])  # mean 0, 10 seeds
@@ -154,12 +154,12 @@ def test_above_a_threshold_both_ways_and_on_capped_data():
     """"Every seed reaches 500" read as: the share of seeds at 500 is above 0.8. Ten of ten: holds;
     two of ten: does not hold; lower-is-better thresholds flip. Red for: a one-sided threshold rule."""
     at_cap = np.ones(10)
-    (v,) = decide([Rule("c", "x", "above", "a", (), "share at 500", threshold=0.8)], {"a": at_cap})
+    (v,) = decide([Rule("c", "x", "above", "a", "share at 500", threshold=0.8)], {"a": at_cap})
     assert v.verdict == "holds" and v.effect == pytest.approx(0.2) and v.interval == (pytest.approx(0.2), pytest.approx(0.2))
     few = np.array([1.0, 1] + [0] * 8)
-    (v,) = decide([Rule("c", "x", "above", "a", (), "share at 500", threshold=0.8)], {"a": few})
+    (v,) = decide([Rule("c", "x", "above", "a", "share at 500", threshold=0.8)], {"a": few})
     assert v.verdict == "does not hold" and v.versus == "0.8"
-    (v,) = decide([Rule("c", "x", "above", "a", (), "episodes", higher_is_better=False, threshold=100.0)], {"a": 50 + SPREAD})
+    (v,) = decide([Rule("c", "x", "above", "a", "episodes", higher_is_better=False, threshold=100.0)], {"a": 50 + SPREAD})
     assert v.verdict == "holds" and v.effect == pytest.approx(50.0)
 
 

@@ -1,0 +1,118 @@
+"""Pre-registration: a section's claim rules are fixed before the runs that decide them.
+
+``params/registered.json`` holds, for each section and profile (``default``, ``full``) whose
+params file has ``claims``, the hash of its rules (the claims and ``alpha``) and its run seeds, with
+the history of every earlier registration. The rules of a params file may change only together with
+seeds that none of that section's and profile's earlier registrations used: a rule changed after
+seeing results is judged on fresh seeds. :func:`problems` says what is wrong (``tests/test_preregistration.py``
+fails on any); ``./workbook register SECTION [--profile P]`` records a params file's rules and
+seeds, and refuses the same cases.
+
+Adding seeds under unchanged rules is allowed (it is recorded); changing rules on seeds already
+used is not. The smoke profile's claims are not registered: its verdicts decide nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import to_dict
+from .paths import PARAMS_DIR
+
+REGISTRY = PARAMS_DIR / "registered.json"
+#: Profiles whose verdicts are reported as the section's findings.
+REGISTERED_PROFILES = ("default", "full")
+
+
+def rules_hash(cfg: Any) -> str:
+    """sha256 of a config's rules: its ``claims`` (all but their wording, ``claim``) and ``alpha``, as
+    canonical JSON."""
+    claims = [{k: v for k, v in c.items() if k != "claim"} for c in to_dict(cfg.claims)]
+    text = json.dumps({"claims": claims, "alpha": cfg.alpha}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_seeds(section: Any, cfg: Any) -> list[int]:
+    """Every run seed a section's verdicts rest on: its module's ``decision_seeds(cfg)`` when it has
+    one (e.g. section 08's search seeds and fresh seeds), else ``first_seed .. first_seed + seeds - 1``."""
+    from .sections.protocol import seed_range
+
+    own = getattr(section, "decision_seeds", None)
+    return sorted(set(own(cfg) if own is not None else seed_range(cfg)))
+
+
+def read_registry(path: Path = REGISTRY) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _entry_problems(name: str, rules: str, seeds: list[int], entry: dict[str, Any] | None) -> list[str]:
+    """What forbids registering (rules, seeds) for ``name`` given its registry entry."""
+    if entry is None or entry["rules"] == rules:
+        return []
+    used = sorted({s for h in entry["history"] for s in h["seeds"]} & set(seeds))
+    if used:
+        return [f"{name}: the claim rules changed, but seed(s) {_span(used)} were used under earlier rules; "
+                f"a changed rule needs seeds never used before (raise first_seed past {max(used)})"]
+    return []
+
+
+def _span(seeds: list[int]) -> str:
+    return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 2 and seeds[-1] - seeds[0] == len(seeds) - 1 else ", ".join(map(str, seeds))
+
+
+def _current(section_id: str, profile: str) -> tuple[str, str, list[int], bool]:
+    from .params import load_file, params_path
+    from .sections import get_section
+
+    cfg = load_file(params_path(section_id, profile), section_id)
+    has = bool(getattr(cfg, "claims", ()))
+    return f"{profile}/{section_id}", rules_hash(cfg) if has else "", run_seeds(get_section(section_id), cfg) if has else [], has
+
+
+def problems(path: Path = REGISTRY) -> list[str]:
+    """Every params file of a registered profile whose claims are unregistered, changed without
+    fresh seeds, or registered with other seeds than it now runs."""
+    from .sections import SECTIONS
+
+    registry = read_registry(path)
+    out = []
+    for profile in REGISTERED_PROFILES:
+        for section_id in SECTIONS:
+            name, rules, seeds, has = _current(section_id, profile)
+            if not has:
+                continue
+            entry = registry.get(name)
+            if entry is None:
+                out.append(f"{name}: its claims are not registered; run ./workbook register {section_id} --profile {profile}")
+                continue
+            bad = _entry_problems(name, rules, seeds, entry)
+            if bad:
+                out += bad
+            elif entry["rules"] != rules or entry["seeds"] != seeds:
+                out.append(f"{name}: its claims or seeds differ from the registered ones; run ./workbook register "
+                           f"{section_id} --profile {profile}")
+    return out
+
+
+def register(section_id: str, profile: str, path: Path = REGISTRY) -> str:
+    """Record a params file's rules and seeds; raise ValueError when its rules changed on used seeds."""
+    if profile not in REGISTERED_PROFILES:
+        raise ValueError(f"--profile {profile!r}: only {', '.join(REGISTERED_PROFILES)} are registered")
+    name, rules, seeds, has = _current(section_id, profile)
+    if not has:
+        raise ValueError(f"{name}: its params file has no claims to register")
+    registry = read_registry(path)
+    entry = registry.get(name)
+    bad = _entry_problems(name, rules, seeds, entry)
+    if bad:
+        raise ValueError(bad[0])
+    history = (entry or {}).get("history", [])
+    if entry is None or entry["rules"] != rules or entry["seeds"] != seeds:
+        history.append({"rules": rules, "seeds": seeds, "date": time.strftime("%Y-%m-%d")})
+    registry[name] = {"rules": rules, "seeds": seeds, "history": history}
+    path.write_text(json.dumps(dict(sorted(registry.items())), indent=1) + "\n")
+    return f"{name}: rules {rules[:12]} on seeds {_span(seeds)} registered"
