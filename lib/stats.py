@@ -1,7 +1,8 @@
 """Aggregation over seeds: running means, confidence intervals, threshold crossings.
 
-Confidence intervals over seeds use Student's t (with 5-10 seeds a bootstrap interval is too
-narrow); :func:`bootstrap_ci` is there for statistics that are not means.
+Bands over seeds in figures use Student's t (:func:`mean_ci`); verdicts and the intervals of
+capped scores use the stratified bootstrap of :mod:`lib.verdicts`, which stays inside the score
+range. Performance profiles and the probability of improvement follow rliable's definitions.
 """
 
 from __future__ import annotations
@@ -34,14 +35,6 @@ def mean_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np
     return mean, mean - half, mean + half
 
 
-def bootstrap_ci(samples: np.ndarray, stat=np.mean, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``stat`` over a 1-D sample."""
-    x = np.asarray(samples, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    boots = np.array([stat(x[rng.integers(0, len(x), len(x))]) for _ in range(n_boot)])
-    return float(np.quantile(boots, (1 - level) / 2)), float(np.quantile(boots, (1 + level) / 2))
-
-
 def first_crossing(values: np.ndarray, threshold: float) -> int | None:
     """Index of the first value >= ``threshold``, or None if none reaches it."""
     hits = np.flatnonzero(np.asarray(values) >= threshold)
@@ -58,3 +51,25 @@ def relapse_share(running: np.ndarray, threshold: float) -> float | None:
         return None
     after = np.asarray(running)[first:]
     return float((after < threshold).mean())
+
+
+def performance_profile(scores: np.ndarray, taus: np.ndarray, level: float = 0.95, n_boot: int = 2000,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The share of seeds scoring above each threshold (Agarwal et al. 2021's performance profile),
+    with a percentile bootstrap band over seeds: ``scores`` (S,), ``taus`` (T,) -> three (T,) arrays
+    (share, low, high), each in [0, 1]. Shows what a mean hides: bimodal seeds, a ceiling."""
+    x = np.asarray(scores, dtype=np.float64)
+    taus = np.asarray(taus, dtype=np.float64)
+    share = (x[:, None] > taus[None, :]).mean(0)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    boots = (x[idx][:, :, None] > taus[None, None, :]).mean(1)  # (B, T)
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return share, lo, hi
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """P(X > Y) for a seed of X against a seed of Y, ties counting half: the Mann-Whitney U statistic
+    over the number of pairs (rliable's "probability of improvement" on one task)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return float(_st.mannwhitneyu(x, y).statistic / (len(x) * len(y)))

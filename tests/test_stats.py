@@ -26,3 +26,22 @@ def test_first_crossing_and_relapse():
     assert relapse_share(running, 195) == pytest.approx(1 / 4)
     assert first_crossing(running, 500) is None
     assert relapse_share(running, 500) is None
+
+
+def test_performance_profile_known_shares_and_bands_inside_0_1():
+    """Seeds 0, 0, 500, 500 (bimodal): half above 100, none above 500, all above -1."""
+    from lib.stats import performance_profile
+
+    share, lo, hi = performance_profile(np.array([0.0, 0, 500, 500]), np.array([-1.0, 100, 500]))
+    assert share.tolist() == [1.0, 0.5, 0.0]
+    assert (0 <= lo).all() and (hi <= 1).all() and (lo <= share).all() and (share <= hi).all()
+    assert lo[0] == hi[0] == 1.0 and lo[1] < 0.5 < hi[1]
+
+
+def test_probability_of_improvement_counts_pairs():
+    """x = [1, 3], y = [2, 2]: pairs (1,2) lose, (3,2) win: 2 of 4; a tie counts half."""
+    from lib.stats import probability_of_improvement
+
+    assert probability_of_improvement([1, 3], [2, 2]) == 0.5
+    assert probability_of_improvement([3, 4], [1, 2]) == 1.0
+    assert probability_of_improvement([2], [2]) == 0.5
