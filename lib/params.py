@@ -26,6 +26,36 @@ def params_path(section: str, profile: str) -> Path:
     return PARAMS_DIR / profile / f"{section}.yaml"
 
 
+def claims_path(section: str) -> Path:
+    """``params/claims/<section>.yaml``: the section's claim rules and ``alpha``, one file for every
+    profile (the rules are the source's; profiles differ in budgets and seeds). Registered before
+    the runs that decide them (:mod:`lib.preregistration`)."""
+    return PARAMS_DIR / "claims" / f"{section}.yaml"
+
+
+CLAIM_KEYS = ("claims", "alpha")
+
+
+def read_params(section: str, path: Path) -> tuple[dict[str, Any], str]:
+    """A profile's parameter file with the section's claims file beneath it, and the name of the
+    source for error messages. A profile file may not set the claims' keys: rules live in one place."""
+    data = read_yaml(path)
+    source = _rel(path)
+    rules = claims_path(section)
+    if rules.exists():
+        clash = [k for k in CLAIM_KEYS if k in data]
+        if clash:
+            raise ConfigError(f"{source}: key(s) {clash} belong in {_rel(rules)}, which holds the section's claim rules "
+                              "for every profile")
+        extra = read_yaml(rules)
+        unknown = sorted(set(extra) - set(CLAIM_KEYS))
+        if unknown:
+            raise ConfigError(f"{_rel(rules)}: unknown key(s) {unknown}; a claims file sets only {', '.join(CLAIM_KEYS)}")
+        data = {**extra, **data}
+        source = f"{source} (+ {_rel(rules)})"
+    return data, source
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, except that a key given twice in one mapping is an error (YAML itself
     keeps the last one silently, so a typo'd second ``lr:`` would win unnoticed)."""
@@ -60,9 +90,11 @@ def load_file(path: Path, section: str | None = None) -> Any:
     """Validate one parameter file into its section's config (section taken from the file name)."""
     from .sections import get_section
 
-    sec = get_section(section or Path(path).stem)
-    cfg = build(sec.Config, read_yaml(Path(path)), _rel(Path(path)))
-    check_section(sec, cfg, _rel(Path(path)))
+    name = section or Path(path).stem
+    sec = get_section(name)
+    data, source = read_params(name, Path(path))
+    cfg = build(sec.Config, data, source)
+    check_section(sec, cfg, source)
     return cfg
 
 
@@ -102,12 +134,11 @@ def load_params(section: str, profile: str = "smoke", overrides: Mapping[str, An
     path = params_path(section, profile)
     if not path.exists():
         raise ConfigError(f"{_rel(path)}: no such parameter file (profiles: {', '.join(PROFILES)})")
-    data = read_yaml(path)
-    cfg = build(sec.Config, data, _rel(path))
-    source = _rel(path)
+    data, source = read_params(section, path)
+    cfg = build(sec.Config, data, source)
     overrides = as_overrides(overrides)
     if overrides:
-        source = f"overrides on {_rel(path)}"
+        source = f"overrides on {source}"
         cfg = build(sec.Config, deep_merge(data, overrides), source)
     check_section(sec, cfg, source)
     return cfg

@@ -33,11 +33,14 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy import stats as _st
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 VERDICTS = ("holds", "does not hold", "undecided")
 KINDS = ("better", "best", "equivalent", "above")
@@ -93,18 +96,20 @@ class Rule:
     def text(self) -> str:
         """The rule in words, as the report prints it."""
         agg = {"mean": "mean", "median": "median", "iqm": "interquartile mean"}[self.aggregate]
-        better = "higher" if self.higher_is_better else "lower"
+        what = f"{agg} of '{self.metric}' over seeds"
         if self.kind == "above":
             side = "above" if self.higher_is_better else "below"
-            return (f"{agg} {self.metric} of {self.target} {side} {self.threshold:g}: holds if its interval lies {side} "
-                    f"{self.threshold:g}, does not hold if it lies on the other side")
+            return f"{what} of {self.target} {side} {self.threshold:g}: holds if its interval lies {side} it, does not hold if it lies on the other side"
         if self.kind == "equivalent":
-            return (f"{agg} {self.metric} of {self.target} minus that of {self.others[0]}: holds if its interval lies inside "
+            return (f"{what}, {self.target} minus {self.others[0]}: holds if the interval of the difference lies inside "
                     f"(-{self.margin:g}, {self.margin:g}), does not hold if it lies outside")
-        whom = self.others[0] if self.kind == "better" else "each of " + ", ".join(self.others)
-        return (f"{agg} {self.metric} ({better} is better) of {self.target} against {whom}: holds if the interval of the "
-                f"difference lies on the {better} side of 0{' for every one' if self.kind == 'best' else ''}, does not hold if "
-                f"it lies on the other side{' for any one' if self.kind == 'best' else ''}")
+        side, other = ("above", "below") if self.higher_is_better else ("below", "above")
+        if self.kind == "better":
+            return (f"{what} (claimed: {'higher' if self.higher_is_better else 'lower'}), {self.target} against {self.others[0]}: "
+                    f"holds if the interval of the difference lies {side} 0, does not hold if it lies {other}")
+        return (f"{what} (claimed: {'higher' if self.higher_is_better else 'lower'}), {self.target} against each of "
+                f"{', '.join(self.others)}: holds if every interval of the difference lies {side} 0, does not hold if any "
+                f"lies {other}")
 
 
 @dataclass(frozen=True)
@@ -289,6 +294,47 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
             pairs=[{"versus": o, "effect": effects[o], "interval": list(intervals[o])} for o in per],
         )
     return [out[i] for i in range(len(rules))]
+
+
+def judge(rules: Sequence[Rule], per_run: "pd.DataFrame", alpha: float = 0.05, variant: str = "variant",
+          seed: int = 0) -> list[Verdict]:
+    """:func:`decide` on a per-run table: a rule's ``metric`` is a column, a variant's rows (column
+    ``variant``) are its seeds. Missing values are refused: a section fills them first (a run that
+    never reached a level counts as the whole budget, say) and says how in the metric's name."""
+    scores: dict[str, np.ndarray] = {}
+    problems = []
+    for r in rules:
+        if r.metric not in per_run.columns:
+            problems.append(f"claim {r.id!r}: no per-run column {r.metric!r} (have {', '.join(map(str, per_run.columns))})")
+            continue
+        for v in (r.target, *r.others):
+            x = per_run.loc[per_run[variant] == v, r.metric].to_numpy(dtype=np.float64)
+            if np.isnan(x).any():
+                problems.append(f"claim {r.id!r}: {int(np.isnan(x).sum())} missing value(s) of {r.metric!r} for {v!r}")
+            scores[f"{v}\x00{r.metric}"] = x
+    if problems:
+        raise ValueError("\n".join(problems))
+    keyed = [replace(r, target=f"{r.target}\x00{r.metric}", others=tuple(f"{o}\x00{r.metric}" for o in r.others)) for r in rules]
+    out = decide(keyed, scores, alpha=alpha, seed=seed)
+    strip = lambda k: k.split("\x00")[0]  # noqa: E731
+    return [replace(v, rule=r.text(), seeds={strip(k): n for k, n in v.seeds.items()}, versus=strip(v.versus),
+                    pairs=[{**p, "versus": strip(p["versus"])} for p in v.pairs]) for r, v in zip(rules, out)]
+
+
+def claim_problems(claims: Sequence[Rule], variants: Sequence[str], metrics: Sequence[str]) -> list[str]:
+    """For a section's ``check``: claims that name a variant the section does not run, or a metric it
+    does not compute."""
+    out = []
+    for r in claims:
+        unknown = [v for v in (r.target, *r.others) if v not in variants]
+        if unknown:
+            out.append(f"claim {r.id!r} names variant(s) {unknown}; the variants are {', '.join(variants)}")
+        if r.metric not in metrics:
+            out.append(f"claim {r.id!r}: metric {r.metric!r} is not one of {', '.join(metrics)}")
+    ids = [r.id for r in claims]
+    if len(set(ids)) != len(ids):
+        out.append(f"claim ids must be unique, got {ids}")
+    return out
 
 
 def rules_from_params(entries: Sequence[Mapping[str, Any]]) -> list[Rule]:

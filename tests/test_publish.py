@@ -63,7 +63,7 @@ def test_table_html_has_no_index_column_and_readable_headers():
 
 
 def test_claims_are_coloured_by_verdict():
-    claims = [report.Claim("a", True, "e1"), report.Claim("b", False, "e2"), report.Claim("c", None, "e3")]
+    claims = [report.Claim("a", "holds", "e1"), report.Claim("b", "does not hold", "e2"), report.Claim("c", "undecided", "e3")]
     page = present.claims_html(claims)
     for word in ("holds", "does not hold", "undecided"):
         bg, fg = present.VERDICT_COLOURS[word]

@@ -176,3 +176,20 @@ def test_unknown_or_missing_fields_name_the_claim_and_the_allowed_fields():
         rules_from_params([{"id": "c", "claim": "x", "kind": "better", "target": "a", "others": ["b"]}])
     with pytest.raises(ValueError, match="unique"):
         rules_from_params([{"id": "c", "claim": "x", "kind": "better", "target": "a", "others": ["b"], "metric": "m"}] * 2)
+
+
+def test_judge_reads_columns_and_refuses_missing_values():
+    import pandas as pd
+
+    from lib.verdicts import judge
+
+    runs = pd.DataFrame({"variant": ["a"] * 10 + ["b"] * 10, "ret": list(10 + SPREAD) + list(SPREAD)})
+    (v,) = judge([Rule("c", "x", "better", "a", "ret", others=("b",))], runs)
+    (w,) = decide([Rule("c", "x", "better", "a", "ret", others=("b",))], {"a": 10 + SPREAD, "b": SPREAD})
+    assert v.verdict == "holds" and v.seeds == {"a": 10, "b": 10} and v.versus == "b"
+    assert v.interval == pytest.approx(w.interval, abs=0.2)
+    runs.loc[3, "ret"] = float("nan")
+    with pytest.raises(ValueError, match="1 missing value"):
+        judge([Rule("c", "x", "better", "a", "ret", others=("b",))], runs)
+    with pytest.raises(ValueError, match="no per-run column 'steps'"):
+        judge([Rule("c", "x", "better", "a", "steps", others=("b",))], runs)

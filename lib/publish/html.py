@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .report import profile_root, report_dir, verdict_word
+from .report import profile_root, report_dir
 from ..paths import REPO_ROOT
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -223,7 +223,7 @@ def build_index(profile: str = "default", overrides: Mapping[str, Any] | None = 
         links = " · ".join(
             f'<a href="{rel}/{section}.{ext}">{ext.upper()}</a>' for ext in ("html", "pdf", "ipynb") if (out / f"{section}.{ext}").exists()
         )
-        verdicts = [verdict_word(c["holds"]) for c in res.get("claims", [])]
+        verdicts = [c["verdict"] for c in res.get("claims", [])]
         tally = " ".join(f"{_badge(v)}&nbsp;×{verdicts.count(v)}" for v in ("holds", "does not hold", "undecided") if v in verdicts)
         figs = res.get("figures", [])
         thumb = (f'<a href="{rel}/{section}.html"><img class="thumb" src="{rel}/{figs[0]}" alt="main figure of {section}"></a>'
@@ -233,7 +233,7 @@ def build_index(profile: str = "default", overrides: Mapping[str, Any] | None = 
             f'{html.escape(res["headline"])}<div class="tally">{tally}</div><div class="links">{links}</div></td></tr>'
         )
         items = "".join(
-            f"<li>{_badge(verdict_word(c['holds']))} <i>{html.escape(c['claim'])}</i>. {html.escape(c['evidence'])}</li>"
+            f"<li>{_badge(c['verdict'])} <i>{html.escape(c['claim'])}</i>. {html.escape(c['evidence'])}</li>"
             for c in res.get("claims", [])
         )
         claims_html.append(f'<h3 id="{section}">{section}: {html.escape(res["title"])}</h3><ul>{items}</ul>')

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import Claim, verdict_word
+from .report import Claim
 
 #: Verdict -> (background, text colour) of its badge.
 VERDICT_COLOURS = {"holds": ("#d7f0dc", "#14532d"), "does not hold": ("#fbdada", "#7f1d1d"), "undecided": ("#fdf0c8", "#713f12")}
@@ -175,7 +175,7 @@ def badge(verdict: str) -> str:
 def claims_html(claims: Sequence[Claim]) -> str:
     """The claims as an HTML list: coloured verdict, the claim in italics, then the evidence."""
     items = "".join(
-        f"<li>{badge(verdict_word(c.holds))} <i>{html.escape(c.claim)}</i>. {html.escape(c.evidence)}</li>" for c in claims
+        f"<li>{badge(c.verdict)} <i>{html.escape(c.claim)}</i>. {html.escape(c.evidence)}</li>" for c in claims
     )
     return f'<ul class="rlwb-claims">{items}</ul>'
 
@@ -188,7 +188,7 @@ class Claims:
         return claims_html(self.claims)
 
     def __repr__(self) -> str:
-        return "\n".join(f"- {verdict_word(c.holds)}: {c.claim}. {c.evidence}" for c in self.claims)
+        return "\n".join(f"- {c.verdict}: {c.claim}. {c.evidence}" for c in self.claims)
 
 
 def show_claims(claims: Sequence[Claim]) -> None:

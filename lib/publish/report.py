@@ -6,11 +6,14 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ..verdicts import Verdict
 
 from ..config import to_dict
 from ..provenance import git_commit
@@ -53,23 +56,60 @@ def is_reference(profile: str, overrides: Mapping[str, Any] | None) -> bool:
 
 
 def verdict_word(holds: bool | None) -> str:
+    """A yes/no/unknown answer as a verdict (for facts checked exactly, not estimated from seeds)."""
     return {True: "holds", False: "does not hold", None: "undecided"}[holds]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim of the report and what the data says about it. ``holds`` is None when undecidable."""
+    """A claim of the source and what the data says about it.
+
+    ``verdict``: one of :data:`lib.verdicts.VERDICTS`, under ``rule`` (fixed in the section's params
+    before the runs, see :mod:`lib.preregistration`); ``effect`` with its ``interval`` at confidence
+    ``level`` (after Holm), on ``seeds`` per variant; ``seeds_to_decide`` when undecided;
+    ``evidence``: the numbers behind it in words. :meth:`judged` makes one from the verdict engine,
+    :meth:`exact` one from a fact checked exactly (a replayed score, a file)."""
 
     claim: str
-    holds: bool | None
+    verdict: str
     evidence: str
+    rule: str = ""
+    effect: float | None = None
+    interval: tuple[float, float] | None = None
+    level: float | None = None
+    seeds: dict[str, int] = field(default_factory=dict)
+    seeds_to_decide: int | None = None
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        from ..verdicts import VERDICTS
+
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"claim {self.claim!r}: verdict {self.verdict!r} is not one of {', '.join(VERDICTS)}")
+
+    @classmethod
+    def judged(cls, v: "Verdict", evidence: str = "") -> "Claim":
+        """The claim of a :class:`lib.verdicts.Verdict`; ``evidence`` adds what the section wants said."""
+        where = (f"{v.effect:+.3g} against {v.versus} (positive: the claimed direction), {v.level:.1%} interval "
+                 f"[{v.interval[0]:.3g}, {v.interval[1]:.3g}] (Holm)")
+        seeds = ", ".join(f"{k} {n}" for k, n in v.seeds.items())
+        more = f"; about {v.seeds_to_decide} seeds per variant would likely decide it" if v.seeds_to_decide else ""
+        text = f"Rule: {v.rule}. Effect {where}; seeds: {seeds}{more}." + (f" {evidence}" if evidence else "")
+        return cls(v.claim, v.verdict, text, rule=v.rule, effect=v.effect, interval=v.interval, level=v.level,
+                   seeds=dict(v.seeds), seeds_to_decide=v.seeds_to_decide, id=v.id)
+
+    @classmethod
+    def exact(cls, claim: str, ok: bool, rule: str, evidence: str, effect: float | None = None, id: str = "") -> "Claim":
+        """A fact checked exactly (no sampling): holds or does not hold, its interval the value itself."""
+        return cls(claim, verdict_word(ok), f"Rule: {rule}. {evidence}", rule=rule, effect=effect,
+                   interval=(effect, effect) if effect is not None else None, level=1.0, id=id)
 
 
 def claims_markdown(claims: list[Claim]) -> str:
     """A Markdown list: verdict in bold, the claim, then the evidence."""
     lines = []
     for c in claims:
-        verdict = verdict_word(c.holds)
+        verdict = c.verdict
         lines.append(f"- **{verdict}**: *{c.claim}*. {c.evidence}")
     return "\n".join(lines)
 

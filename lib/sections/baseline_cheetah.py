@@ -11,7 +11,7 @@ import pandas as pd
 from ..config import spec
 from ..data.envs import max_episode_steps
 from ..publish.plots import save
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import MUJOCO_STATISTICAL
@@ -129,14 +129,14 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     return [
         Claim(
             f"The baselined run ends above {cfg.threshold:g} average eval return (in most seeds)",
-            bool(above * 2 > len(d)),
+            verdict_word(bool(above * 2 > len(d))),
             f"Rule: final Eval_AverageReturn above {cfg.threshold:g} in more than half of the seeds: {above}/{len(d)} "
             f"(finals: {', '.join(f'{x:.0f}' for x in d.final)}). Without baseline: "
             f"{int((nb.final > cfg.threshold).sum())}/{len(nb)}.",
         ),
         Claim(
             "The baseline helps",
-            pgexp.significant(ma, mb, p),
+            verdict_word(pgexp.significant(ma, mb, p)),
             f"Rule: eval return over the last {LAST} iterations, baseline against none, Welch's t-test at 5% "
             f"(undecided if not significant): {ma:.1f} against {mb:.1f}, p = {p:.3f}.",
         ),

@@ -15,7 +15,7 @@ from ..config import spec
 from ..data.experts import read_metadata
 from ..learners.imitation import DemoConfig, ImitationConfig
 from ..publish.plots import PALETTE, save
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import BIT_FOR_BIT
@@ -199,7 +199,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         not_perfect = bool((means < top).any())
         out.append(Claim(
             "With a perfect expert, behaviour cloning is decent but not perfect",
-            decent and not_perfect,
+            verdict_word(decent and not_perfect),
             f"Rule: BC's mean test return reaches {cfg.decent:g} at some n (decent) and is below {top:g} at some n "
             f"(not perfect). BC by n: " + ", ".join(f"n={n}: {v:.1f}" for n, v in means.items()) + ".",
         ))
@@ -208,7 +208,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         d = _point(runs, "perfect", "dagger", n0)
         out.append(Claim(
             "DAgger is perfect from a single trajectory",
-            bool(n0 == 1 and (d.test_mean >= top).all()),
+            verdict_word(bool(n0 == 1 and (d.test_mean >= top).all())),
             f"Rule: every seed of DAgger with n = 1 tests at >= {top:g}. n = {n0}: "
             f"{int((d.test_mean >= top).sum())}/{len(d)} seeds, mean {d.test_mean.mean():.1f}.",
         ))
@@ -218,7 +218,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         drop = p - q
         out.append(Claim(
             "An imperfect expert makes behaviour cloning slightly worse",
-            bool(0 < drop < cfg.slight),
+            verdict_word(bool(0 < drop < cfg.slight)),
             f"Rule: BC's test return averaged over all n and seeds is lower with the imperfect expert, by less than "
             f"{cfg.slight:g}. Perfect {p:.1f}, imperfect {q:.1f} (drop {drop:.1f}).",
         ))
@@ -227,7 +227,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         worst = _point(runs, "imperfect", "dagger").test_mean.min()
         out.append(Claim(
             "An imperfect expert does not hurt DAgger at all",
-            bool(worst >= top),
+            verdict_word(bool(worst >= top)),
             f"Rule: every seed at every n tests at >= {top:g} with the imperfect expert, as with the perfect one. "
             f"DAgger (imperfect) by n: " + ", ".join(f"n={n}: {v:.1f}" for n, v in means.items()) + f"; worst seed {worst:.1f}.",
         ))

@@ -26,7 +26,7 @@ from ..config import ConfigError, spec
 from ..data.envs import max_episode_steps
 from ..data.experts import read_metadata
 from ..publish.plots import PALETTE, save
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import animate_run
@@ -296,7 +296,7 @@ def claims(runs: pd.DataFrame, tab: pd.DataFrame, cfg: Config) -> list[Claim]:
     worst = main.loc[main["final return"].idxmin()]
     out = [Claim(
         f"Every head, diffusion included, comes within {cfg.within:.0%} of the expert (issue's aim)",
-        bool(ok.all()),
+        verdict_word(bool(ok.all())),
         f"Rule: a head's mean test return over seeds >= {close:.0f} ({1 - cfg.within:.0%} of the expert's {expert:.0f}). "
         f"{int(ok.sum())} of {len(main)} main variants do; the lowest is {worst['method']} at {worst['final return']:.0f} "
         f"({worst['% of expert']:.1f}%).",
@@ -307,7 +307,7 @@ def claims(runs: pd.DataFrame, tab: pd.DataFrame, cfg: Config) -> list[Claim]:
     far = samples[dname].mean() < 0.5 * samples[best_other].mean()
     out.append(Claim(
         "Diffusion is far behind the best head (report: ~2000 against ~9500)",
-        bool(far),
+        verdict_word(bool(far)),
         f"Rule: diffusion's mean below half the best other head's. Diffusion T={cfg.diffusion_T}: "
         f"{samples[dname].mean():.0f}; best other ({best_other}): {samples[best_other].mean():.0f}.",
     ))
@@ -316,7 +316,7 @@ def claims(runs: pd.DataFrame, tab: pd.DataFrame, cfg: Config) -> list[Claim]:
         abar = float(noise_schedule(cfg.diffusion_T, "linear")["alpha_bar"][-1])
         out.append(Claim(
             f"The DDPM paper's linear noise schedule (made for T = 1000) is what breaks diffusion at T = {cfg.diffusion_T}",
-            bool(samples[lin].mean() < 0.5 * samples[dname].mean()),
+            verdict_word(bool(samples[lin].mean() < 0.5 * samples[dname].mean())),
             f"Rule: with the linear schedule the mean test return is below half the cosine schedule's. Linear: "
             f"{samples[lin].mean():.0f}; cosine: {samples[dname].mean():.0f}. With the linear schedule alpha_bar at the "
             f"last step is {abar:.2f}: the noisiest training inputs still hold most of the action, while sampling "
@@ -330,7 +330,7 @@ def claims(runs: pd.DataFrame, tab: pd.DataFrame, cfg: Config) -> list[Claim]:
         verdict = False if p < 0.05 else None
     out.append(Claim(
         "DAgger does not improve on the behaviour-cloned baseline (report: ~7000 against ~7250)",
-        verdict,
+        verdict_word(verdict),
         f"Rule: holds if DAgger's mean test return is not above the Gaussian baseline's; does not hold if it is "
         f"above by a Welch test at 5%; undecided if above within the noise. DAgger {d.mean():.0f}, baseline "
         f"{g.mean():.0f} (Welch p = {p:.2f}).",

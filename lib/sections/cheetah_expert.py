@@ -27,7 +27,7 @@ from ..learners.nets import NumpySACActor, SACActor
 from ..learners.sac import SACConfig
 from ..provenance import git_commit, package_versions
 from ..publish.plots import PALETTE, save
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..store.runs import RunResult, RunSpec
 
 
@@ -236,7 +236,7 @@ def claims(expert: CheetahExpert, cfg: CheetahExpertConfig, replay: dict[str, fl
     m = expert.metadata
     out = [Claim(
         f"The SAC expert reaches a test return of at least {cfg.aim:,.0f} (issue's aim)",
-        bool(m["test_mean"] >= cfg.aim),
+        verdict_word(bool(m["test_mean"] >= cfg.aim)),
         f"Test over {m['test_episodes']} deterministic episodes: {m['test_mean']:.0f} ± {m['test_std']:.0f}, after "
         f"{m['env_steps']:,} of {m['planned_steps']:,} planned steps ({m['wall_time_s'] / 60:.0f} min on "
         f"{m['steps_per_s']:.0f} env steps/s).",
@@ -244,7 +244,7 @@ def claims(expert: CheetahExpert, cfg: CheetahExpertConfig, replay: dict[str, fl
     if replay:
         out.append(Claim(
             "The shipped HalfCheetah actor reproduces its recorded test score",
-            bool(abs(replay["replayed_test_mean"] - m["test_mean"]) < 1e-6),
+            verdict_word(bool(abs(replay["replayed_test_mean"] - m["test_mean"]) < 1e-6)),
             f"Replayed: {replay['replayed_test_mean']:.2f}; recorded: {m['test_mean']:.2f}.",
         ))
     return out

@@ -75,6 +75,7 @@ def run_metrics(r: RunResult, window: int, solved: float, converged: float, perf
         "episodes_to_converged": None if conv is None else conv + 1,
         "relapse_share": relapse_share(running, solved),
         "std_after_solved": None if first is None else float(ret[first:].std()),
+        "std_all": float(ret.std()),
         "last_perfect_share": float((ret[-last:] >= perfect).mean()),
         "best_iteration": r.summary["best_iteration"],
         "env_steps": r.summary["env_steps"],

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..config import spec
 from ..learners.pg import PGConfig
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..store.runs import RunResult, RunSpec
 from .common import BIT_FOR_BIT, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
@@ -168,7 +168,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         per_alpha = "; ".join(line(f"alpha_{x:g}") for x in cfg.constants)
         out.append(Claim(
             "The entropy bonus slows convergence but steadies the end of training",
-            bool(slower and steadier),
+            verdict_word(bool(slower and steadier)),
             f"Rule, for the report's alpha = {cfg.claim_alpha:g} against no bonus: more episodes (median over seeds) until "
             f"the running mean reaches {conv:g}, and a larger share of the last {cfg.last_episodes} episodes at "
             f"{cfg.perfect:g}. {line('alpha_0')}; {line(a)} (slower: {'yes' if slower else 'no'}, steadier: "
@@ -182,7 +182,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     steadier = stats["scheduled"][1] > stats[b][1]
     out.append(Claim(
         "The linear schedule does not beat the constant coefficient",
-        not (faster and steadier),
+        verdict_word(not (faster and steadier)),
         f"Rule: the schedule beats the best constant (alpha = {best:g}, best by end stability) only if it is both faster "
         f"to {conv:g} and steadier at the end. {line('scheduled')}; {line(b)}.",
     ))

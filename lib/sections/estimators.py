@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..config import spec
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import BIT_FOR_BIT
@@ -134,7 +134,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         b = d[d.variant == best]
         out.append(Claim(
             f"The best configuration reaches {cfg.threshold:g} with the {size} batch in most seeds",
-            bool(b.reached.sum() * 2 > len(b)),
+            verdict_word(bool(b.reached.sum() * 2 > len(b))),
             f"Rule: the experiment with the best mean eval return over its last {LAST} iterations ({best}) has an "
             f"evaluation at {cfg.threshold:g} in more than half of its seeds: {int(b.reached.sum())}/{len(b)}.",
         ))

@@ -22,7 +22,7 @@ from ..data.envs import make_vec
 from ..data.experts import expert_dir, load, read_metadata, save_expert
 from ..learners.pg import PGConfig
 from ..publish.plots import PALETTE, save
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..evaluation import evaluate
 from ..store.runs import RunResult, RunSpec
 from ..provenance import git_commit, package_versions
@@ -210,7 +210,7 @@ def claims(expert: Expert, cfg: Config, replay: dict[str, float]) -> list[Claim]
     perfect = m["test_mean"] >= cfg.perfect and m["test_std"] == 0
     out = [Claim(
         "5000 episodes of RLOO with a constant entropy bonus give an optimal expert",
-        bool(perfect),
+        verdict_word(bool(perfect)),
         f"Rule: every one of the {m['test_episodes']} test episodes lasts {cfg.perfect:g} steps. "
         f"Test: {m['test_mean']:.2f} ± {m['test_std']:.2f}.",
     )]
@@ -218,7 +218,7 @@ def claims(expert: Expert, cfg: Config, replay: dict[str, float]) -> list[Claim]
         same = abs(replay["replayed_test_mean"] - m["test_mean"]) < 1e-9
         out.append(Claim(
             "The shipped weights reproduce the recorded test score",
-            bool(same),
+            verdict_word(bool(same)),
             f"Replaying the {m['test_episodes']} test episodes (seed {m['test_seed']}) with experts/{cfg.name}/policy.pt "
             f"gives {replay['replayed_test_mean']:.2f} (recorded {m['test_mean']:.2f}).",
         ))

@@ -11,7 +11,7 @@ import pandas as pd
 from ..config import spec
 from ..data.envs import resolve_env_id
 from ..learners.pg import PGConfig
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import BIT_FOR_BIT, animate_run
@@ -121,7 +121,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     reach = {lam: int(runs[runs.variant == exp_name(lam)].reached.sum()) for lam in cfg.lambdas}
     out = [Claim(
         f"The best lambda reaches an average return of {cfg.threshold:g} at least once (in most seeds)",
-        bool(d.reached.sum() * 2 > len(d)),
+        verdict_word(bool(d.reached.sum() * 2 > len(d))),
         f"Rule: the lambda with the best mean eval return over the last {LAST} iterations (lambda = {best:g}) has an "
         f"evaluation at or above {cfg.threshold:g} in more than half of its seeds: {reach[best]}/{len(d)}. "
         f"Seeds reaching it, per lambda: " + ", ".join(f"{lam:g}: {reach[lam]}" for lam in cfg.lambdas) + ".",
@@ -133,7 +133,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
         ma, mb, p = pgexp.compare(runs, exp_name(best_mid), exp_name(best_end), f"last {LAST} mean")
         out.append(Claim(
             "An intermediate lambda beats both extremes",
-            pgexp.significant(ma, mb, p),
+            verdict_word(pgexp.significant(ma, mb, p)),
             f"Rule: the best of lambda in {{{', '.join(f'{m:g}' for m in mid)}}} against the better of lambda = 0 "
             f"({means[0.0]:.1f}) and lambda = 1 ({means[1.0]:.1f}) on the mean eval return over the last {LAST} iterations, "
             f"Welch's t-test at 5% (undecided if not significant): lambda = {best_mid:g} {ma:.1f} against "

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..config import spec
 from ..learners.pg import PGConfig
-from ..publish.report import Claim
+from ..publish.report import Claim, verdict_word
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import MUJOCO_STATISTICAL, animate_run
@@ -208,7 +208,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     ds = pd.to_numeric(dd["steps to threshold"], errors="coerce")
     return [Claim(
         f"The tuned setting reaches {cfg.threshold:g} within {cfg.budget_steps:,} environment steps (in at least {need} of {len(d)} seeds)",
-        bool(k >= need),
+        verdict_word(bool(k >= need)),
         f"Rule: an evaluation at {cfg.threshold:g} within the budget in at least {need} of {len(d)} fresh seeds: {k}/{len(d)} "
         f"(median steps {steps.median():.0f}). The default got there in {int((ds <= cfg.budget_steps).sum())}/{len(dd)} seeds "
         f"within the budget and in {int(ds.notna().sum())}/{len(dd)} at all (median steps {ds.median():.0f}).",

@@ -13,8 +13,9 @@ import pandas as pd
 from ..config import spec
 from ..learners.pg import PGConfig
 from ..publish.report import Claim
+from ..verdicts import claim_problems, judge
 from ..store.runs import RunResult, RunSpec
-from .common import BIT_FOR_BIT, animate_run, best_of, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+from .common import BIT_FOR_BIT, animate_run, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class Config(GridConfig):
             errs.append("key 'train.baseline' is set per variant; list the variants in 'variants' instead")
         if "rloo" in self.variants and self.train.batch_episodes < 2:
             errs.append("key 'train.batch_episodes' must be >= 2 when 'rloo' is a variant")
-        return errs
+        return errs + claim_problems(self.claims, self.variants, list(CLAIM_METRICS))
 
 
 def specs(cfg: Config) -> list[RunSpec]:
@@ -146,66 +147,41 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     ]
 
 
-def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
-    """The report's four claims, decided from the runs (rules stated in each evidence line)."""
-    out: list[Claim] = []
-    have = set(cfg.variants)
-    by = {v: runs[runs.variant == v] for v in cfg.variants}
-    perfect = cfg.perfect * cfg.perfect_tolerance
-    relapse = {v: nanmean(by[v].relapse_share) for v in cfg.variants}
-    n_perfect = {v: int((by[v].test_mean >= perfect).sum()) for v in cfg.variants}
-    ets = {v: median_inf(by[v].episodes_to_solved) for v in cfg.variants}
-    etc = {v: median_inf(by[v].episodes_to_converged) for v in cfg.variants}
-    conv = cfg.perfect * cfg.converged_fraction
-    baselines = [v for v in cfg.variants if v != "vanilla"]
+#: Per-seed metrics the claims of params may name (columns of :func:`per_run`), with what a run
+#: that never reaches the level counts as.
+CLAIM_METRICS = {
+    "test_mean": "mean return of the test episodes of the kept checkpoint",
+    "relapse (never solved = 1)": "share of episodes after the running mean first reached 'solved' in which it was below "
+                                  "it again; a run that never got there counts as 1",
+    "std after solved (never = whole run)": "standard deviation of the training returns from the first 'solved' on; a run "
+                                            "that never got there: of all its returns",
+    "episodes to converged (never = budget)": "episodes until the running mean first reaches converged_fraction x perfect; "
+                                              "a run that never does counts as the whole budget",
+}
 
-    def fmt(d: dict[str, float], digits: int = 3) -> str:
-        return ", ".join(f"{LABEL[k]} {d[k]:.{digits}f}" if np.isfinite(d[k]) else f"{LABEL[k]} n/a" for k in d)
 
-    if "vanilla" in have and baselines:
-        top_relapse = all(relapse["vanilla"] > relapse[v] or not np.isfinite(relapse[v]) for v in baselines)
-        fewest_perfect = all(n_perfect["vanilla"] < n_perfect[v] for v in baselines)
-        vm = by["vanilla"].test_mean
-        out.append(Claim(
-            "Vanilla REINFORCE is very unstable",
-            bool(top_relapse or fewest_perfect),
-            f"Rule: vanilla has the largest relapse share (share of episodes after the running mean first "
-            f"reached {cfg.solved:g} in which it was below {cfg.solved:g} again) or the fewest seeds testing at "
-            f"{cfg.perfect:g}. Relapse share: {fmt(relapse)}. Seeds at {cfg.perfect:g}: "
-            + ", ".join(f"{LABEL[v]} {n_perfect[v]}/{len(by[v])}" for v in cfg.variants)
-            + f". Vanilla test means range {vm.min():.1f} to {vm.max():.1f}.",
-        ))
-    if baselines:
-        ok = all(n_perfect[v] == len(by[v]) for v in baselines)
-        out.append(Claim(
-            f"Every baseline converges to {cfg.perfect:g}",
-            ok,
-            f"Rule: every seed of every baseline variant tests at >= {perfect:g} (mean of {cfg.train.test_episodes} "
-            "test episodes of the kept checkpoint). "
-            + ", ".join(f"{LABEL[v]} {n_perfect[v]}/{len(by[v])}" for v in baselines) + ".",
-        ))
-    if "value" in have and len(cfg.variants) > 1:
-        samples = {LABEL[v]: pd.to_numeric(by[v].std_after_solved, errors="coerce").fillna(np.inf).to_numpy() for v in cfg.variants}
-        holds, why = best_of(samples, LABEL["value"])
-        out.append(Claim(
-            "The value baseline is the most stable",
-            holds,
-            f"Rule: lowest mean (over seeds) standard deviation of training returns after the running mean first "
-            f"reached {cfg.solved:g}; not holding needs a significant gap (Welch's t-test, 5%). {why}.",
-        ))
-    if "rloo" in have and len(cfg.variants) > 1:
-        budget = float(cfg.train.episodes or np.inf)
-        samples = {LABEL[v]: pd.to_numeric(by[v].episodes_to_converged, errors="coerce").fillna(budget).to_numpy() for v in cfg.variants}
-        holds, why = best_of(samples, LABEL["rloo"])
-        out.append(Claim(
-            "RLOO converges fastest",
-            holds,
-            f"Rule: fewest episodes until the {cfg.train.window}-episode running mean first reaches {conv:g} "
-            f"({cfg.converged_fraction:.0%} of the maximum), mean over seeds (a seed that never does counts as the whole "
-            f"budget); not holding needs a significant gap (Welch's t-test, 5%). {why}. Medians: {fmt(etc, 0)}. "
-            f"To the 'solved' level {cfg.solved:g} (medians): {fmt(ets, 0)}.",
-        ))
+def claim_columns(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """``runs`` with the filled per-seed metrics of :data:`CLAIM_METRICS` (one row per run)."""
+    out = runs.copy()
+    out["relapse (never solved = 1)"] = pd.to_numeric(runs.relapse_share, errors="coerce").fillna(1.0)
+    out["std after solved (never = whole run)"] = pd.to_numeric(runs.std_after_solved, errors="coerce").fillna(runs.std_all)
+    out["episodes to converged (never = budget)"] = pd.to_numeric(runs.episodes_to_converged, errors="coerce").fillna(
+        float(cfg.train.episodes or 0))
     return out
+
+
+def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
+    """The source's claims, decided by the rules in params (:func:`lib.verdicts.judge`, Holm across them)."""
+    data = claim_columns(runs, cfg)
+    ets = {LABEL[v]: median_inf(runs[runs.variant == v].episodes_to_solved) for v in cfg.variants}
+    notes = {
+        "relapse (never solved = 1)": "Seeds at the maximum: " + ", ".join(
+            f"{LABEL[v]} {int((runs[runs.variant == v].test_mean >= cfg.perfect * cfg.perfect_tolerance).sum())}/"
+            f"{int((runs.variant == v).sum())}" for v in cfg.variants) + ".",
+        "episodes to converged (never = budget)": f"Median episodes to the 'solved' level {cfg.solved:g}: "
+            + ", ".join(f"{k} {'never' if not np.isfinite(m) else f'{m:.0f}'}" for k, m in ets.items()) + ".",
+    }
+    return [Claim.judged(v, notes.get(r.metric, "")) for r, v in zip(cfg.claims, judge(cfg.claims, data, cfg.alpha))]
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
