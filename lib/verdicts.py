@@ -43,7 +43,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 VERDICTS = ("holds", "does not hold", "undecided")
-KINDS = ("better", "best", "equivalent", "above")
+KINDS = ("better", "best", "equivalent", "not_better", "above")
+#: kinds decided against a margin with the 1 - 2 alpha interval (one-sided tests)
+MARGIN_KINDS = ("equivalent", "not_better")
 AGGREGATES = ("mean", "median", "iqm")
 
 
@@ -57,7 +59,7 @@ class Rule:
 
     id: str
     claim: str
-    kind: Literal["better", "best", "equivalent", "above"]
+    kind: Literal["better", "best", "equivalent", "not_better", "above"]
     target: str
     metric: str
     others: tuple[str, ...] = ()
@@ -89,8 +91,12 @@ class Rule:
             problems.append(f"kind 'better' compares with one variant, got {len(self.others)} (use 'best' for several)")
         if self.kind == "equivalent" and (self.margin is None or not self.margin > 0):
             problems.append(f"kind 'equivalent' needs a positive margin, got {self.margin!r}")
-        if self.kind != "equivalent" and self.margin is not None:
-            problems.append(f"margin is only for kind 'equivalent', not {self.kind!r}")
+        if self.kind == "not_better" and (self.margin is None or self.margin < 0):
+            problems.append(f"kind 'not_better' needs a margin >= 0, got {self.margin!r}")
+        if self.kind in ("equivalent", "not_better") and len(self.others) != 1:
+            problems.append(f"kind {self.kind!r} compares with one variant, got {len(self.others)}")
+        if self.kind not in MARGIN_KINDS and self.margin is not None:
+            problems.append(f"margin is only for kinds {', '.join(MARGIN_KINDS)}, not {self.kind!r}")
         return problems
 
     def text(self) -> str:
@@ -100,6 +106,10 @@ class Rule:
         if self.kind == "above":
             side = "above" if self.higher_is_better else "below"
             return f"{what} of {self.target} {side} {self.threshold:g}: holds if its interval lies {side} it, does not hold if it lies on the other side"
+        if self.kind == "not_better":
+            better = "higher" if self.higher_is_better else "lower"
+            return (f"{what} ({better} is better), {self.target} against {self.others[0]}: holds if the interval of the "
+                    f"advantage lies below {self.margin:g}, does not hold if it lies above")
         if self.kind == "equivalent":
             return (f"{what}, {self.target} minus {self.others[0]}: holds if the interval of the difference lies inside "
                     f"(-{self.margin:g}, {self.margin:g}), does not hold if it lies outside")
@@ -122,6 +132,7 @@ class Verdict:
 
     id: str
     claim: str
+    kind: str
     verdict: str
     rule: str
     effect: float
@@ -217,13 +228,12 @@ def _p_equivalence(boot: np.ndarray, margin: float) -> float:
     return float(np.mean(boot <= margin) if centre >= margin else np.mean(boot >= -margin))
 
 
-def seeds_to_decide(n: int, effect: float, interval: tuple[float, float], bound: float = 0.0) -> int | None:
+def seeds_to_decide(n: int, interval: tuple[float, float], distance: float) -> int | None:
     """Seeds per variant that would likely decide a rule: the interval's half-width shrinks as
-    1/sqrt(seeds) around ``effect``, and must fall below the distance from ``effect`` to the bound it
-    has to clear (0, or the margin for equivalence). None when that distance is 0."""
+    1/sqrt(seeds), and must fall below ``distance``, from the effect to the bound it has to clear
+    (0, or a margin). None when that distance is 0."""
     half = (interval[1] - interval[0]) / 2
-    distance = abs(abs(effect) - bound) if bound else abs(effect)
-    if distance <= 0 or not math.isfinite(half):
+    if not distance > 0 or not math.isfinite(half):
         return None
     return max(n + 1, math.ceil(n * (half / distance) ** 2))
 
@@ -251,6 +261,9 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
     for r, per in zip(rules, comps):
         if r.kind == "equivalent":
             pvals.append(_p_equivalence(per[r.others[0]][1], r.margin))  # type: ignore[arg-type]
+        elif r.kind == "not_better":
+            b = per[r.others[0]][1]
+            pvals.append(float(np.mean(b >= r.margin) if np.median(b) < r.margin else np.mean(b <= r.margin)))
         else:
             ps = {o: _p_direction(b) for o, (_, b) in per.items()}
             against = [o for o, (_, b) in per.items() if np.median(b) < 0]
@@ -265,7 +278,7 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
         r, per = rules[i], comps[i]
         level_alpha = alpha / (m - rank)
         effects = {o: e for o, (e, _) in per.items()}
-        conf = 1 - 2 * level_alpha if r.kind == "equivalent" else 1 - level_alpha
+        conf = 1 - 2 * level_alpha if r.kind in MARGIN_KINDS else 1 - level_alpha
         intervals = {o: _quantiles(b, conf) for o, (_, b) in per.items()}
         n = min(len(data[k]) for k in (r.target, *r.others))
         if r.kind == "equivalent":
@@ -273,7 +286,12 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
             lo, hi = intervals[o]
             verdict = "holds" if (-r.margin < lo and hi < r.margin) else (  # type: ignore[operator]
                 "does not hold" if (lo > r.margin or hi < -r.margin) else "undecided")  # type: ignore[operator]
-            versus, bound = o, float(r.margin)  # type: ignore[arg-type]
+            versus, distance = o, abs(abs(effects[o]) - float(r.margin))  # type: ignore[arg-type]
+        elif r.kind == "not_better":
+            versus = r.others[0]
+            lo, hi = intervals[versus]
+            verdict = "holds" if hi < r.margin else ("does not hold" if lo > r.margin else "undecided")  # type: ignore[operator]
+            distance = abs(effects[versus] - float(r.margin))  # type: ignore[arg-type]
         else:
             wins = [o for o in per if intervals[o][0] > 0]
             losses = [o for o in per if intervals[o][1] < 0]
@@ -281,16 +299,16 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
             # the decisive comparison: the worst loss, else the closest rival not beaten, else the closest
             pool = losses or [o for o in per if o not in wins] or list(per)
             versus = min(pool, key=lambda o: effects[o])
-            bound = 0.0
+            distance = abs(effects[versus])
         if stopped:
             verdict = "undecided"
         if verdict == "undecided":
             stopped = True
         lo, hi = intervals[versus]
         out[i] = Verdict(
-            id=r.id, claim=r.claim, verdict=verdict, rule=r.text(), effect=effects[versus], interval=(lo, hi), level=conf,
+            id=r.id, claim=r.claim, kind=r.kind, verdict=verdict, rule=r.text(), effect=effects[versus], interval=(lo, hi), level=conf,
             seeds={k: int(len(data[k])) for k in (r.target, *r.others)}, p=pvals[i], versus=versus,
-            seeds_to_decide=seeds_to_decide(n, effects[versus], (lo, hi), bound) if verdict == "undecided" else None,
+            seeds_to_decide=seeds_to_decide(n, (lo, hi), distance) if verdict == "undecided" else None,
             pairs=[{"versus": o, "effect": effects[o], "interval": list(intervals[o])} for o in per],
         )
     return [out[i] for i in range(len(rules))]

@@ -117,15 +117,15 @@ def test_iqm_ignores_an_outlier_seed():
 
 def test_seeds_to_decide_known_answers():
     """Half-width 2 at 10 seeds, distance 1 to clear: 10 * (2/1)^2 = 40 seeds."""
-    assert seeds_to_decide(10, 1.0, (-1.0, 3.0)) == 40
-    assert seeds_to_decide(10, 0.5, (-1.5, 2.5), bound=1.0) == 10 * 16  # equivalence: distance to the margin 0.5
-    assert seeds_to_decide(10, 0.0, (-1.0, 1.0)) is None
+    assert seeds_to_decide(10, (-1.0, 3.0), 1.0) == 40
+    assert seeds_to_decide(10, (-1.5, 2.5), 0.5) == 10 * 16  # e.g. an effect 0.5 from its margin
+    assert seeds_to_decide(10, (-1.0, 1.0), 0.0) is None
 
 
 @pytest.mark.parametrize("bad, words", [
     ({"kind": "greater"}, "kind 'greater'"),
     ({"kind": "equivalent"}, "positive margin"),
-    ({"margin": 1.0}, "only for kind 'equivalent'"),
+    ({"margin": 1.0}, "only for kinds equivalent, not_better"),
     ({"others": ("b", "c")}, "use 'best'"),
     ({"others": ("a",)}, "also among others"),
     ({"aggregate": "mode"}, "aggregate 'mode'"),
@@ -193,3 +193,18 @@ def test_judge_reads_columns_and_refuses_missing_values():
         judge([Rule("c", "x", "better", "a", "ret", others=("b",))], runs)
     with pytest.raises(ValueError, match="no per-run column 'steps'"):
         judge([Rule("c", "x", "better", "a", "steps", others=("b",))], runs)
+
+
+def test_not_better_within_a_margin_both_ways():
+    """"The schedule does not beat the constant": holds when the schedule's advantage is surely below
+    the margin (here it is worse), does not hold when it is surely above, undecided between; the
+    seeds to decide count the distance from the effect to the margin, not to 0."""
+    r = Rule("c", "x", "not_better", "s", "share", others=("k",), margin=0.5)
+    assert decide([r], {"s": SPREAD, "k": 3 + SPREAD})[0].verdict == "holds"
+    assert decide([r], {"s": 3 + SPREAD, "k": SPREAD})[0].verdict == "does not hold"
+    v = decide([r], {"s": 0.5 + SPREAD, "k": SPREAD[::-1]})[0]
+    assert v.verdict == "undecided" and v.level == pytest.approx(0.9)
+    assert v.seeds_to_decide is None  # the effect sits on the margin: no number of seeds decides it
+    w = decide([r], {"s": 1.0 + SPREAD, "k": SPREAD[::-1]})[0]
+    half = (w.interval[1] - w.interval[0]) / 2
+    assert w.verdict == "undecided" and w.seeds_to_decide == max(11, -(-10 * (half / 0.5) ** 2 // 1))

@@ -90,10 +90,14 @@ class Claim:
     @classmethod
     def judged(cls, v: "Verdict", evidence: str = "") -> "Claim":
         """The claim of a :class:`lib.verdicts.Verdict`; ``evidence`` adds what the section wants said."""
-        where = (f"{v.effect:+.3g} against {v.versus} (positive: the claimed direction), {v.level:.1%} interval "
+        sense = {"equivalent": "target minus other", "not_better": "the target's advantage"}.get(v.kind, "positive: as claimed")
+        where = (f"{v.effect:+.3g} against {v.versus} ({sense}), {v.level:.1%} interval "
                  f"[{v.interval[0]:.3g}, {v.interval[1]:.3g}] (Holm)")
         seeds = ", ".join(f"{k} {n}" for k, n in v.seeds.items())
-        more = f"; about {v.seeds_to_decide} seeds per variant would likely decide it" if v.seeds_to_decide else ""
+        more = ""
+        if v.verdict == "undecided":
+            more = (f"; about {v.seeds_to_decide} seeds per variant would likely decide it" if v.seeds_to_decide else
+                    "; the effect sits on the bound, so more seeds would not likely decide it")
         text = f"Rule: {v.rule}. Effect {where}; seeds: {seeds}{more}." + (f" {evidence}" if evidence else "")
         return cls(v.claim, v.verdict, text, rule=v.rule, effect=v.effect, interval=v.interval, level=v.level,
                    seeds=dict(v.seeds), seeds_to_decide=v.seeds_to_decide, id=v.id)

@@ -83,6 +83,30 @@ def run_metrics(r: RunResult, window: int, solved: float, converged: float, perf
     }
 
 
+#: Per-seed metrics of a REINFORCE run that claims may name (columns of :func:`claim_columns`), with
+#: what a run that never reaches the level counts as.
+CLAIM_METRICS = {
+    "test_mean": "mean return of the test episodes of the kept checkpoint",
+    "last_perfect_share": "share of the last episodes of training at the maximum return",
+    "relapse (never solved = 1)": "share of episodes after the running mean first reached 'solved' in which it was below "
+                                  "it again; a run that never got there counts as 1",
+    "std after solved (never = whole run)": "standard deviation of the training returns from the first 'solved' on; a run "
+                                            "that never got there: of all its returns",
+    "episodes to converged (never = budget)": "episodes until the running mean first reaches the 'converged' level; a run "
+                                              "that never does counts as the whole budget",
+}
+
+
+def claim_columns(runs: pd.DataFrame, budget: float) -> pd.DataFrame:
+    """``runs`` (rows of :func:`run_metrics`) with the filled metrics of :data:`CLAIM_METRICS`;
+    ``budget``: the training episodes, for runs that never converge."""
+    out = runs.copy()
+    out["relapse (never solved = 1)"] = pd.to_numeric(runs.relapse_share, errors="coerce").fillna(1.0)
+    out["std after solved (never = whole run)"] = pd.to_numeric(runs.std_after_solved, errors="coerce").fillna(runs.std_all)
+    out["episodes to converged (never = budget)"] = pd.to_numeric(runs.episodes_to_converged, errors="coerce").fillna(budget)
+    return out
+
+
 def episode_curves(results: list[RunResult], variants: Sequence[str], labels: dict[str, str], window: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """label -> (episode numbers (E,), ``window``-episode running mean of training return per seed (S, E))."""
     out = {}

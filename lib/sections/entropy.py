@@ -11,9 +11,10 @@ import pandas as pd
 
 from ..config import spec
 from ..learners.pg import PGConfig
-from ..publish.report import Claim, verdict_word
+from ..publish.report import Claim
+from ..verdicts import claim_problems, judge
 from ..store.runs import RunResult, RunSpec
-from .common import BIT_FOR_BIT, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+from .common import BIT_FOR_BIT, CLAIM_METRICS, claim_columns, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "02_entropy"
@@ -29,7 +30,6 @@ class Config(GridConfig):
     schedule_start: float = spec(0.01, ge=0.0, doc="scheduled alpha at the first update")
     schedule_end: float = spec(0.0001, ge=0.0, doc="scheduled alpha at the last update (linear in between)")
     include_no_bonus: bool = spec(True, doc="also run alpha = 0 (section 01's RLOO runs, reused from the store)")
-    claim_alpha: float = spec(0.01, gt=0.0, doc="the constant the report shows; the claims are decided on it")
     solved: float = spec(195.0, gt=0)
     perfect: float = spec(500.0, gt=0)
     converged_fraction: float = spec(0.95, gt=0, le=1)
@@ -44,11 +44,9 @@ class Config(GridConfig):
             errs.append("keys 'train.entropy_coef*' are set per setting; use 'constants' and 'schedule_*'")
         if any(a <= 0 for a in self.constants):
             errs.append("key 'constants' must hold values > 0 (alpha = 0 is 'include_no_bonus')")
-        if self.claim_alpha not in self.constants:
-            errs.append(f"key 'claim_alpha' ({self.claim_alpha:g}) must be one of 'constants'")
         if self.train.episodes is not None and self.last_episodes > self.train.episodes:
             errs.append("key 'last_episodes' must not exceed 'train.episodes'")
-        return errs
+        return errs + claim_problems(self.claims, list(settings(self)), list(CLAIM_METRICS))
 
 
 def settings(cfg: Config) -> dict[str, tuple[str, float, float | None]]:
@@ -149,44 +147,18 @@ def best_constant(runs: pd.DataFrame, cfg: Config) -> float:
 
 
 def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
-    out: list[Claim] = []
+    """The source's claims, decided by the rules in params (:func:`lib.verdicts.judge`, Holm across them)."""
     conv = cfg.perfect * cfg.converged_fraction
-    stats = {}
-    for v in settings(cfg):
-        d = runs[runs.variant == v]
-        stats[v] = (median_inf(d.episodes_to_converged), float(d.last_perfect_share.mean()))
     lab = labels(cfg)
 
     def line(v: str) -> str:
-        e, s = stats[v]
-        return f"{lab[v]}: {e:.0f} episodes to {conv:g}, {s:.3f} of the last {cfg.last_episodes} at {cfg.perfect:g}"
+        d = runs[runs.variant == v]
+        return (f"{lab[v]}: median {median_inf(d.episodes_to_converged):.0f} episodes to {conv:g}, "
+                f"{float(d.last_perfect_share.mean()):.3f} of the last {cfg.last_episodes} at {cfg.perfect:g}")
 
-    if cfg.include_no_bonus:
-        a = f"alpha_{cfg.claim_alpha:g}"
-        slower = stats[a][0] > stats["alpha_0"][0]
-        steadier = stats[a][1] > stats["alpha_0"][1]
-        per_alpha = "; ".join(line(f"alpha_{x:g}") for x in cfg.constants)
-        out.append(Claim(
-            "The entropy bonus slows convergence but steadies the end of training",
-            verdict_word(bool(slower and steadier)),
-            f"Rule, for the report's alpha = {cfg.claim_alpha:g} against no bonus: more episodes (median over seeds) until "
-            f"the running mean reaches {conv:g}, and a larger share of the last {cfg.last_episodes} episodes at "
-            f"{cfg.perfect:g}. {line('alpha_0')}; {line(a)} (slower: {'yes' if slower else 'no'}, steadier: "
-            f"{'yes' if steadier else 'no'}). All constants: {per_alpha}. For the kept checkpoints, the within-run "
-            f"test standard deviation is {runs[runs.variant == 'alpha_0'].test_std.mean():.1f} without the bonus and "
-            f"{runs[runs.variant == a].test_std.mean():.1f} with alpha = {cfg.claim_alpha:g}.",
-        ))
-    best = best_constant(runs, cfg)
-    b = f"alpha_{best:g}"
-    faster = stats["scheduled"][0] < stats[b][0]
-    steadier = stats["scheduled"][1] > stats[b][1]
-    out.append(Claim(
-        "The linear schedule does not beat the constant coefficient",
-        verdict_word(not (faster and steadier)),
-        f"Rule: the schedule beats the best constant (alpha = {best:g}, best by end stability) only if it is both faster "
-        f"to {conv:g} and steadier at the end. {line('scheduled')}; {line(b)}.",
-    ))
-    return out
+    data = claim_columns(runs, float(cfg.train.episodes or 0))
+    every = "All settings: " + "; ".join(line(v) for v in settings(cfg)) + "."
+    return [Claim.judged(v, every if i == 0 else "") for i, v in enumerate(judge(cfg.claims, data, cfg.alpha))]
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:

@@ -15,7 +15,7 @@ from ..learners.pg import PGConfig
 from ..publish.report import Claim
 from ..verdicts import claim_problems, judge
 from ..store.runs import RunResult, RunSpec
-from .common import BIT_FOR_BIT, animate_run, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+from .common import BIT_FOR_BIT, CLAIM_METRICS, animate_run, claim_columns, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
@@ -147,32 +147,9 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     ]
 
 
-#: Per-seed metrics the claims of params may name (columns of :func:`per_run`), with what a run
-#: that never reaches the level counts as.
-CLAIM_METRICS = {
-    "test_mean": "mean return of the test episodes of the kept checkpoint",
-    "relapse (never solved = 1)": "share of episodes after the running mean first reached 'solved' in which it was below "
-                                  "it again; a run that never got there counts as 1",
-    "std after solved (never = whole run)": "standard deviation of the training returns from the first 'solved' on; a run "
-                                            "that never got there: of all its returns",
-    "episodes to converged (never = budget)": "episodes until the running mean first reaches converged_fraction x perfect; "
-                                              "a run that never does counts as the whole budget",
-}
-
-
-def claim_columns(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """``runs`` with the filled per-seed metrics of :data:`CLAIM_METRICS` (one row per run)."""
-    out = runs.copy()
-    out["relapse (never solved = 1)"] = pd.to_numeric(runs.relapse_share, errors="coerce").fillna(1.0)
-    out["std after solved (never = whole run)"] = pd.to_numeric(runs.std_after_solved, errors="coerce").fillna(runs.std_all)
-    out["episodes to converged (never = budget)"] = pd.to_numeric(runs.episodes_to_converged, errors="coerce").fillna(
-        float(cfg.train.episodes or 0))
-    return out
-
-
 def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
     """The source's claims, decided by the rules in params (:func:`lib.verdicts.judge`, Holm across them)."""
-    data = claim_columns(runs, cfg)
+    data = claim_columns(runs, float(cfg.train.episodes or 0))
     ets = {LABEL[v]: median_inf(runs[runs.variant == v].episodes_to_solved) for v in cfg.variants}
     notes = {
         "relapse (never solved = 1)": "Seeds at the maximum: " + ", ".join(
