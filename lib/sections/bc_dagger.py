@@ -15,7 +15,8 @@ from ..config import spec
 from ..data.experts import read_metadata
 from ..learners.imitation import DemoConfig, ImitationConfig
 from ..publish.plots import PALETTE, save
-from ..publish.report import Claim, verdict_word
+from ..publish.report import Claim
+from ..verdicts import claim_problems, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import BIT_FOR_BIT
@@ -39,8 +40,6 @@ class Config(GridConfig):
     methods: tuple[Method, ...] = spec(("bc", "dagger"))
     perfect: float = spec(500.0, gt=0)
     perfect_tolerance: float = spec(0.99, gt=0, le=1)
-    decent: float = spec(195.0, gt=0, doc="'decent' = a test mean at least this")
-    slight: float = spec(100.0, gt=0, doc="a drop in mean test return smaller than this counts as slight")
     perfect_temperature: float = spec(1.0, gt=0, doc="the expert's temperature in the perfect setting (only episodes "
                                       "that reach the time limit are kept)")
     imperfect_temperature: float = spec(2.0, gt=0, doc="the expert's temperature in the imperfect setting (every "
@@ -61,7 +60,7 @@ class Config(GridConfig):
                         "'settings', 'dagger_rounds' and the temperatures")
         if self.imitation.head.head != "categorical":
             errs.append("key 'imitation.head.head' must be categorical (CartPole's actions are discrete)")
-        return errs
+        return errs + claim_problems(self.claims, claim_variants(self), list(CLAIM_METRICS))
 
 
 def variant(setting: str, method: str, n: int) -> str:
@@ -189,49 +188,34 @@ def _point(runs: pd.DataFrame, setting: str, method: str, n: int | None = None) 
     return d if n is None else d[d.n == n]
 
 
+#: Per-seed metrics claims may name.
+CLAIM_METRICS = {"test_mean": "mean return of the test episodes"}
+
+
+def claim_variants(cfg: Config) -> list[str]:
+    """The names claims use: ``<setting>_<method>_n<n>`` for a point of the grid, and
+    ``<setting>_<method>_all`` for a seed's mean over every n."""
+    points = [variant(s, m, n) for s, m, n in grid(cfg)]
+    return points + [f"{s}_{m}_all" for s in cfg.settings for m in cfg.methods]
+
+
+def claim_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, seed) of :func:`claim_variants`: the grid's runs, and each seed's mean
+    over n per setting and method."""
+    points = runs.assign(variant=[variant(s, m, n) for s, m, n in zip(runs.setting, runs.method, runs.n)])
+    pooled = runs.groupby(["setting", "method", "seed"], sort=False).test_mean.mean().reset_index()
+    pooled["variant"] = [f"{s}_{m}_all" for s, m in zip(pooled.setting, pooled.method)]
+    return pd.concat([points[["variant", "seed", "test_mean"]], pooled[["variant", "seed", "test_mean"]]], ignore_index=True)
+
+
 def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
-    out: list[Claim] = []
-    top = cfg.perfect * cfg.perfect_tolerance
-    have = lambda s, m: s in cfg.settings and m in cfg.methods  # noqa: E731
-    if have("perfect", "bc"):
-        means = _point(runs, "perfect", "bc").groupby("n").test_mean.mean()
-        decent = bool(means.max() >= cfg.decent)
-        not_perfect = bool((means < top).any())
-        out.append(Claim(
-            "With a perfect expert, behaviour cloning is decent but not perfect",
-            verdict_word(decent and not_perfect),
-            f"Rule: BC's mean test return reaches {cfg.decent:g} at some n (decent) and is below {top:g} at some n "
-            f"(not perfect). BC by n: " + ", ".join(f"n={n}: {v:.1f}" for n, v in means.items()) + ".",
-        ))
-    if have("perfect", "dagger"):
-        n0 = min(cfg.ns)
-        d = _point(runs, "perfect", "dagger", n0)
-        out.append(Claim(
-            "DAgger is perfect from a single trajectory",
-            verdict_word(bool(n0 == 1 and (d.test_mean >= top).all())),
-            f"Rule: every seed of DAgger with n = 1 tests at >= {top:g}. n = {n0}: "
-            f"{int((d.test_mean >= top).sum())}/{len(d)} seeds, mean {d.test_mean.mean():.1f}.",
-        ))
-    if have("perfect", "bc") and have("imperfect", "bc"):
-        p = _point(runs, "perfect", "bc").test_mean.mean()
-        q = _point(runs, "imperfect", "bc").test_mean.mean()
-        drop = p - q
-        out.append(Claim(
-            "An imperfect expert makes behaviour cloning slightly worse",
-            verdict_word(bool(0 < drop < cfg.slight)),
-            f"Rule: BC's test return averaged over all n and seeds is lower with the imperfect expert, by less than "
-            f"{cfg.slight:g}. Perfect {p:.1f}, imperfect {q:.1f} (drop {drop:.1f}).",
-        ))
-    if have("imperfect", "dagger"):
-        means = _point(runs, "imperfect", "dagger").groupby("n").test_mean.mean()
-        worst = _point(runs, "imperfect", "dagger").test_mean.min()
-        out.append(Claim(
-            "An imperfect expert does not hurt DAgger at all",
-            verdict_word(bool(worst >= top)),
-            f"Rule: every seed at every n tests at >= {top:g} with the imperfect expert, as with the perfect one. "
-            f"DAgger (imperfect) by n: " + ", ".join(f"n={n}: {v:.1f}" for n, v in means.items()) + f"; worst seed {worst:.1f}.",
-        ))
-    return out
+    """The source's claims, decided by the rules in params (:func:`lib.verdicts.judge`, Holm across them)."""
+    means = runs.groupby(["setting", "method", "n"], sort=False).test_mean.mean()
+    by_n = "Mean test return by point: " + "; ".join(
+        f"{s} {METHOD_LABEL[m]}: " + ", ".join(f"n={n} {means[(s, m, n)]:.1f}" for n in cfg.ns)
+        for s in cfg.settings for m in cfg.methods) + "."
+    verdicts = judge(cfg.claims, claim_table(runs), cfg.alpha)
+    return [Claim.judged(v, by_n if i == 0 else "") for i, v in enumerate(verdicts)]
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
