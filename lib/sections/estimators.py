@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..config import spec
-from ..publish.report import Claim, verdict_word
+from ..publish.report import Claim
+from ..verdicts import Verdict, claim_problems, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import BIT_FOR_BIT
@@ -36,6 +37,7 @@ class Config(GridConfig):
             need |= {n.replace("cartpole", "cartpole_lb") for n in need}
             if not need <= names:
                 errs.append(f"key 'experiments' must include the eight --exp_name of experiment 1: {', '.join(sorted(need))}")
+            errs += claim_problems(self.claims, sorted(names), list(CLAIM_METRICS))
         return errs
 
 
@@ -91,54 +93,47 @@ def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return pgexp.table(runs, list(pgexp.experiments(cfg.experiments)), cfg.threshold, last=LAST)
 
 
-def answers(runs: pd.DataFrame, cfg: Config) -> str:
-    """The assignment's four questions, answered from the runs (area under the eval curve = its mean over training)."""
-    col = "mean over training"
-    lines = []
-    for pre, size in (("cartpole", "small batch"), ("cartpole_lb", "large batch")):
-        ma, mb, p = pgexp.compare(runs, f"{pre}_rtg", pre, col)
-        lines.append(pgexp.verdict_text("reward-to-go", "trajectory return", ma, mb, p, f"{size}, no normalisation"))
-    q1 = "; ".join(lines)
-    lines = []
-    for pre, size in (("cartpole", "small"), ("cartpole_lb", "large")):
-        for rtg in ("", "_rtg"):
-            ma, mb, p = pgexp.compare(runs, f"{pre}{rtg}_na", f"{pre}{rtg}", col)
-            lines.append(pgexp.verdict_text("with -na", "without", ma, mb, p, f"{size} batch{', rtg' if rtg else ''}"))
-    q3 = "; ".join(lines)
-    lines = []
+#: Per-seed metrics claims may name (columns of :func:`lib.sections.pgexp.per_run`).
+CLAIM_METRICS = {
+    "mean over training": "the mean eval return over all iterations (the area under the eval curve)",
+    f"last {LAST} mean": f"the mean eval return over the last {LAST} iterations",
+    "best": "the best eval return of the run",
+    "reached": "1 if an evaluation reached the threshold, else 0",
+}
+
+
+def _said(verdicts: dict[str, "Verdict"], *ids: str) -> str:
+    """The verdicts of ``ids`` in a sentence each: claim, verdict, effect and interval."""
+    out = []
+    for i in ids:
+        v = verdicts.get(i)
+        if v is not None:
+            out.append(f"*{v.claim}*: **{v.verdict}** (effect {v.effect:+.1f}, interval [{v.interval[0]:.1f}, "
+                       f"{v.interval[1]:.1f}])")
+    return "; ".join(out) if out else "no claim in params decides it"
+
+
+def answers(runs: pd.DataFrame, cfg: Config, verdicts: dict[str, "Verdict"]) -> str:
+    """The assignment's four questions, answered by the section's verdicts (rules in params/claims)."""
     b_small, b_large = batch_sizes(cfg)
-    for suffix in ("", "_rtg", "_na", "_rtg_na"):
-        ma, mb, p = pgexp.compare(runs, f"cartpole_lb{suffix}", f"cartpole{suffix}", "best")
-        lines.append(pgexp.verdict_text(f"-b {b_large}", f"-b {b_small}", ma, mb, p, f"best eval return{', ' + suffix[1:].replace('_', ' + ') if suffix else ''}"))
     steps = runs.groupby(runs.variant.str.contains("_lb"))["steps to threshold"].median()
-    q4 = "; ".join(lines) + (
-        f". Environment steps to the first evaluation at {cfg.threshold:g} (median over the runs that got there): "
-        f"small batches {steps.get(False, float('nan')):.0f}, large batches {steps.get(True, float('nan')):.0f}."
-    )
     return (
-        f"1. **Trajectory return or reward-to-go, without normalisation?** Mean eval return over training: {q1}.\n"
+        f"1. **Trajectory return or reward-to-go, without normalisation?** "
+        f"{_said(verdicts, 'rtg_helps_small', 'rtg_helps_large')}.\n"
         f"2. **Why is one preferred?** Reward-to-go drops the rewards earned before an action, which that action "
         f"cannot have caused: the estimate keeps its expectation and loses the variance those rewards add, so "
         f"the same batch gives a less noisy gradient. The comparison above is the measured effect on CartPole.\n"
-        f"3. **Did advantage normalisation help?** Mean eval return over training: {q3}.\n"
+        f"3. **Did advantage normalisation help?** "
+        f"{_said(verdicts, 'na_helps_small', 'na_helps_small_rtg', 'na_helps_large', 'na_helps_large_rtg')}.\n"
         f"4. **Did the batch size matter?** Per iteration, -b {b_large} sees {b_large / b_small:.3g} times the data "
-        f"of -b {b_small}: {q4}"
+        f"of -b {b_small}: {_said(verdicts, 'large_batch', 'large_batch_rtg', 'large_batch_na', 'large_batch_rtg_na')}. "
+        f"Environment steps to the first evaluation at {cfg.threshold:g} (median over the runs that got there): "
+        f"small batches {steps.get(False, float('nan')):.0f}, large batches {steps.get(True, float('nan')):.0f}."
     )
 
 
-def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
-    out = []
-    for large, size in ((False, "small"), (True, "large")):
-        d = runs[runs.variant.str.contains("_lb") == large]
-        best = d.groupby("variant")[f"last {LAST} mean"].mean().idxmax()
-        b = d[d.variant == best]
-        out.append(Claim(
-            f"The best configuration reaches {cfg.threshold:g} with the {size} batch in most seeds",
-            verdict_word(bool(b.reached.sum() * 2 > len(b))),
-            f"Rule: the experiment with the best mean eval return over its last {LAST} iterations ({best}) has an "
-            f"evaluation at {cfg.threshold:g} in more than half of its seeds: {int(b.reached.sum())}/{len(b)}.",
-        ))
-    return out
+def claim_table(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs.assign(reached=runs.reached.astype(float))
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
@@ -156,6 +151,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
     tab = table(runs, cfg)
-    return SectionResult(table=tab, claims=claims(runs, cfg), figures=figures(results, cfg, out_dir),
+    verdicts = judge(cfg.claims, claim_table(runs), cfg.alpha)
+    return SectionResult(table=tab, claims=[Claim.judged(v) for v in verdicts], figures=figures(results, cfg, out_dir),
                          regression=regression_values(runs, cfg), headline=headline(tab, cfg),
-                         text={"answers": answers(runs, cfg)})
+                         text={"answers": answers(runs, cfg, {v.id: v for v in verdicts})})
