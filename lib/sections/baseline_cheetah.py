@@ -11,7 +11,8 @@ import pandas as pd
 from ..config import spec
 from ..data.envs import max_episode_steps
 from ..publish.plots import save
-from ..publish.report import Claim, verdict_word
+from ..publish.report import Claim
+from ..verdicts import Verdict, claim_problems, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import MUJOCO_STATISTICAL
@@ -39,6 +40,7 @@ class Config(GridConfig):
             for key in ("no_baseline", "baseline"):
                 if getattr(self, key) not in names:
                     errs.append(f"key '{key}' ({getattr(self, key)!r}) is not an --exp_name in 'experiments'")
+            errs += claim_problems(self.claims, sorted(names), list(CLAIM_METRICS))
         return errs
 
 
@@ -95,52 +97,34 @@ def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return pgexp.table(runs, list(pgexp.experiments(cfg.experiments)), cfg.threshold, last=LAST)
 
 
-def answers(runs: pd.DataFrame, cfg: Config) -> str:
-    """Effect of a weaker baseline (fewer gradient steps, lower lr) on its loss and on the policy."""
+#: Per-seed metrics claims may name (columns of :func:`lib.sections.pgexp.per_run`).
+CLAIM_METRICS = {
+    f"last {LAST} mean": f"the mean eval return over the last {LAST} iterations",
+    "final": "the eval return of the last iteration",
+    "final baseline loss": "the value baseline's loss at the last iteration",
+}
+
+
+def answers(cfg: Config, verdicts: list[Verdict]) -> str:
+    """What a weaker baseline (fewer gradient steps, lower lr) and -na did, from the verdicts of the
+    claims that compare another baselined experiment with ``cfg.baseline``."""
     exps = pgexp.experiments(cfg.experiments)
     base = exps[cfg.baseline]
     lines = []
     for name, c in exps.items():
-        if name == cfg.baseline or c.baseline != "value" or c.normalize_advantages:
+        if name in (cfg.baseline, cfg.no_baseline):
             continue
         what = []
         if c.value_steps != base.value_steps:
             what.append(f"-bgs {c.value_steps} instead of {base.value_steps}")
         if c.value_lr != base.value_lr:
             what.append(f"-blr {c.value_lr:g} instead of {base.value_lr:g}")
-        la, lb, pl = pgexp.compare(runs, name, cfg.baseline, "final baseline loss")
-        ea, eb, pe = pgexp.compare(runs, name, cfg.baseline, f"last {LAST} mean")
-        lines.append(
-            f"- **{name}** ({', '.join(what) or 'same baseline'}): (a) final baseline loss {la:.1f} against {lb:.1f} "
-            f"(Welch p = {pl:.2f}); (b) eval return over the last {LAST} iterations {ea:.1f} against {eb:.1f} (p = {pe:.2f})."
-        )
-    na = [n for n, c in exps.items() if c.normalize_advantages]
-    for name in na:
-        ea, eb, pe = pgexp.compare(runs, name, cfg.baseline, f"last {LAST} mean")
-        lines.append(f"- **{name}** (`-na` added): eval return over the last {LAST} iterations {ea:.1f} against {eb:.1f} (p = {pe:.2f}).")
+        if c.normalize_advantages and not base.normalize_advantages:
+            what.append("-na added")
+        said = [f"*{v.claim}*: **{v.verdict}** (effect {v.effect:+.1f}, interval [{v.interval[0]:.1f}, {v.interval[1]:.1f}])"
+                for v in verdicts if name in (v.versus, *v.seeds) and cfg.baseline in v.seeds]
+        lines.append(f"- **{name}** ({', '.join(what) or 'same baseline'}): " + ("; ".join(said) or "no claim in params compares it") + ".")
     return "\n".join(lines)
-
-
-def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
-    d = runs[runs.variant == cfg.baseline]
-    above = int((d.final > cfg.threshold).sum())
-    nb = runs[runs.variant == cfg.no_baseline]
-    ma, mb, p = pgexp.compare(runs, cfg.baseline, cfg.no_baseline, f"last {LAST} mean")
-    return [
-        Claim(
-            f"The baselined run ends above {cfg.threshold:g} average eval return (in most seeds)",
-            verdict_word(bool(above * 2 > len(d))),
-            f"Rule: final Eval_AverageReturn above {cfg.threshold:g} in more than half of the seeds: {above}/{len(d)} "
-            f"(finals: {', '.join(f'{x:.0f}' for x in d.final)}). Without baseline: "
-            f"{int((nb.final > cfg.threshold).sum())}/{len(nb)}.",
-        ),
-        Claim(
-            "The baseline helps",
-            verdict_word(pgexp.significant(ma, mb, p)),
-            f"Rule: eval return over the last {LAST} iterations, baseline against none, Welch's t-test at 5% "
-            f"(undecided if not significant): {ma:.1f} against {mb:.1f}, p = {p:.3f}.",
-        ),
-    ]
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
@@ -158,6 +142,9 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
 def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
     """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
-    return SectionResult(table=table(runs, cfg), claims=claims(runs, cfg), figures=figures(results, cfg, out_dir),
-                         regression=regression_values(runs, cfg), headline=headline(runs, cfg),
-                         text={"answers": answers(runs, cfg)})
+    verdicts = judge(cfg.claims, runs, cfg.alpha)
+    d = runs[runs.variant == cfg.baseline]
+    finals = f"Final eval returns of {cfg.baseline}: {', '.join(f'{x:.0f}' for x in d.final)}."
+    return SectionResult(table=table(runs, cfg), claims=[Claim.judged(v, finals if i == 0 else "") for i, v in enumerate(verdicts)],
+                         figures=figures(results, cfg, out_dir), regression=regression_values(runs, cfg),
+                         headline=headline(runs, cfg), text={"answers": answers(cfg, verdicts)})
