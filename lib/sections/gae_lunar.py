@@ -11,7 +11,8 @@ import pandas as pd
 from ..config import spec
 from ..data.envs import resolve_env_id
 from ..learners.pg import PGConfig
-from ..publish.report import Claim, verdict_word
+from ..publish.report import Claim
+from ..verdicts import claim_problems, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import BIT_FOR_BIT, animate_run
@@ -40,7 +41,7 @@ class Config(GridConfig):
             errs.append("key 'command' must leave out --gae_lambda and --exp_name (the sweep adds them)")
         if any(not 0 <= x <= 1 for x in self.lambdas) or len(set(self.lambdas)) != len(self.lambdas):
             errs.append("key 'lambdas' must hold distinct values in [0, 1]")
-        return errs
+        return errs + claim_problems(self.claims, [exp_name(lam) for lam in self.lambdas], list(CLAIM_METRICS))
 
 
 def exp_name(lam: float) -> str:
@@ -64,7 +65,9 @@ def describe(cfg: Config) -> str:
         f"- **Environment**: `{c.env_id}` (gymnasium 1.x: `{resolve_env_id(c.env_id)}`, discrete actions), episodes cut at "
         f"{c.max_episode_steps} steps. **Noisy actions**: each action the agent chooses is replaced, with probability "
         f"{c.action_noise_prob:g}, by one drawn uniformly from the {pgexp.action_count(c.env_id)} actions (the agent learns from the action it chose; "
-        f"the noise belongs to the environment, with its own random stream).\n"
+        f"the noise belongs to the environment, with its own random stream). **This noise is ours**: the assignment "
+        f"describes noisy actions but its command has no such flag; `--action_noise_prob` is a parameter of this "
+        f"workbook, and 0 turns it off.\n"
         f"- **Learner**: categorical MLP {list(c.hidden)}, Adam lr {c.lr:g}, discount {c.gamma:g}, reward-to-go, value "
         f"baseline (lr {c.value_lr:g}, {c.value_steps} steps per iteration), {c.iterations} iterations of >= "
         f"{c.batch_steps} steps, evaluation of >= {c.eval_steps} steps per iteration.\n"
@@ -114,32 +117,21 @@ def answers(runs: pd.DataFrame, cfg: Config) -> str:
     return text
 
 
+#: Per-seed metrics claims may name (columns of :func:`lib.sections.pgexp.per_run`).
+CLAIM_METRICS = {
+    f"last {LAST} mean": f"the mean eval return over the last {LAST} iterations",
+    "reached": "1 if an evaluation reached the threshold, else 0",
+}
+
+
 def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
-    means = {lam: float(runs[runs.variant == exp_name(lam)][f"last {LAST} mean"].mean()) for lam in cfg.lambdas}
-    best = max(means, key=means.get)
-    d = runs[runs.variant == exp_name(best)]
+    """The source's claims, decided by the rules in params (:func:`lib.verdicts.judge`, Holm across them)."""
     reach = {lam: int(runs[runs.variant == exp_name(lam)].reached.sum()) for lam in cfg.lambdas}
-    out = [Claim(
-        f"The best lambda reaches an average return of {cfg.threshold:g} at least once (in most seeds)",
-        verdict_word(bool(d.reached.sum() * 2 > len(d))),
-        f"Rule: the lambda with the best mean eval return over the last {LAST} iterations (lambda = {best:g}) has an "
-        f"evaluation at or above {cfg.threshold:g} in more than half of its seeds: {reach[best]}/{len(d)}. "
-        f"Seeds reaching it, per lambda: " + ", ".join(f"{lam:g}: {reach[lam]}" for lam in cfg.lambdas) + ".",
-    )]
-    if 0.0 in means and 1.0 in means and len(means) > 2:
-        mid = [lam for lam in cfg.lambdas if 0 < lam < 1]
-        best_mid = max(mid, key=means.get)
-        best_end = max((0.0, 1.0), key=means.get)
-        ma, mb, p = pgexp.compare(runs, exp_name(best_mid), exp_name(best_end), f"last {LAST} mean")
-        out.append(Claim(
-            "An intermediate lambda beats both extremes",
-            verdict_word(pgexp.significant(ma, mb, p)),
-            f"Rule: the best of lambda in {{{', '.join(f'{m:g}' for m in mid)}}} against the better of lambda = 0 "
-            f"({means[0.0]:.1f}) and lambda = 1 ({means[1.0]:.1f}) on the mean eval return over the last {LAST} iterations, "
-            f"Welch's t-test at 5% (undecided if not significant): lambda = {best_mid:g} {ma:.1f} against "
-            f"lambda = {best_end:g} {mb:.1f}, p = {p:.3f}.",
-        ))
-    return out
+    n = {lam: int((runs.variant == exp_name(lam)).sum()) for lam in cfg.lambdas}
+    said = (f"Seeds with an evaluation at or above {cfg.threshold:g}, per lambda: "
+            + ", ".join(f"{lam:g}: {reach[lam]}/{n[lam]}" for lam in cfg.lambdas) + ".")
+    verdicts = judge(cfg.claims, runs.assign(reached=runs.reached.astype(float)), cfg.alpha)
+    return [Claim.judged(v, said if i == 0 else "") for i, v in enumerate(verdicts)]
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
