@@ -195,17 +195,55 @@ def _stream(seed: int, *names: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32("/".join(names).encode())]).generate_state(1)[0])
 
 
-def _comparisons(r: Rule, data: Mapping[str, np.ndarray], n_boot: int, seed: int) -> dict[str, tuple[float, np.ndarray]]:
-    """Each comparison of rule ``r``: rival (a variant, or the threshold as a string) -> (effect,
-    bootstrap distribution (n_boot,) of the effect), signed so that positive is the claimed side."""
+@dataclass(frozen=True)
+class _Comparison:
+    """One comparison of a rule, signed so that positive is the claimed side: the ``effect``, and
+    either a bootstrap distribution (``boot``) of it or, for a share of seeds against a threshold,
+    the counts of an exact binomial (Clopper-Pearson) interval."""
+
+    effect: float
+    boot: np.ndarray | None = None
+    successes: int = 0
+    trials: int = 0
+    threshold: float = 0.0
+    sign: float = 1.0
+
+    def interval(self, conf: float) -> tuple[float, float]:
+        if self.boot is not None:
+            return _quantiles(self.boot, conf)
+        ci = _st.binomtest(self.successes, self.trials).proportion_ci(conf, method="exact")
+        ends = sorted((self.sign * (ci.low - self.threshold), self.sign * (ci.high - self.threshold)))
+        return float(ends[0]), float(ends[1])
+
+    def p(self) -> float:
+        """Two-sided p-value of the effect against 0."""
+        if self.boot is not None:
+            return _p_direction(self.boot)
+        return float(_st.binomtest(self.successes, self.trials, self.threshold).pvalue)
+
+    def centre(self) -> float:
+        return float(np.median(self.boot)) if self.boot is not None else self.effect
+
+
+def _binary(x: np.ndarray) -> bool:
+    return bool(np.isin(x, (0.0, 1.0)).all())
+
+
+def _comparisons(r: Rule, data: Mapping[str, np.ndarray], n_boot: int, seed: int) -> dict[str, _Comparison]:
+    """Each comparison of rule ``r``: rival (a variant, or the threshold as a string) -> its
+    :class:`_Comparison`. A mean of a 0/1 metric against a threshold (a share of seeds) gets the exact
+    binomial interval: the bootstrap of a share of 10 out of 10 is the point 1, which overstates what
+    ten seeds show."""
     f = _agg(r.aggregate)
-    sign = 1.0 if (r.higher_is_better or r.kind == "equivalent") else -1.0
+    sign = 1.0 if (r.higher_is_better or r.kind in MARGIN_KINDS) else -1.0
     x = data[r.target]
     if r.kind == "above":
         t = float(r.threshold)  # type: ignore[arg-type]
+        if r.aggregate == "mean" and _binary(x) and 0 < t < 1:
+            return {f"{t:g}": _Comparison(sign * (float(x.mean()) - t), successes=int(x.sum()), trials=len(x), threshold=t, sign=sign)}
         boot = _boot_one(x, r.aggregate, n_boot, _stream(seed, r.id))
-        return {f"{t:g}": (sign * (float(f(x)) - t), sign * (boot - t))}
-    return {o: (sign * float(f(x) - f(data[o])), sign * _boot_diff(x, data[o], r.aggregate, n_boot, _stream(seed, r.id, o)))
+        return {f"{t:g}": _Comparison(sign * (float(f(x)) - t), sign * (boot - t))}
+    return {o: _Comparison(sign * float(f(x) - f(data[o])), sign * _boot_diff(x, data[o], r.aggregate, n_boot, _stream(seed, r.id, o)))
             for o in r.others}
 
 
@@ -260,13 +298,13 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
     pvals: list[float] = []
     for r, per in zip(rules, comps):
         if r.kind == "equivalent":
-            pvals.append(_p_equivalence(per[r.others[0]][1], r.margin))  # type: ignore[arg-type]
+            pvals.append(_p_equivalence(per[r.others[0]].boot, r.margin))  # type: ignore[arg-type]
         elif r.kind == "not_better":
-            b = per[r.others[0]][1]
+            b = per[r.others[0]].boot
             pvals.append(float(np.mean(b >= r.margin) if np.median(b) < r.margin else np.mean(b <= r.margin)))
         else:
-            ps = {o: _p_direction(b) for o, (_, b) in per.items()}
-            against = [o for o, (_, b) in per.items() if np.median(b) < 0]
+            ps = {o: c.p() for o, c in per.items()}
+            against = [o for o, c in per.items() if c.centre() < 0]
             # intersection-union: "best" needs every comparison; "not best" needs one
             pvals.append(min(ps[o] for o in against) if against else max(ps.values()))
 
@@ -277,9 +315,9 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
     for rank, i in enumerate(order):
         r, per = rules[i], comps[i]
         level_alpha = alpha / (m - rank)
-        effects = {o: e for o, (e, _) in per.items()}
+        effects = {o: c.effect for o, c in per.items()}
         conf = 1 - 2 * level_alpha if r.kind in MARGIN_KINDS else 1 - level_alpha
-        intervals = {o: _quantiles(b, conf) for o, (_, b) in per.items()}
+        intervals = {o: c.interval(conf) for o, c in per.items()}
         n = min(len(data[k]) for k in (r.target, *r.others))
         if r.kind == "equivalent":
             o = r.others[0]

@@ -151,11 +151,12 @@ def test_a_verdict_does_not_depend_on_the_other_claims_order():
 
 
 def test_above_a_threshold_both_ways_and_on_capped_data():
-    """"Every seed reaches 500" read as: the share of seeds at 500 is above 0.8. Ten of ten: holds;
-    two of ten: does not hold; lower-is-better thresholds flip. Red for: a one-sided threshold rule."""
-    at_cap = np.ones(10)
-    (v,) = decide([Rule("c", "x", "above", "a", "share at 500", threshold=0.8)], {"a": at_cap})
-    assert v.verdict == "holds" and v.effect == pytest.approx(0.2) and v.interval == (pytest.approx(0.2), pytest.approx(0.2))
+    """Ten seeds testing at the cap of 500 are above 495 (the bootstrap interval is the point 5);
+    two of ten seeds at 500 is not a share above 0.8; lower-is-better thresholds flip. Red for: a
+    one-sided threshold rule."""
+    at_cap = np.full(10, 500.0)
+    (v,) = decide([Rule("c", "x", "above", "a", "test mean", threshold=495)], {"a": at_cap})
+    assert v.verdict == "holds" and v.effect == pytest.approx(5.0) and v.interval == (pytest.approx(5.0), pytest.approx(5.0))
     few = np.array([1.0, 1] + [0] * 8)
     (v,) = decide([Rule("c", "x", "above", "a", "share at 500", threshold=0.8)], {"a": few})
     assert v.verdict == "does not hold" and v.versus == "0.8"
@@ -208,3 +209,16 @@ def test_not_better_within_a_margin_both_ways():
     w = decide([r], {"s": 1.0 + SPREAD, "k": SPREAD[::-1]})[0]
     half = (w.interval[1] - w.interval[0]) / 2
     assert w.verdict == "undecided" and w.seeds_to_decide == max(11, -(-10 * (half / 0.5) ** 2 // 1))
+
+
+def test_a_share_of_seeds_gets_the_exact_binomial_interval():
+    """Ten of ten seeds succeed: the bootstrap says the share is exactly 1; Clopper-Pearson's 95%
+    interval is [0.69, 1], so "at least 80% of seeds" is undecided, while 20 of 20 ([0.83, 1]) holds.
+    Red for: bootstrap intervals on shares at the boundary."""
+    r = Rule("c", "x", "above", "a", "reached", threshold=0.8)
+    v = decide([r], {"a": np.ones(10)})[0]
+    assert v.verdict == "undecided" and v.interval[0] == pytest.approx(0.6915 - 0.8, abs=1e-3)
+    assert decide([r], {"a": np.ones(20)})[0].verdict == "holds"
+    assert decide([r], {"a": np.array([1.0] * 2 + [0.0] * 18)})[0].verdict == "does not hold"
+    low = Rule("c", "x", "above", "a", "failed", threshold=0.2, higher_is_better=False)
+    assert decide([low], {"a": np.zeros(20)})[0].verdict == "holds"  # "fewer than 20% fail": 0 of 20 ([0, 0.17])
