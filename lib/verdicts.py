@@ -19,6 +19,7 @@ scores of each variant into a :class:`Verdict` per rule:
 - ``best`` is an intersection-union rule: it holds when the target beats every other variant, does
   not hold when some variant beats it, and is undecided otherwise; its effect and interval are those
   of the closest rival;
+- fewer than :data:`MIN_SEEDS` seeds in a compared variant: undecided, whatever the interval;
 - Holm: with m rules, sorted by their bootstrap p-value, the i-th (from 0) is decided at level
   ``alpha / (m - i)``; after the first undecided one, every later one is undecided too (step-down).
   An ``equivalent`` rule is decided with the ``1 - 2 * level`` interval (two one-sided tests), a
@@ -47,6 +48,9 @@ KINDS = ("better", "best", "equivalent", "not_better", "above")
 #: kinds decided against a margin with the 1 - 2 alpha interval (one-sided tests)
 MARGIN_KINDS = ("equivalent", "not_better")
 AGGREGATES = ("mean", "median", "iqm")
+#: Fewest seeds per variant a verdict is decided on: below it a percentile bootstrap has too few
+#: distinct resamples (3 seeds give 10) to mean anything, so the verdict is undecided.
+MIN_SEEDS = 5
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,8 @@ class Rule:
             problems.append(f"kind 'better' compares with one variant, got {len(self.others)} (use 'best' for several)")
         if self.kind == "equivalent" and (self.margin is None or not self.margin > 0):
             problems.append(f"kind 'equivalent' needs a positive margin, got {self.margin!r}")
-        if self.kind == "not_better" and (self.margin is None or self.margin < 0):
-            problems.append(f"kind 'not_better' needs a margin >= 0, got {self.margin!r}")
+        if self.kind == "not_better" and self.margin is None:
+            problems.append("kind 'not_better' needs a margin (negative: the target trails by more than it)")
         if self.kind in ("equivalent", "not_better") and len(self.others) != 1:
             problems.append(f"kind {self.kind!r} compares with one variant, got {len(self.others)}")
         if self.kind not in MARGIN_KINDS and self.margin is not None:
@@ -338,7 +342,7 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
             pool = losses or [o for o in per if o not in wins] or list(per)
             versus = min(pool, key=lambda o: effects[o])
             distance = abs(effects[versus])
-        if stopped:
+        if stopped or n < MIN_SEEDS:
             verdict = "undecided"
         if verdict == "undecided":
             stopped = True
@@ -346,7 +350,8 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
         out[i] = Verdict(
             id=r.id, claim=r.claim, kind=r.kind, verdict=verdict, rule=r.text(), effect=effects[versus], interval=(lo, hi), level=conf,
             seeds={k: int(len(data[k])) for k in (r.target, *r.others)}, p=pvals[i], versus=versus,
-            seeds_to_decide=seeds_to_decide(n, (lo, hi), distance) if verdict == "undecided" else None,
+            seeds_to_decide=(max(MIN_SEEDS, seeds_to_decide(n, (lo, hi), distance) or MIN_SEEDS) if n < MIN_SEEDS
+                             else seeds_to_decide(n, (lo, hi), distance)) if verdict == "undecided" else None,
             pairs=[{"versus": o, "effect": effects[o], "interval": list(intervals[o])} for o in per],
         )
     return [out[i] for i in range(len(rules))]

@@ -222,3 +222,13 @@ def test_a_share_of_seeds_gets_the_exact_binomial_interval():
     assert decide([r], {"a": np.array([1.0] * 2 + [0.0] * 18)})[0].verdict == "does not hold"
     low = Rule("c", "x", "above", "a", "failed", threshold=0.2, higher_is_better=False)
     assert decide([low], {"a": np.zeros(20)})[0].verdict == "holds"  # "fewer than 20% fail": 0 of 20 ([0, 0.17])
+
+
+def test_fewer_than_five_seeds_decide_nothing():
+    """Three seeds of a clear win: the bootstrap has 10 distinct resamples, so no verdict; at least 5
+    seeds would decide it. Red for: verdicts on 3 seeds (section 09's old default)."""
+    from lib.verdicts import MIN_SEEDS
+
+    v = decide([_rule()], {"a": np.array([10.0, 11, 12]), "b": np.array([0.0, 1, 2])})[0]
+    assert v.verdict == "undecided" and v.seeds_to_decide == MIN_SEEDS == 5
+    assert decide([_rule()], {"a": 10 + SPREAD[:5], "b": SPREAD[:5]})[0].verdict == "holds"

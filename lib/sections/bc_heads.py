@@ -26,7 +26,8 @@ from ..config import ConfigError, spec
 from ..data.envs import max_episode_steps
 from ..data.experts import read_metadata
 from ..publish.plots import PALETTE, save
-from ..publish.report import Claim, verdict_word
+from ..publish.report import Claim
+from ..verdicts import claim_problems, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import animate_run
@@ -80,7 +81,7 @@ class Config(GridConfig):
         if self.bc.head.head != "gaussian" or self.bc.dagger_rounds != 0:
             errs.append("key 'bc' is the baseline: 'bc.head.head' must be gaussian and 'bc.dagger_rounds' 0 "
                         "(the other heads and DAgger are made from it)")
-        return errs
+        return errs + claim_problems(self.claims, [v.name for v in variants(self)], list(CLAIM_METRICS))
 
 
 @dataclass(frozen=True)
@@ -287,68 +288,24 @@ def sweep_figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> Path:
     return path
 
 
+#: Per-seed metrics claims may name (columns of :func:`claim_table`).
+CLAIM_METRICS = {"% of expert": "the mean test return as a percentage of the expert's recorded test return"}
+
+
+def claim_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    return runs.assign(**{"% of expert": 100 * runs.test_mean / expert_score(cfg)["test_mean"]})
+
+
 def claims(runs: pd.DataFrame, tab: pd.DataFrame, cfg: Config) -> list[Claim]:
+    """The source's claims (and the issue's aim), decided by the rules in params (Holm across them)."""
     expert = expert_score(cfg)["test_mean"]
-    close = (1 - cfg.within) * expert
-    main = tab[tab.variant.isin([v.name for v in variants(cfg) if v.main])]
-    samples = {v: runs[runs.variant == v].test_mean.to_numpy() for v in runs.variant.unique()}
-    ok = main[f"within {cfg.within:.0%}"]
-    worst = main.loc[main["final return"].idxmin()]
-    out = [Claim(
-        f"Every head, diffusion included, comes within {cfg.within:.0%} of the expert (issue's aim)",
-        verdict_word(bool(ok.all())),
-        f"Rule: a head's mean test return over seeds >= {close:.0f} ({1 - cfg.within:.0%} of the expert's {expert:.0f}). "
-        f"{int(ok.sum())} of {len(main)} main variants do; the lowest is {worst['method']} at {worst['final return']:.0f} "
-        f"({worst['% of expert']:.1f}%).",
-    )]
-    dname = f"diffusion_T{cfg.diffusion_T}"
-    others = [v for v in main.variant if v != dname]
-    best_other = max(others, key=lambda v: samples[v].mean())
-    far = samples[dname].mean() < 0.5 * samples[best_other].mean()
-    out.append(Claim(
-        "Diffusion is far behind the best head (report: ~2000 against ~9500)",
-        verdict_word(bool(far)),
-        f"Rule: diffusion's mean below half the best other head's. Diffusion T={cfg.diffusion_T}: "
-        f"{samples[dname].mean():.0f}; best other ({best_other}): {samples[best_other].mean():.0f}.",
-    ))
-    lin = f"{dname}_linear"
-    if lin in samples:
-        abar = float(noise_schedule(cfg.diffusion_T, "linear")["alpha_bar"][-1])
-        out.append(Claim(
-            f"The DDPM paper's linear noise schedule (made for T = 1000) is what breaks diffusion at T = {cfg.diffusion_T}",
-            verdict_word(bool(samples[lin].mean() < 0.5 * samples[dname].mean())),
-            f"Rule: with the linear schedule the mean test return is below half the cosine schedule's. Linear: "
-            f"{samples[lin].mean():.0f}; cosine: {samples[dname].mean():.0f}. With the linear schedule alpha_bar at the "
-            f"last step is {abar:.2f}: the noisiest training inputs still hold most of the action, while sampling "
-            f"starts from pure noise.",
-        ))
-    g, d = samples["gaussian"], samples["dagger"]
-    p = welch_p(d, g)
-    if d.mean() <= g.mean():
-        verdict: bool | None = True
-    else:
-        verdict = False if p < 0.05 else None
-    out.append(Claim(
-        "DAgger does not improve on the behaviour-cloned baseline (report: ~7000 against ~7250)",
-        verdict_word(verdict),
-        f"Rule: holds if DAgger's mean test return is not above the Gaussian baseline's; does not hold if it is "
-        f"above by a Welch test at 5%; undecided if above within the noise. DAgger {d.mean():.0f}, baseline "
-        f"{g.mean():.0f} (Welch p = {p:.2f}).",
-    ))
-    return out
-
-
-def welch_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Welch t-test p-value (nan with fewer than two samples per side)."""
-    import warnings
-
-    from scipy.stats import ttest_ind
-
-    if len(a) < 2 or len(b) < 2:
-        return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(ttest_ind(a, b, equal_var=False).pvalue)
+    lin = f"diffusion_T{cfg.diffusion_T}_linear"
+    abar = (f" With the linear schedule alpha_bar at the last step is {float(noise_schedule(cfg.diffusion_T, 'linear')['alpha_bar'][-1]):.2f}: "
+            "the noisiest training inputs still hold most of the action, while sampling starts from pure noise."
+            if lin in set(runs.variant) else "")
+    said = f"The expert's recorded test return: {expert:.0f}."
+    verdicts = judge(cfg.claims, claim_table(runs, cfg), cfg.alpha)
+    return [Claim.judged(v, (said if i == 0 else "") + (abar if lin in v.seeds else "")) for i, v in enumerate(verdicts)]
 
 
 def ablation_text(runs: pd.DataFrame, cfg: Config) -> str:
