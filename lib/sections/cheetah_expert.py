@@ -27,7 +27,7 @@ from ..learners.nets import NumpySACActor, SACActor
 from ..learners.sac import SACConfig
 from ..provenance import git_commit, package_versions
 from ..publish.plots import PALETTE, save
-from ..publish.report import Claim, verdict_word
+from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 
 
@@ -234,18 +234,20 @@ def figure(expert: CheetahExpert, cfg: CheetahExpertConfig, out_dir: Path) -> Pa
 
 def claims(expert: CheetahExpert, cfg: CheetahExpertConfig, replay: dict[str, float]) -> list[Claim]:
     m = expert.metadata
-    out = [Claim(
-        f"The SAC expert reaches a test return of at least {cfg.aim:,.0f} (issue's aim)",
-        verdict_word(bool(m["test_mean"] >= cfg.aim)),
+    out = [Claim.exact(
+        f"The SAC expert reaches a test return of at least {cfg.aim:,.0f} (issue's aim)", bool(m["test_mean"] >= cfg.aim),
+        f"the shipped actor's mean over its {m['test_episodes']} deterministic test episodes is at least {cfg.aim:,.0f} "
+        "(one policy, one training seed: a fact about it, not an estimate over seeds)",
         f"Test over {m['test_episodes']} deterministic episodes: {m['test_mean']:.0f} ± {m['test_std']:.0f}, after "
         f"{m['env_steps']:,} of {m['planned_steps']:,} planned steps ({m['wall_time_s'] / 60:.0f} min on "
-        f"{m['steps_per_s']:.0f} env steps/s).",
+        f"{m['steps_per_s']:.0f} env steps/s).", effect=float(m["test_mean"] - cfg.aim), id="cheetah_expert_aim",
     )]
     if replay:
-        out.append(Claim(
-            "The shipped HalfCheetah actor reproduces its recorded test score",
-            verdict_word(bool(abs(replay["replayed_test_mean"] - m["test_mean"]) < 1e-6)),
-            f"Replayed: {replay['replayed_test_mean']:.2f}; recorded: {m['test_mean']:.2f}.",
+        diff = float(replay["replayed_test_mean"] - m["test_mean"])
+        out.append(Claim.exact(
+            "The shipped HalfCheetah actor reproduces its recorded test score", abs(diff) < 1e-6,
+            "replaying the recorded test episodes gives the recorded mean to 1e-6",
+            f"Replayed: {replay['replayed_test_mean']:.2f}; recorded: {m['test_mean']:.2f}.", effect=diff, id="cheetah_expert_replays",
         ))
     return out
 

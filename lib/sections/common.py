@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -160,31 +159,6 @@ def test_ci(d: pd.DataFrame) -> tuple[float, float, float]:
     """Mean over seeds of the per-run test mean, with its Student-t 95% interval."""
     m, lo, hi = mean_ci(d.test_mean.to_numpy())
     return float(m), float(lo), float(hi)
-
-
-def best_of(samples: dict[str, np.ndarray], target: str, lower_is_better: bool = True, alpha: float = 0.05) -> tuple[bool | None, str]:
-    """Is ``target`` the best variant? Decided on the means over seeds, with Welch's t-test.
-
-    True if ``target`` has the best mean; False if another variant's mean is better and the
-    difference to ``target`` is significant at ``alpha``; None (undecided) if it is better only
-    within the noise. Returns the verdict and a sentence with the numbers.
-    """
-    from scipy.stats import ttest_ind
-
-    means = {k: float(np.mean(v)) for k, v in samples.items()}
-    listed = "means over seeds: " + ", ".join(f"{k} {m:.1f}" for k, m in means.items())
-    sign = 1 if lower_is_better else -1
-    best = min(means, key=lambda k: sign * means[k])
-    if best == target:
-        return True, f"{listed}; {target} is best"
-    with warnings.catch_warnings():  # near-identical samples: scipy warns, the p-value is still usable
-        warnings.simplefilter("ignore", RuntimeWarning)
-        p = float(ttest_ind(samples[best], samples[target], equal_var=False).pvalue)
-    if p < alpha:
-        return False, f"{listed}; {best} beats {target} (Welch p = {p:.3f})"
-    return None, f"{listed}; {best} is ahead of {target} but within the noise (Welch p = {p:.2f})"
-
-
 
 
 def animate_run(r: RunResult, acfg: "AnimationConfig", caption: str) -> "Rendered":

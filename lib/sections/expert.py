@@ -22,7 +22,7 @@ from ..data.envs import make_vec
 from ..data.experts import expert_dir, load, read_metadata, save_expert
 from ..learners.pg import PGConfig
 from ..publish.plots import PALETTE, save
-from ..publish.report import Claim, verdict_word
+from ..publish.report import Claim
 from ..evaluation import evaluate
 from ..store.runs import RunResult, RunSpec
 from ..provenance import git_commit, package_versions
@@ -208,19 +208,20 @@ def figure(expert: Expert, cfg: Config, out_dir: Path) -> list[Path]:
 def claims(expert: Expert, cfg: Config, replay: dict[str, float]) -> list[Claim]:
     m = expert.metadata
     perfect = m["test_mean"] >= cfg.perfect and m["test_std"] == 0
-    out = [Claim(
-        "5000 episodes of RLOO with a constant entropy bonus give an optimal expert",
-        verdict_word(bool(perfect)),
-        f"Rule: every one of the {m['test_episodes']} test episodes lasts {cfg.perfect:g} steps. "
-        f"Test: {m['test_mean']:.2f} ± {m['test_std']:.2f}.",
+    out = [Claim.exact(
+        "5000 episodes of RLOO with a constant entropy bonus give an optimal expert", bool(perfect),
+        f"every one of the shipped policy's {m['test_episodes']} test episodes lasts {cfg.perfect:g} steps (one policy, "
+        "one training seed: a fact about it, not an estimate over seeds)",
+        f"Test: {m['test_mean']:.2f} ± {m['test_std']:.2f}.", effect=float(m["test_mean"]), id="expert_optimal",
     )]
     if replay:
         same = abs(replay["replayed_test_mean"] - m["test_mean"]) < 1e-9
-        out.append(Claim(
-            "The shipped weights reproduce the recorded test score",
-            verdict_word(bool(same)),
+        out.append(Claim.exact(
+            "The shipped weights reproduce the recorded test score", bool(same),
+            "replaying the recorded test episodes gives the recorded mean to 1e-9",
             f"Replaying the {m['test_episodes']} test episodes (seed {m['test_seed']}) with experts/{cfg.name}/policy.pt "
             f"gives {replay['replayed_test_mean']:.2f} (recorded {m['test_mean']:.2f}).",
+            effect=float(replay["replayed_test_mean"] - m["test_mean"]), id="expert_replays",
         ))
     return out
 

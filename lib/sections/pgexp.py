@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -188,33 +187,3 @@ def regression_values(runs: pd.DataFrame, floor: float, returns: bool = True, st
         if steps:
             out[f"{v}.env_steps"] = (sorted({int(x) for x in d["env steps"]}), 0)
     return out
-
-
-def compare(runs: pd.DataFrame, a: str, b: str, column: str) -> tuple[float, float, float]:
-    """Mean of ``column`` for experiment ``a`` and ``b`` over seeds, and Welch's p-value of the difference."""
-    from scipy.stats import ttest_ind
-
-    x = runs[runs.variant == a][column].to_numpy(dtype=float)
-    y = runs[runs.variant == b][column].to_numpy(dtype=float)
-    p = float("nan")
-    if len(x) > 1 and len(y) > 1 and (x.std() + y.std()) > 1e-9 * (1 + abs(x.mean()) + abs(y.mean())):
-        with warnings.catch_warnings():  # near-identical samples: scipy warns, the p-value is still usable
-            warnings.simplefilter("ignore", RuntimeWarning)
-            p = float(ttest_ind(x, y, equal_var=False).pvalue)
-    return float(x.mean()), float(y.mean()), p
-
-
-def significant(ma: float, mb: float, p: float, alpha: float = 0.05) -> bool | None:
-    """Whether a's mean beats b's: True/False when Welch's p < ``alpha``, None (undecided) otherwise."""
-    return bool(ma > mb) if p < alpha else None
-
-
-def verdict_text(a_name: str, b_name: str, ma: float, mb: float, p: float, what: str) -> str:
-    """'a (x) vs b (y), Welch p = ...: a better / no clear difference' for ``what``."""
-    if np.isnan(p):
-        sig = "identical" if ma == mb else "no test possible"
-    elif p < 0.05:
-        sig = f"{a_name if ma > mb else b_name} is better ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'})"
-    else:
-        sig = f"no significant difference (p = {p:.2f})"
-    return f"{what}: {a_name} {ma:.1f} vs {b_name} {mb:.1f}; {sig}"
