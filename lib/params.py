@@ -47,12 +47,14 @@ def read_params(section: str, path: Path) -> tuple[dict[str, Any], str]:
         if clash:
             raise ConfigError(f"{source}: key(s) {clash} belong in {_rel(rules)}, which holds the section's claim rules "
                               "for every profile")
+        from .verdicts import ClaimsFile
+
         extra = read_yaml(rules)
         unknown = sorted(set(extra) - set(CLAIM_KEYS))
         if unknown:
             raise ConfigError(f"{_rel(rules)}: unknown key(s) {unknown}; a claims file sets only {', '.join(CLAIM_KEYS)}")
+        build(ClaimsFile, extra, _rel(rules))  # the rules on their own first: errors name the claims file
         data = {**extra, **data}
-        source = f"{source} (+ {_rel(rules)})"
     return data, source
 
 

@@ -64,13 +64,15 @@ def _span(seeds: list[int]) -> str:
     return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 2 and seeds[-1] - seeds[0] == len(seeds) - 1 else ", ".join(map(str, seeds))
 
 
-def _current(section_id: str, profile: str) -> tuple[str, str, list[int], bool]:
+def _current(section_id: str, profile: str) -> tuple[str, str, list[int], bool, tuple[str, ...]]:
+    """(name, rules hash, seeds, whether it has claims, the claims it skips) of a params file."""
     from .params import load_file, params_path
     from .sections import get_section
 
     cfg = load_file(params_path(section_id, profile), section_id)
     has = bool(getattr(cfg, "claims", ()))
-    return f"{profile}/{section_id}", rules_hash(cfg) if has else "", run_seeds(get_section(section_id), cfg) if has else [], has
+    return (f"{profile}/{section_id}", rules_hash(cfg) if has else "", run_seeds(get_section(section_id), cfg) if has else [],
+            has, tuple(getattr(cfg, "skip_claims", ())))
 
 
 def problems(path: Path = REGISTRY) -> list[str]:
@@ -82,10 +84,12 @@ def problems(path: Path = REGISTRY) -> list[str]:
     out = []
     for profile in REGISTERED_PROFILES:
         for section_id in SECTIONS:
-            name, rules, seeds, has = _current(section_id, profile)
+            name, rules, seeds, has, skipped = _current(section_id, profile)
             if not has:
                 continue
             entry = registry.get(name)
+            if skipped:
+                out.append(f"{name}: skips claims {list(skipped)}; a registered profile decides every claim")
             if entry is None:
                 out.append(f"{name}: its claims are not registered; run ./workbook register {section_id} --profile {profile}")
                 continue
@@ -102,7 +106,9 @@ def register(section_id: str, profile: str, path: Path = REGISTRY) -> str:
     """Record a params file's rules and seeds; raise ValueError when its rules changed on used seeds."""
     if profile not in REGISTERED_PROFILES:
         raise ValueError(f"--profile {profile!r}: only {', '.join(REGISTERED_PROFILES)} are registered")
-    name, rules, seeds, has = _current(section_id, profile)
+    name, rules, seeds, has, skipped = _current(section_id, profile)
+    if skipped:
+        raise ValueError(f"{name}: skips claims {list(skipped)}; a registered profile decides every claim")
     if not has:
         raise ValueError(f"{name}: its params file has no claims to register")
     registry = read_registry(path)

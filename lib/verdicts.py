@@ -127,6 +127,22 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ClaimsFile:
+    """``params/claims/<section>.yaml``: a section's claims and the family-wise error rate of their
+    verdicts (validated on its own, then as part of each profile's config)."""
+
+    claims: tuple[Rule, ...] = ()
+    alpha: float = 0.05
+
+    def check(self) -> list[str]:
+        out = [] if 0 < self.alpha < 0.5 else [f"key 'alpha' must be in (0, 0.5); got {self.alpha}"]
+        ids = [r.id for r in self.claims]
+        if len(set(ids)) != len(ids):
+            out.append(f"claim ids must be unique, got {ids}")
+        return out
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The outcome of one :class:`Rule`. ``effect`` and ``interval`` are in the metric's units, signed so
     that positive is the claimed direction (for ``equivalent``: target minus other); ``level`` is the
@@ -382,11 +398,15 @@ def judge(rules: Sequence[Rule], per_run: "pd.DataFrame", alpha: float = 0.05, v
                     pairs=[{**p, "versus": strip(p["versus"])} for p in v.pairs]) for r, v in zip(rules, out)]
 
 
-def claim_problems(claims: Sequence[Rule], variants: Sequence[str], metrics: Sequence[str]) -> list[str]:
-    """For a section's ``check``: claims that name a variant the section does not run, or a metric it
-    does not compute."""
-    out = []
+def claim_problems(claims: Sequence[Rule], variants: Sequence[str], metrics: Sequence[str],
+                   skip: Sequence[str] = ()) -> list[str]:
+    """For a section's ``check``: claims that name a variant the section does not run (unless the
+    profile skips them), or a metric it does not compute; skipped ids that are no claim."""
+    out = [f"key 'skip_claims': {i!r} is not a claim id ({', '.join(r.id for r in claims)})"
+           for i in skip if i not in {r.id for r in claims}]
     for r in claims:
+        if r.id in skip:
+            continue
         unknown = [v for v in (r.target, *r.others) if v not in variants]
         if unknown:
             out.append(f"claim {r.id!r} names variant(s) {unknown}; the variants are {', '.join(variants)}")
@@ -396,6 +416,11 @@ def claim_problems(claims: Sequence[Rule], variants: Sequence[str], metrics: Seq
     if len(set(ids)) != len(ids):
         out.append(f"claim ids must be unique, got {ids}")
     return out
+
+
+def decided_claims(cfg: Any) -> tuple[Rule, ...]:
+    """The claims a config decides: all of ``cfg.claims`` but the ids in ``cfg.skip_claims``."""
+    return tuple(r for r in cfg.claims if r.id not in cfg.skip_claims)
 
 
 def rules_from_params(entries: Sequence[Mapping[str, Any]]) -> list[Rule]:

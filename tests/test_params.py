@@ -8,7 +8,8 @@ from lib.config import ConfigError
 from lib.params import PARAMS_DIR, PROFILES, load_file, load_params
 from lib.sections import SECTIONS
 
-ALL_FILES = sorted(p for p in PARAMS_DIR.glob("*/*.yaml") if not p.name.startswith("_"))  # _animation.yaml: tests/test_animate.py
+#: Every profile's parameter files (_animation.yaml: tests/test_animate.py; claims/: below).
+ALL_FILES = sorted(p for p in PARAMS_DIR.glob("*/*.yaml") if not p.name.startswith("_") and p.parent.name != "claims")
 
 
 def test_every_section_has_every_profile():
@@ -101,3 +102,26 @@ def test_cli_rejects_bad_override_before_running(capsys):
 
     assert main(["reports", "--profile", "smoke", "--set", "train.lr=-1", "--no-pdf"]) == 2
     assert "train.lr" in capsys.readouterr().err
+
+
+def test_a_profile_file_may_not_set_claim_rules(tmp_path, monkeypatch):
+    """The claim rules live in params/claims/<section>.yaml, one file for every profile; a profile
+    file that sets them is refused with where they belong. Red for: two copies of a rule that can drift."""
+    import lib.params as params_mod
+    from lib.config import ConfigError
+
+    (tmp_path / "default").mkdir()
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "default" / "01_reinforce_baselines.yaml").write_text("seeds: 5\nalpha: 0.1\n")
+    (tmp_path / "claims" / "01_reinforce_baselines.yaml").write_text("alpha: 0.05\nclaims: []\n")
+    monkeypatch.setattr(params_mod, "PARAMS_DIR", tmp_path)
+    with pytest.raises(ConfigError, match=r"key\(s\) \['alpha'\] belong in .*claims/01_reinforce_baselines.yaml"):
+        params_mod.load_params("01_reinforce_baselines", "default")
+    (tmp_path / "claims" / "01_reinforce_baselines.yaml").write_text("alpha: 0.05\nseeds: 3\n")
+    (tmp_path / "default" / "01_reinforce_baselines.yaml").write_text("seeds: 5\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['seeds'\]; a claims file sets only claims, alpha"):
+        params_mod.load_params("01_reinforce_baselines", "default")
+    (tmp_path / "claims" / "01_reinforce_baselines.yaml").write_text(
+        "claims:\n  - {id: a, claim: x, kind: betterr, target: value, metric: test_mean}\n")
+    with pytest.raises(ConfigError, match=r"^\S*claims/01_reinforce_baselines.yaml: key 'claims\[0\].kind' must be one of"):
+        params_mod.load_params("01_reinforce_baselines", "default")

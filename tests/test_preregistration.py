@@ -19,7 +19,7 @@ def test_every_registered_profile_has_its_rules_registered_with_its_seeds():
 def fake(monkeypatch):
     """One section whose rules and seeds the test sets."""
     state = {"rules": "r1", "seeds": list(range(10))}
-    monkeypatch.setattr(pr, "_current", lambda section, profile: (f"{profile}/{section}", state["rules"], state["seeds"], True))
+    monkeypatch.setattr(pr, "_current", lambda section, profile: (f"{profile}/{section}", state["rules"], state["seeds"], True, ()))
     monkeypatch.setattr("lib.sections.SECTIONS", {"01_x": "x"})
     return state
 
@@ -66,7 +66,7 @@ def test_the_rules_hash_follows_the_rule_not_its_wording():
 
     from lib.params import load_params
 
-    rule = {"id": "a", "claim": "x", "kind": "equivalent", "target": "value", "metric": "m", "others": ["rloo"], "margin": 5.0}
+    rule = {"id": "a", "claim": "x", "kind": "equivalent", "target": "value", "metric": "test_mean", "others": ["rloo"], "margin": 5.0}
     cfg = load_params("01_reinforce_baselines", "smoke", {"claims": [rule]})
     h = pr.rules_hash(cfg)
     assert pr.rules_hash(replace(cfg, claims=(replace(cfg.claims[0], claim="reworded"),))) == h

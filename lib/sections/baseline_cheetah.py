@@ -12,7 +12,7 @@ from ..config import spec
 from ..data.envs import max_episode_steps
 from ..publish.plots import save
 from ..publish.report import Claim
-from ..verdicts import Verdict, claim_problems, judge
+from ..verdicts import Verdict, claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import MUJOCO_STATISTICAL
@@ -40,7 +40,7 @@ class Config(GridConfig):
             for key in ("no_baseline", "baseline"):
                 if getattr(self, key) not in names:
                     errs.append(f"key '{key}' ({getattr(self, key)!r}) is not an --exp_name in 'experiments'")
-            errs += claim_problems(self.claims, sorted(names), list(CLAIM_METRICS))
+            errs += claim_problems(self.claims, sorted(names), list(CLAIM_METRICS), self.skip_claims)
         return errs
 
 
@@ -142,7 +142,7 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
 def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
     """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
-    verdicts = judge(cfg.claims, runs, cfg.alpha)
+    verdicts = judge(decided_claims(cfg), runs, cfg.alpha)
     d = runs[runs.variant == cfg.baseline]
     finals = f"Final eval returns of {cfg.baseline}: {', '.join(f'{x:.0f}' for x in d.final)}."
     return SectionResult(table=table(runs, cfg), claims=[Claim.judged(v, finals if i == 0 else "") for i, v in enumerate(verdicts)],

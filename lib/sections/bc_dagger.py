@@ -16,7 +16,7 @@ from ..data.experts import read_metadata
 from ..learners.imitation import DemoConfig, ImitationConfig
 from ..publish.plots import PALETTE, save
 from ..publish.report import Claim
-from ..verdicts import claim_problems, judge
+from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import BIT_FOR_BIT
@@ -60,7 +60,7 @@ class Config(GridConfig):
                         "'settings', 'dagger_rounds' and the temperatures")
         if self.imitation.head.head != "categorical":
             errs.append("key 'imitation.head.head' must be categorical (CartPole's actions are discrete)")
-        return errs + claim_problems(self.claims, claim_variants(self), list(CLAIM_METRICS))
+        return errs + claim_problems(self.claims, claim_variants(self), list(CLAIM_METRICS), self.skip_claims)
 
 
 def variant(setting: str, method: str, n: int) -> str:
@@ -214,7 +214,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     by_n = "Mean test return by point: " + "; ".join(
         f"{s} {METHOD_LABEL[m]}: " + ", ".join(f"n={n} {means[(s, m, n)]:.1f}" for n in cfg.ns)
         for s in cfg.settings for m in cfg.methods) + "."
-    verdicts = judge(cfg.claims, claim_table(runs), cfg.alpha)
+    verdicts = judge(decided_claims(cfg), claim_table(runs), cfg.alpha)
     return [Claim.judged(v, by_n if i == 0 else "") for i, v in enumerate(verdicts)]
 
 

@@ -27,7 +27,7 @@ from ..data.envs import max_episode_steps
 from ..data.experts import read_metadata
 from ..publish.plots import PALETTE, save
 from ..publish.report import Claim
-from ..verdicts import claim_problems, judge
+from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import animate_run
@@ -81,7 +81,7 @@ class Config(GridConfig):
         if self.bc.head.head != "gaussian" or self.bc.dagger_rounds != 0:
             errs.append("key 'bc' is the baseline: 'bc.head.head' must be gaussian and 'bc.dagger_rounds' 0 "
                         "(the other heads and DAgger are made from it)")
-        return errs + claim_problems(self.claims, [v.name for v in variants(self)], list(CLAIM_METRICS))
+        return errs + claim_problems(self.claims, [v.name for v in variants(self)], list(CLAIM_METRICS), self.skip_claims)
 
 
 @dataclass(frozen=True)
@@ -304,7 +304,7 @@ def claims(runs: pd.DataFrame, tab: pd.DataFrame, cfg: Config) -> list[Claim]:
             "the noisiest training inputs still hold most of the action, while sampling starts from pure noise."
             if lin in set(runs.variant) else "")
     said = f"The expert's recorded test return: {expert:.0f}."
-    verdicts = judge(cfg.claims, claim_table(runs, cfg), cfg.alpha)
+    verdicts = judge(decided_claims(cfg), claim_table(runs, cfg), cfg.alpha)
     return [Claim.judged(v, (said if i == 0 else "") + (abar if lin in v.seeds else "")) for i, v in enumerate(verdicts)]
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from ..config import spec
 from ..learners.pg import PGConfig
 from ..publish.report import Claim
-from ..verdicts import claim_problems, judge
+from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from .common import BIT_FOR_BIT, CLAIM_METRICS, claim_columns, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
@@ -46,7 +46,7 @@ class Config(GridConfig):
             errs.append("key 'constants' must hold values > 0 (alpha = 0 is 'include_no_bonus')")
         if self.train.episodes is not None and self.last_episodes > self.train.episodes:
             errs.append("key 'last_episodes' must not exceed 'train.episodes'")
-        return errs + claim_problems(self.claims, list(settings(self)), list(CLAIM_METRICS))
+        return errs + claim_problems(self.claims, list(settings(self)), list(CLAIM_METRICS), self.skip_claims)
 
 
 def settings(cfg: Config) -> dict[str, tuple[str, float, float | None]]:
@@ -158,7 +158,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
 
     data = claim_columns(runs, float(cfg.train.episodes or 0))
     every = "All settings: " + "; ".join(line(v) for v in settings(cfg)) + "."
-    return [Claim.judged(v, every if i == 0 else "") for i, v in enumerate(judge(cfg.claims, data, cfg.alpha))]
+    return [Claim.judged(v, every if i == 0 else "") for i, v in enumerate(judge(decided_claims(cfg), data, cfg.alpha))]
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:

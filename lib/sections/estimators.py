@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..config import spec
 from ..publish.report import Claim
-from ..verdicts import Verdict, claim_problems, judge
+from ..verdicts import Verdict, claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import BIT_FOR_BIT
@@ -37,7 +37,7 @@ class Config(GridConfig):
             need |= {n.replace("cartpole", "cartpole_lb") for n in need}
             if not need <= names:
                 errs.append(f"key 'experiments' must include the eight --exp_name of experiment 1: {', '.join(sorted(need))}")
-            errs += claim_problems(self.claims, sorted(names), list(CLAIM_METRICS))
+            errs += claim_problems(self.claims, sorted(names), list(CLAIM_METRICS), self.skip_claims)
         return errs
 
 
@@ -151,7 +151,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
     tab = table(runs, cfg)
-    verdicts = judge(cfg.claims, claim_table(runs), cfg.alpha)
+    verdicts = judge(decided_claims(cfg), claim_table(runs), cfg.alpha)
     return SectionResult(table=tab, claims=[Claim.judged(v) for v in verdicts], figures=figures(results, cfg, out_dir),
                          regression=regression_values(runs, cfg), headline=headline(tab, cfg),
                          text={"answers": answers(runs, cfg, {v.id: v for v in verdicts})})

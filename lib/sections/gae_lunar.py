@@ -12,7 +12,7 @@ from ..config import spec
 from ..data.envs import resolve_env_id
 from ..learners.pg import PGConfig
 from ..publish.report import Claim
-from ..verdicts import claim_problems, judge
+from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import BIT_FOR_BIT, animate_run
@@ -41,7 +41,7 @@ class Config(GridConfig):
             errs.append("key 'command' must leave out --gae_lambda and --exp_name (the sweep adds them)")
         if any(not 0 <= x <= 1 for x in self.lambdas) or len(set(self.lambdas)) != len(self.lambdas):
             errs.append("key 'lambdas' must hold distinct values in [0, 1]")
-        return errs + claim_problems(self.claims, [exp_name(lam) for lam in self.lambdas], list(CLAIM_METRICS))
+        return errs + claim_problems(self.claims, [exp_name(lam) for lam in self.lambdas], list(CLAIM_METRICS), self.skip_claims)
 
 
 def exp_name(lam: float) -> str:
@@ -130,7 +130,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     n = {lam: int((runs.variant == exp_name(lam)).sum()) for lam in cfg.lambdas}
     said = (f"Seeds with an evaluation at or above {cfg.threshold:g}, per lambda: "
             + ", ".join(f"{lam:g}: {reach[lam]}/{n[lam]}" for lam in cfg.lambdas) + ".")
-    verdicts = judge(cfg.claims, runs.assign(reached=runs.reached.astype(float)), cfg.alpha)
+    verdicts = judge(decided_claims(cfg), runs.assign(reached=runs.reached.astype(float)), cfg.alpha)
     return [Claim.judged(v, said if i == 0 else "") for i, v in enumerate(verdicts)]
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from ..config import spec
 from ..learners.pg import PGConfig
 from ..publish.report import Claim
-from ..verdicts import claim_problems, judge
+from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import MUJOCO_STATISTICAL, animate_run
@@ -57,7 +57,7 @@ class Config(GridConfig):
             errs.append("key 'batch_sizes': a batch larger than 'budget_steps' leaves no iteration")
         if set(self.search_seeds) & set(range(self.first_seed, self.first_seed + self.seeds)):
             errs.append("key 'search_seeds' must not overlap the final seeds (first_seed .. first_seed + seeds - 1)")
-        return errs + claim_problems(self.claims, ["pendulum", "pendulum_tuned"], list(CLAIM_METRICS))
+        return errs + claim_problems(self.claims, ["pendulum", "pendulum_tuned"], list(CLAIM_METRICS), self.skip_claims)
 
 
 def point_name(b: int, lr: float, na: bool) -> str:
@@ -228,7 +228,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     said = (f"Tuned: {int((steps <= cfg.budget_steps).sum())}/{len(d)} seeds within the budget (median steps {steps.median():.0f}); "
             f"default: {int((ds <= cfg.budget_steps).sum())}/{len(dd)} within the budget, {int(ds.notna().sum())}/{len(dd)} at "
             f"all (median steps {ds.median():.0f}).")
-    verdicts = judge(cfg.claims, claim_table(runs, cfg), cfg.alpha)
+    verdicts = judge(decided_claims(cfg), claim_table(runs, cfg), cfg.alpha)
     return [Claim.judged(v, said if i == 0 else "") for i, v in enumerate(verdicts)]
 
 

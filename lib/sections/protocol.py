@@ -54,6 +54,8 @@ class GridConfig:
     workers: int = spec(2, ge=1, le=64, doc="parallel worker processes")
     claims: tuple[Rule, ...] = spec(default_factory=tuple, doc="the source's claims with their decision rules, fixed before the runs")
     alpha: float = spec(0.05, gt=0, lt=0.5, doc="family-wise error rate of the section's verdicts (Holm)")
+    skip_claims: tuple[str, ...] = spec((), doc="ids of claims this profile does not decide (the smoke profile: "
+                                              "variants it does not run); the registered profiles skip none")
 
 
 def seed_range(cfg: Any) -> list[int]:

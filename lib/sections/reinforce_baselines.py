@@ -13,7 +13,7 @@ import pandas as pd
 from ..config import spec
 from ..learners.pg import PGConfig
 from ..publish.report import Claim
-from ..verdicts import claim_problems, judge
+from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from .common import BIT_FOR_BIT, CLAIM_METRICS, animate_run, claim_columns, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
@@ -57,7 +57,7 @@ class Config(GridConfig):
             errs.append("key 'train.baseline' is set per variant; list the variants in 'variants' instead")
         if "rloo" in self.variants and self.train.batch_episodes < 2:
             errs.append("key 'train.batch_episodes' must be >= 2 when 'rloo' is a variant")
-        return errs + claim_problems(self.claims, self.variants, list(CLAIM_METRICS))
+        return errs + claim_problems(self.claims, self.variants, list(CLAIM_METRICS), self.skip_claims)
 
 
 def specs(cfg: Config) -> list[RunSpec]:
@@ -158,7 +158,7 @@ def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
         "episodes to converged (never = budget)": f"Median episodes to the 'solved' level {cfg.solved:g}: "
             + ", ".join(f"{k} {'never' if not np.isfinite(m) else f'{m:.0f}'}" for k, m in ets.items()) + ".",
     }
-    return [Claim.judged(v, notes.get(r.metric, "")) for r, v in zip(cfg.claims, judge(cfg.claims, data, cfg.alpha))]
+    return [Claim.judged(v, notes.get(r.metric, "")) for r, v in zip(cfg.claims, judge(decided_claims(cfg), data, cfg.alpha))]
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
