@@ -236,3 +236,17 @@ def test_committed_results_name_the_code_of_the_learners_they_used(section):
         assert learners
     for trainer, digest in learners.items():
         assert trainer.startswith("lib.learners.") and digest == code_hash(trainer.split(":")[0])
+
+
+def test_profile_figure_draws_every_label(tmp_path):
+    """A performance-profile figure is written, with one legend entry per label and its seed count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from lib.publish.plots import profile_figure
+
+    path = profile_figure({"a": np.array([0.0, 500, 500]), "b": np.array([100.0, 200])}, tmp_path / "p.png",
+                          xlabel="test return", title="t")
+    assert path.exists() and path.stat().st_size > 5000

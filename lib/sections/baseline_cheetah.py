@@ -15,7 +15,7 @@ from ..publish.report import Claim
 from ..verdicts import Verdict, claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .common import MUJOCO_STATISTICAL
+from .common import MUJOCO_STATISTICAL, profile
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "06_baseline_cheetah"
@@ -146,5 +146,8 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     d = runs[runs.variant == cfg.baseline]
     finals = f"Final eval returns of {cfg.baseline}: {', '.join(f'{x:.0f}' for x in d.final)}."
     return SectionResult(table=table(runs, cfg), claims=[Claim.judged(v, finals if i == 0 else "") for i, v in enumerate(verdicts)],
-                         figures=figures(results, cfg, out_dir), regression=regression_values(runs, cfg),
-                         headline=headline(runs, cfg), text={"answers": answers(cfg, verdicts)})
+                         figures=figures(results, cfg, out_dir) + [profile(
+                             runs, f"last {LAST} mean", list(pgexp.experiments(cfg.experiments)), {}, out_dir / "figures" / "profile.png",
+                             xlabel=f"eval return, mean of the last {LAST} iterations",
+                             title=f"performance profile over seeds ({cfg.seeds} per experiment), 95% bootstrap band")],
+                         regression=regression_values(runs, cfg), headline=headline(runs, cfg), text={"answers": answers(cfg, verdicts)})

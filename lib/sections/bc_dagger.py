@@ -19,7 +19,7 @@ from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
-from .common import BIT_FOR_BIT
+from .common import BIT_FOR_BIT, profile
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "04_bc_dagger"
@@ -241,6 +241,12 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     imperfect the imperfect demonstrations were."""
     runs = per_run(results, cfg)
     imp = imperfection(runs)
-    return SectionResult(table=summary_table(runs, cfg), claims=claims(runs, cfg), figures=figure(runs, cfg, out_dir),
+    return SectionResult(table=summary_table(runs, cfg), claims=claims(runs, cfg),
+                         figures=figure(runs, cfg, out_dir) + [profile(
+                             claim_table(runs), "test_mean", [f"{s}_{m}_all" for s in cfg.settings for m in cfg.methods],
+                             {f"{s}_{m}_all": f"{METHOD_LABEL[m]}, {s} expert" for s in cfg.settings for m in cfg.methods},
+                             out_dir / "figures" / "profile.png", lo=0.0, hi=cfg.perfect,
+                             xlabel=f"a seed's test return, mean over n in {{{', '.join(map(str, cfg.ns))}}}",
+                             title=f"performance profile over seeds ({cfg.seeds} per point), 95% bootstrap band")],
                          regression=regression_values(runs, cfg), headline=headline(runs, cfg),
                          text={"imperfection": imperfection_markdown(imp, cfg)}, extra={"imperfection": imp})

@@ -30,7 +30,7 @@ from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
-from .common import animate_run
+from .common import animate_run, profile
 from .protocol import GridConfig, Reproducibility, SectionResult, seed_range
 
 if TYPE_CHECKING:
@@ -368,8 +368,13 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     figure, what the diffusion ablations say, and the claims."""
     runs = per_run(results, cfg)
     tab = table(runs, cfg)
+    main = [v for v in variants(cfg) if v.main]
     figures = [curves_figure(results, cfg, out_dir, main=True), curves_figure(results, cfg, out_dir, main=False),
-               sweep_figure(runs, cfg, out_dir)]
+               sweep_figure(runs, cfg, out_dir),
+               profile(claim_table(runs, cfg), "% of expert", [v.name for v in main],
+                       {v.name: v.method + (f" ({v.params})" if v.params else "") for v in main}, out_dir / "figures" / "profile.png",
+                       xlabel="test return, % of the expert's", lo=0.0, hi=110.0,
+                       title=f"performance profile over seeds ({cfg.seeds} per method), 95% bootstrap band")]
     diffusion = ablation_text(runs, cfg)
     return SectionResult(table=tab, per_run=runs, claims=claims(runs, tab, cfg), figures=figures,
                          regression=regression_values(tab, cfg), headline=headline(tab, cfg),

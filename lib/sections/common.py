@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,6 +104,17 @@ def claim_columns(runs: pd.DataFrame, budget: float) -> pd.DataFrame:
     out["std after solved (never = whole run)"] = pd.to_numeric(runs.std_after_solved, errors="coerce").fillna(runs.std_all)
     out["episodes to converged (never = budget)"] = pd.to_numeric(runs.episodes_to_converged, errors="coerce").fillna(budget)
     return out
+
+
+def profile(runs: pd.DataFrame, column: str, variants: Sequence[str], labels: Mapping[str, str], path: Path, *,
+            xlabel: str, title: str, lo: float | None = None, hi: float | None = None) -> Path:
+    """The performance-profile figure of ``column`` (one score per seed) for ``variants`` of a per-run
+    table (:func:`lib.publish.plots.profile_figure`); ``labels`` name them in the legend."""
+    from ..publish.plots import profile_figure
+
+    scores = {labels.get(v, v): pd.to_numeric(runs[runs.variant == v][column], errors="coerce").dropna().to_numpy(dtype=float)
+              for v in variants}
+    return profile_figure({k: x for k, x in scores.items() if len(x)}, path, xlabel=xlabel, title=title, lo=lo, hi=hi)
 
 
 def episode_curves(results: list[RunResult], variants: Sequence[str], labels: dict[str, str], window: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -14,7 +14,7 @@ from ..learners.pg import PGConfig
 from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
-from .common import BIT_FOR_BIT, CLAIM_METRICS, claim_columns, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+from .common import BIT_FOR_BIT, CLAIM_METRICS, claim_columns, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, profile, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "02_entropy"
@@ -180,5 +180,9 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     """Per-run metrics, the settings table, the curves, the claims (see the module's functions)."""
     runs = per_run(results, cfg)
     table = summary_table(runs, cfg)
-    return SectionResult(table=table, per_run=runs, claims=claims(runs, cfg), figures=figures(results, cfg, runs, out_dir),
+    return SectionResult(table=table, per_run=runs, claims=claims(runs, cfg),
+                         figures=figures(results, cfg, runs, out_dir) + [profile(
+                             runs, "last_perfect_share", list(settings(cfg)), labels(cfg), out_dir / "figures" / "profile.png",
+                             xlabel=f"share of the last {cfg.last_episodes} training episodes at {cfg.perfect:g}", lo=0.0, hi=1.0,
+                             title=f"performance profile over seeds ({cfg.seeds} per setting), 95% bootstrap band")],
                          regression=regression_values(runs, cfg), headline=headline(table, cfg))

@@ -13,7 +13,7 @@ from ..publish.report import Claim
 from ..verdicts import Verdict, claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .common import BIT_FOR_BIT
+from .common import BIT_FOR_BIT, profile
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "05_estimators"
@@ -152,6 +152,10 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     runs = per_run(results, cfg)
     tab = table(runs, cfg)
     verdicts = judge(decided_claims(cfg), claim_table(runs), cfg.alpha)
-    return SectionResult(table=tab, claims=[Claim.judged(v) for v in verdicts], figures=figures(results, cfg, out_dir),
+    return SectionResult(table=tab, claims=[Claim.judged(v) for v in verdicts],
+                         figures=figures(results, cfg, out_dir) + [profile(
+                             runs, f"last {LAST} mean", list(pgexp.experiments(cfg.experiments)), {}, out_dir / "figures" / "profile.png",
+                             xlabel=f"eval return, mean of the last {LAST} iterations", lo=0.0, hi=cfg.threshold,
+                             title=f"performance profile over seeds ({cfg.seeds} per experiment), 95% bootstrap band")],
                          regression=regression_values(runs, cfg), headline=headline(tab, cfg),
                          text={"answers": answers(runs, cfg, {v.id: v for v in verdicts})})

@@ -15,7 +15,7 @@ from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .common import BIT_FOR_BIT, animate_run
+from .common import BIT_FOR_BIT, animate_run, profile
 from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
@@ -159,5 +159,10 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     """Per-run scores, the lambda table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
     return SectionResult(table=table(runs, cfg), per_run=runs, claims=claims(runs, cfg),
-                         figures=figures(results, cfg, out_dir), regression=regression_values(runs, cfg),
+                         figures=figures(results, cfg, out_dir) + [profile(
+                             runs, f"last {LAST} mean", [exp_name(lam) for lam in cfg.lambdas],
+                             {exp_name(lam): f"lambda = {lam:g}" for lam in cfg.lambdas}, out_dir / "figures" / "profile.png",
+                             xlabel=f"eval return, mean of the last {LAST} iterations",
+                             title=f"performance profile over seeds ({cfg.seeds} per lambda), 95% bootstrap band")],
+                         regression=regression_values(runs, cfg),
                          headline=headline(runs, cfg), text={"answers": answers(runs, cfg)})

@@ -20,7 +20,7 @@ from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .common import MUJOCO_STATISTICAL, animate_run
+from .common import MUJOCO_STATISTICAL, animate_run, profile
 from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
@@ -261,7 +261,11 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     imp = importance(scores)
     runs = per_run(final, cfg)
     return SectionResult(
-        table=table(runs, cfg), per_run=runs, claims=claims(runs, cfg), figures=figures(final, cfg, out_dir),
+        table=table(runs, cfg), per_run=runs, claims=claims(runs, cfg),
+        figures=figures(final, cfg, out_dir) + [profile(
+            claim_table(runs, cfg), "steps to threshold (never = all)", ["pendulum", "pendulum_tuned"], {},
+            out_dir / "figures" / "profile.png", xlabel=f"environment steps to the first evaluation at {cfg.threshold:g} (never: all)",
+            title=f"performance profile over fresh seeds ({cfg.seeds} per setting), 95% bootstrap band")],
         regression=regression_values(runs, cfg), headline=headline(runs, cfg, scores),
         text={"tuned": f"Tuned: `{tuned_command(cfg, scores)}`", "importance": importance_text(imp),
               "commands": pgexp.commands_markdown(final_experiments(cfg, scores), seed_range(cfg))},

@@ -15,7 +15,7 @@ from ..learners.pg import PGConfig
 from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
-from .common import BIT_FOR_BIT, CLAIM_METRICS, animate_run, claim_columns, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, run_metrics, test_ci
+from .common import BIT_FOR_BIT, CLAIM_METRICS, animate_run, claim_columns, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, profile, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
@@ -200,5 +200,9 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     """Per-run metrics, the variant table, the curves, the claims (see the module's functions)."""
     runs = per_run(results, cfg)
     table = summary_table(runs, cfg)
-    return SectionResult(table=table, per_run=runs, claims=claims(runs, table, cfg), figures=figures(results, cfg, out_dir),
+    return SectionResult(table=table, per_run=runs, claims=claims(runs, table, cfg),
+                         figures=figures(results, cfg, out_dir) + [profile(
+                             runs, "test_mean", cfg.variants, LABEL, out_dir / "figures" / "profile.png",
+                             xlabel=f"test return (mean of {cfg.train.test_episodes} episodes)", lo=0.0, hi=cfg.perfect,
+                             title=f"performance profile over seeds ({cfg.seeds} per variant), 95% bootstrap band")],
                          regression=regression_values(runs, cfg), headline=headline(table, cfg))
