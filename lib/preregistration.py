@@ -102,6 +102,14 @@ def problems(path: Path = REGISTRY) -> list[str]:
     return out
 
 
+def _dumps(registry: dict[str, Any]) -> str:
+    """The registry as JSON, one line per list of seeds."""
+    import re
+
+    text = json.dumps(registry, indent=1)
+    return re.sub(r"\[\s*([\d,\s]+?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text) + "\n"
+
+
 def register(section_id: str, profile: str, path: Path = REGISTRY) -> str:
     """Record a params file's rules and seeds; raise ValueError when its rules changed on used seeds."""
     if profile not in REGISTERED_PROFILES:
@@ -120,5 +128,5 @@ def register(section_id: str, profile: str, path: Path = REGISTRY) -> str:
     if entry is None or entry["rules"] != rules or entry["seeds"] != seeds:
         history.append({"rules": rules, "seeds": seeds, "date": time.strftime("%Y-%m-%d")})
     registry[name] = {"rules": rules, "seeds": seeds, "history": history}
-    path.write_text(json.dumps(dict(sorted(registry.items())), indent=1) + "\n")
+    path.write_text(_dumps(dict(sorted(registry.items()))))
     return f"{name}: rules {rules[:12]} on seeds {_span(seeds)} registered"
