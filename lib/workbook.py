@@ -232,6 +232,10 @@ def cmd_reports(args: argparse.Namespace) -> int:
             print(f"== {section}: {dt:.1f} s -> {_show(page)}", flush=True)
     except KeyboardInterrupt:
         done = [k for k, v in timing["sections"].items() if not v.get("skipped")]
+        if done and not overrides:  # keep the times of the sections that finished (their cold times, in an empty store)
+            timing.update(interrupted=True, seconds=round(time.perf_counter() - total, 1),
+                          runs_trained=sum(v["runs_trained"] for v in timing["sections"].values()))
+            record_timing(timing, root / "timings.jsonl")
         new_runs = sorted(_store_runs() - start_runs)
         names = ", ".join(new_runs[:12]) + (f" and {len(new_runs) - 12} more" if len(new_runs) > 12 else "")
         print(f"\nworkbook: interrupted. Sections made in this call: {', '.join(done) if done else 'none'}. "

@@ -189,7 +189,8 @@ def cold_times() -> tuple[dict[str, dict], dict | None]:
         cold = {k: v for k, v in e["sections"].items() if v.get("cold")}
         for k, v in cold.items():
             per[k] = {**v, "date": e["date"]}
-        if e.get("empty_store") and len(e["sections"]) >= 9 and not any(v.get("skipped") for v in e["sections"].values()):
+        if e.get("empty_store") and not e.get("interrupted") and len(e["sections"]) >= 9 \
+                and not any(v.get("skipped") for v in e["sections"].values()):
             whole = e
     return per, whole
 
