@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -126,7 +127,11 @@ def package_versions() -> dict[str, str]:
 
 
 def _git(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    """``git *args`` in the repository, read-only: without git's optional index lock, which a run
+    killed during ``git status`` would otherwise leave behind (.git/index.lock blocks every later git
+    command)."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, env=env)
 
 
 def changed_code() -> list[str]:
