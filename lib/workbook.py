@@ -233,9 +233,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         done = [k for k, v in timing["sections"].items() if not v.get("skipped")]
         if done and not overrides:  # keep the times of the sections that finished (their cold times, in an empty store)
-            timing.update(interrupted=True, seconds=round(time.perf_counter() - total, 1),
-                          runs_trained=sum(v["runs_trained"] for v in timing["sections"].values()))
-            record_timing(timing, root / "timings.jsonl")
+            record_timing(_totals(timing, total, interrupted=True), root / "timings.jsonl")
         new_runs = sorted(_store_runs() - start_runs)
         names = ", ".join(new_runs[:12]) + (f" and {len(new_runs) - 12} more" if len(new_runs) > 12 else "")
         print(f"\nworkbook: interrupted. Sections made in this call: {', '.join(done) if done else 'none'}. "
@@ -244,14 +242,20 @@ def cmd_reports(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         return 130
     index = build_index(args.profile, overrides)
-    timing["seconds"] = round(time.perf_counter() - total, 1)
-    timing["runs_trained"] = sum(v["runs_trained"] for v in timing["sections"].values())
+    _totals(timing, total)
     if not overrides and not all(v.get("skipped") for v in timing["sections"].values()):
         record_timing(timing, root / "timings.jsonl")
     print(f"index: {_show(index)}; all sections {timing['seconds']:.1f} s, {timing['runs_trained']} runs trained")
     if dirty:
         _loud("these reports were made from uncommitted code (stamped '+dirty').")
     return 0
+
+
+def _totals(timing: dict[str, Any], start: float, **flags: Any) -> dict[str, Any]:
+    """``timing`` with the call's wall time since ``start`` and its runs trained (and ``flags``)."""
+    timing.update(seconds=round(time.perf_counter() - start, 1),
+                  runs_trained=sum(v["runs_trained"] for v in timing["sections"].values()), **flags)
+    return timing
 
 
 def _loud(message: str) -> None:

@@ -307,7 +307,7 @@ def main() -> int:
                      f"{whole['seconds'] / 60:.0f} min** ({per})")
         if partly:
             lines.append(f"- not a full cold time: section(s) {', '.join(partly)} found some of their runs already trained "
-                         "by another process during that call, so their time above is short of their cold time")
+                         "by another process or an earlier section of that call, so their time above is short of their cold time")
     else:
         lines.append("- not measured yet: `./workbook reports --force` with an empty `RLWB_RUNS` records it")
     if args.report:
