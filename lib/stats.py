@@ -1,8 +1,7 @@
 """Aggregation over seeds: running means, confidence intervals, threshold crossings.
 
-Bands over seeds in figures use Student's t (:func:`mean_ci`); verdicts and the intervals of
-capped scores use the stratified bootstrap of :mod:`lib.verdicts`, which stays inside the score
-range. Performance profiles and the probability of improvement follow rliable's definitions.
+Every interval is a percentile bootstrap over seeds, which stays inside the score range: bands and
+table intervals (:func:`mean_ci`), and the verdicts' stratified bootstrap (:mod:`lib.verdicts`). Performance profiles and the probability of improvement follow rliable's definitions.
 """
 
 from __future__ import annotations
@@ -20,19 +19,29 @@ def sliding_window_mean(values: np.ndarray, window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def mean_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and the two ends of a Student-t ``level`` interval along ``axis`` (seeds).
+def mean_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0, n_boot: int = 2000,
+            seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over seeds and the two ends of its percentile-bootstrap ``level`` interval (scipy's
+    ``bootstrap``, resampling seeds), along ``axis``.
 
-    ``samples`` (S, ...) -> three arrays of shape (...). With one seed the interval is the mean.
+    ``samples`` (S, ...) -> three arrays of shape (...). The interval stays inside the range of the
+    scores (a Student-t interval runs past CartPole's cap of 500 when most seeds sit on it). With one
+    seed, or equal scores, the interval is the mean. Deterministic: the resampling generator is seeded
+    with ``seed``.
     """
-    x = np.asarray(samples, dtype=np.float64)
-    n = x.shape[axis]
-    mean = x.mean(axis)
-    if n < 2:
+    x = np.moveaxis(np.asarray(samples, dtype=np.float64), axis, 0)
+    mean = x.mean(0)
+    if x.shape[0] < 2:
         return mean, mean.copy(), mean.copy()
-    sem = x.std(axis, ddof=1) / np.sqrt(n)
-    half = _st.t.ppf(0.5 + level / 2, df=n - 1) * sem
-    return mean, mean - half, mean + half
+    flat = x.reshape(x.shape[0], -1)
+    res = _st.bootstrap((flat,), np.mean, axis=0, vectorized=True, n_resamples=n_boot, method="percentile",
+                        confidence_level=level, batch=max(1, 4_000_000 // max(1, flat.size)),
+                        rng=np.random.default_rng(seed))
+    lo = np.asarray(res.confidence_interval.low, dtype=np.float64).reshape(mean.shape)
+    hi = np.asarray(res.confidence_interval.high, dtype=np.float64).reshape(mean.shape)
+    flat_equal = np.ptp(x, axis=0) == 0  # no spread: scipy's interval of a constant can be NaN
+    lo, hi = np.where(flat_equal, mean, np.minimum(lo, mean)), np.where(flat_equal, mean, np.maximum(hi, mean))
+    return mean, lo, hi
 
 
 def first_crossing(values: np.ndarray, threshold: float) -> int | None:

@@ -10,14 +10,22 @@ def test_sliding_window_mean_known_values():
     np.testing.assert_allclose(sliding_window_mean(np.array([2, 4, 6, 8]), 2), [2, 3, 5, 7])
 
 
-def test_mean_ci_student_t():
-    x = np.array([[1.0], [2.0], [3.0]])
+def test_mean_ci_bootstrap_stays_inside_the_scores_and_covers_the_mean():
+    """Nine seeds at CartPole's cap and one at 480: Student's t would give [493.5, 502.5]; the
+    bootstrap interval stays in [480, 500]. Two columns at once, one of them constant. Red for: a t
+    interval, an interval that misses the mean, NaN on a constant column."""
+    x = np.stack([np.array([500.0] * 9 + [480.0]), np.full(10, 7.0)], axis=1)  # (S=10, 2)
     m, lo, hi = mean_ci(x)
-    # mean 2, sd 1, sem 1/sqrt(3), t(0.975, 2) = 4.302653
-    half = 4.302653 / np.sqrt(3)
-    assert m[0] == pytest.approx(2.0)
-    assert lo[0] == pytest.approx(2 - half, rel=1e-5)
-    assert hi[0] == pytest.approx(2 + half, rel=1e-5)
+    assert m.tolist() == [498.0, 7.0]
+    assert 480 <= lo[0] < 498 < hi[0] <= 500
+    assert lo[1] == hi[1] == 7.0
+    # the percentile interval of resampled means: ten seeds, one of them 480 -> the low end is
+    # 496 (two 480s drawn) or 494 at 95%, never below
+    assert lo[0] in (494.0, 496.0) and hi[0] == 500.0
+    # deterministic, and along another axis the same
+    assert [a.tolist() for a in mean_ci(x)] == [a.tolist() for a in mean_ci(x.T, axis=1)]
+    one = mean_ci(np.array([[3.0, 4.0]]))
+    assert [a.tolist() for a in one] == [[3.0, 4.0]] * 3
 
 
 def test_first_crossing_and_relapse():

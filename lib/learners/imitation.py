@@ -87,7 +87,10 @@ class ImitationConfig:
     eval_every: int = spec(0, ge=0, doc="evaluate every this many steps (0: at the end of each round only)")
     eval_episodes: int = spec(10, ge=1)
     test_episodes: int = spec(100, ge=1)
-    test_greedy: bool = spec(True, doc="test (and play DAgger rounds) with the head's mode-like action")
+    test_greedy: bool = spec(True, doc="test (and play DAgger rounds) with the head's mode-like action; false: "
+                             "sample the head's action distribution")
+    test_both: bool = spec(False, doc="also test with the other action protocol, on the same test episodes' starts "
+                           "(summary: test_mean_greedy and test_mean_sampled beside test_mean)")
 
     @property
     def total_steps(self) -> int:
@@ -219,7 +222,12 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
     if rollout_env is not None:
         rollout_env.close()
     test_seed = seeds.seed("imitation.test", seed)
-    test, _len = evaluate(TorchSampler(policy, test_seed, cfg.test_greedy), cfg.env_id, cfg.test_episodes, test_seed)
+    protocols = (cfg.test_greedy, not cfg.test_greedy) if cfg.test_both else (cfg.test_greedy,)
+    tests = {greedy: evaluate(TorchSampler(policy, test_seed, greedy), cfg.env_id, cfg.test_episodes, test_seed)[0]
+             for greedy in protocols}
+    test = tests[cfg.test_greedy]
+    both = {f"test_{k}_{'greedy' if g else 'sampled'}": v for g, r in tests.items() if cfg.test_both
+            for k, v in (("returns", r.tolist()), ("mean", float(r.mean())))}
     pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(out_dir / "log.csv", index=False)
     torch.save({"policy": policy.state_dict(), "config": to_dict(cfg), "seed": seed}, out_dir / "agent.pt")
     lengths = data.get("episode_lengths", [])
@@ -229,6 +237,8 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
         "test_mean": float(test.mean()),
         "test_std": float(test.std()),
         "test_seed": test_seed,
+        "test_protocol": "greedy" if cfg.test_greedy else "sampled",
+        **both,
         "expert_labels": int(obs.shape[0]),
         "demo_labels": demo_labels,
         "demo_lengths": list(lengths),

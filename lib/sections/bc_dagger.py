@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, NullFormatter
 import numpy as np
 import pandas as pd
 
@@ -26,9 +27,12 @@ SECTION = "04_bc_dagger"
 TITLE = "Behaviour cloning against DAgger on CartPole, from a perfect and an imperfect expert"
 REPRODUCES = BIT_FOR_BIT
 
-Setting = Literal["perfect", "imperfect"]
+Setting = Literal["perfect", "imperfect", "tempered"]
 Method = Literal["bc", "dagger"]
 METHOD_LABEL = {"bc": "behaviour cloning", "dagger": "DAgger"}
+SETTING_LABEL = {"perfect": "perfect expert", "imperfect": "imperfect expert (its own trajectories)",
+                 "tempered": "tempered expert (ours)"}
+PROTOCOL_LABEL = {"sampled": "actions sampled", "greedy": "argmax actions"}
 
 
 @dataclass(frozen=True)
@@ -36,14 +40,19 @@ class Config(GridConfig):
     """Section 04 parameters: the grid (settings x methods x n x seeds) and the imitation learner."""
 
     ns: tuple[int, ...] = spec((1, 2, 5, 10, 50, 100), doc="numbers of expert trajectories")
-    settings: tuple[Setting, ...] = spec(("perfect", "imperfect"))
+    settings: tuple[Setting, ...] = spec(("perfect", "imperfect", "tempered"),
+                                         doc="perfect: only the expert's trajectories that reach the time limit; "
+                                         "imperfect (the source's): all its trajectories, failures included; tempered "
+                                         "(ours): all trajectories of the expert sampling at a higher temperature")
     methods: tuple[Method, ...] = spec(("bc", "dagger"))
     perfect: float = spec(500.0, gt=0)
     perfect_tolerance: float = spec(0.99, gt=0, le=1)
     perfect_temperature: float = spec(1.0, gt=0, doc="the expert's temperature in the perfect setting (only episodes "
                                       "that reach the time limit are kept)")
-    imperfect_temperature: float = spec(2.0, gt=0, doc="the expert's temperature in the imperfect setting (every "
-                                        "episode is kept)")
+    imperfect_temperature: float = spec(1.0, gt=0, doc="the expert's temperature in the imperfect setting (every "
+                                        "episode is kept); 1: the expert as it acts")
+    tempered_temperature: float = spec(2.0, gt=0, doc="the expert's temperature in the tempered setting (every "
+                                       "episode is kept): logits divided by it, so the expert fails more often")
     dagger_rounds: int = spec(10, ge=1, doc="DAgger's rounds")
     imitation: ImitationConfig = spec(default_factory=ImitationConfig)
 
@@ -55,9 +64,10 @@ class Config(GridConfig):
             vals = getattr(self, key)
             if not vals or len(set(vals)) != len(vals):
                 errs.append(f"key '{key}' must be non-empty without repeats")
-        if self.imitation.dagger_rounds != 0 or self.imitation.demos != DemoConfig():
-            errs.append("keys 'imitation.dagger_rounds' and 'imitation.demos' are set by the grid; use 'ns', 'methods', "
-                        "'settings', 'dagger_rounds' and the temperatures")
+        if self.imitation.dagger_rounds != 0 or self.imitation.demos != DemoConfig() or self.imitation.test_both:
+            errs.append("keys 'imitation.dagger_rounds', 'imitation.demos' and 'imitation.test_both' are set by the grid; "
+                        "use 'ns', 'methods', 'settings', 'dagger_rounds', the temperatures and 'imitation.test_greedy' "
+                        "(the main test protocol; the other one is always run too)")
         if self.imitation.head.head != "categorical":
             errs.append("key 'imitation.head.head' must be categorical (CartPole's actions are discrete)")
         return errs + claim_problems(self.claims, claim_variants(self), list(CLAIM_METRICS), self.skip_claims)
@@ -68,13 +78,23 @@ def variant(setting: str, method: str, n: int) -> str:
 
 
 def run_config(cfg: Config, setting: str, method: str, n: int) -> ImitationConfig:
-    """The learner's config at one point of the grid (the expert's sha256 is part of every key)."""
+    """The learner's config at one point of the grid (the expert's sha256 is part of every key). Every
+    run is tested with both action protocols; ``imitation.test_greedy`` names the main one."""
     sha = read_metadata(cfg.imitation.expert)["policy_sha256"]
-    perfect = setting == "perfect"
-    demos = DemoConfig(episodes=n, temperature=cfg.perfect_temperature if perfect else cfg.imperfect_temperature,
-                       full_length_only=perfect)
-    return dataclasses.replace(cfg.imitation, expert_sha256=sha, demos=demos,
+    demos = DemoConfig(episodes=n, temperature=temperature(cfg, setting), full_length_only=setting == "perfect")
+    return dataclasses.replace(cfg.imitation, expert_sha256=sha, demos=demos, test_both=True,
                                dagger_rounds=cfg.dagger_rounds if method == "dagger" else 0)
+
+
+def temperature(cfg: Config, setting: str) -> float:
+    """The expert's sampling temperature in ``setting``."""
+    return {"perfect": cfg.perfect_temperature, "imperfect": cfg.imperfect_temperature,
+            "tempered": cfg.tempered_temperature}[setting]
+
+
+def protocols(cfg: Config) -> tuple[str, str]:
+    """(main, second) action protocol of the tests: "sampled" or "greedy"."""
+    return ("greedy", "sampled") if cfg.imitation.test_greedy else ("sampled", "greedy")
 
 
 def grid(cfg: Config) -> list[tuple[str, str, int]]:
@@ -92,95 +112,139 @@ def specs(cfg: Config) -> list[RunSpec]:
 def describe(cfg: Config) -> str:
     c = cfg.imitation
     meta = read_metadata(c.expert)
+    main, second = protocols(cfg)
+    kept = {"perfect": f"only trajectories that reach {cfg.perfect:g} steps are kept",
+            "imperfect": "every trajectory is kept, failures included (the source's imperfect expert)",
+            "tempered": "every trajectory is kept; the temperature, ours, makes the expert fail more often"}
+    settings = "; ".join(f"*{s}*: temperature {temperature(cfg, s):g}, {kept[s]}" for s in cfg.settings)
     return (
         f"- **Expert**: `experts/{c.expert}` (section 03; test {meta['test_mean']:.1f} ± {meta['test_std']:.1f}).\n"
-        f"- **Demonstrations**: the expert plays with its actions sampled at a temperature; a demonstration is the "
-        f"states it visited with the actions it took. *Perfect*: temperature {cfg.perfect_temperature:g}, only "
-        f"trajectories that reach {cfg.perfect:g} steps are kept. *Imperfect*: temperature {cfg.imperfect_temperature:g} "
-        f"(logits divided by it, so the expert errs more often), every trajectory is kept, short ones included.\n"
+        f"- **Demonstrations**: the expert plays with its actions sampled from softmax(logits / temperature); a "
+        f"demonstration is the states it visited with the actions it took. {settings}.\n"
         f"- **Behaviour cloning**: a fresh MLP policy ({c.head.depth} x {c.head.width}, {c.head.activation}), "
         f"cross-entropy on the demonstration pairs, {c.steps} AdamW steps (lr {c.lr:g}, minibatch {c.batch_size}).\n"
         f"- **DAgger**: the same start, then {cfg.dagger_rounds} rounds: play {c.dagger_episodes} episodes where "
         f"each step is the expert's action with probability beta_i = {c.beta0:g} x {c.beta_decay:g}^(i-1) and the "
-        f"learner's otherwise, label every visited state with the expert's most likely action, add them to the "
-        f"data and train {c.dagger_steps} more steps on the whole aggregate.\n"
-        f"- **Test**: {c.test_episodes} episodes with the learner's most likely action, on a seed of their own; "
-        f"n in {{{', '.join(map(str, cfg.ns))}}}; {cfg.seeds} seeds per point; bands are Student-t 95% intervals."
+        f"learner's ({PROTOCOL_LABEL[main]}) otherwise, label every visited state with the expert's most likely "
+        f"action, add them to the data and train {c.dagger_steps} more steps on the whole aggregate.\n"
+        f"- **Test**: {c.test_episodes} episodes on a seed of their own, played twice from the same starts: with the "
+        f"learner's {PROTOCOL_LABEL[main]} (the main protocol, as the learners act while they train) and with its "
+        f"{PROTOCOL_LABEL[second]}. n in {{{', '.join(map(str, cfg.ns))}}}; {cfg.seeds} seeds per point; bands and "
+        f"intervals are 95% percentile-bootstrap intervals over seeds."
     )
 
 
 def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
+    """One row per run: its point of the grid, both protocols' test means, labels and demonstrations."""
+    points = {variant(s, m, n): (s, m, n) for s, m, n in grid(cfg)}
+    main, second = protocols(cfg)
     rows = []
     for r in results:
-        c: ImitationConfig = r.spec.config
+        setting, method, n = points[r.spec.variant]
         s = r.summary
         rows.append({
-            "setting": "perfect" if c.demos.full_length_only else "imperfect",
-            "method": "dagger" if c.dagger_rounds else "bc", "n": c.demos.episodes, "seed": r.spec.seed,
-            "test_mean": s["test_mean"], "test_std": s["test_std"], "expert_labels": s["expert_labels"],
-            "demo_labels": s["demo_labels"], "demo_short_share": s["demo_short_share"],
-            "demo_mean_length": float(np.mean(s["demo_lengths"])), "wall_time_s": s["wall_time_s"],
+            "setting": setting, "method": method, "n": n, "seed": r.spec.seed,
+            "test_mean": s["test_mean"], "test_std": s["test_std"], f"test_mean_{second}": s[f"test_mean_{second}"],
+            "expert_labels": s["expert_labels"], "demo_labels": s["demo_labels"],
+            "demo_short_share": s["demo_short_share"], "demo_mean_length": float(np.mean(s["demo_lengths"])),
+            "wall_time_s": s["wall_time_s"],
         })
     return pd.DataFrame(rows)
+
+
+def _ci(x: pd.Series) -> tuple[float, str]:
+    m, lo, hi = mean_ci(x.to_numpy())
+    return round(float(m), 1), f"[{lo:.1f}, {hi:.1f}]"
 
 
 def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """Every point of the figure: setting x method x n."""
+    """Every point of the figures: setting x method x n, both test protocols."""
+    main, second = protocols(cfg)
     rows = []
     top = cfg.perfect * cfg.perfect_tolerance
     for (setting, method, n), d in runs.groupby(["setting", "method", "n"], sort=False):
-        m, lo, hi = mean_ci(d.test_mean.to_numpy())
+        m, ci = _ci(d.test_mean)
+        m2, ci2 = _ci(d[f"test_mean_{second}"])
         rows.append({
             "setting": setting, "method": METHOD_LABEL[method], "n": int(n), "seeds": len(d),
-            "test mean": round(float(m), 1), "test mean 95% CI": f"[{lo:.1f}, {hi:.1f}]",
-            "test std (within run)": round(float(d.test_std.mean()), 1),
+            f"test, {PROTOCOL_LABEL[main]}": m, "95% CI": ci,
             f"seeds at {cfg.perfect:g}": f"{int((d.test_mean >= top).sum())}/{len(d)}",
+            f"test, {PROTOCOL_LABEL[second]}": m2, "95% CI ": ci2,
             "expert labels (mean)": int(round(d.expert_labels.mean())),
-            "demonstration labels (mean)": int(round(d.demo_labels.mean())),
-            "wall time per run (s)": round(float(d.wall_time_s.mean()), 1),
+            "failed demos": f"{float(np.average(d.demo_short_share, weights=np.full(len(d), n))):.0%}",
+            "s / run": round(float(d.wall_time_s.mean()), 1),
         })
     return pd.DataFrame(rows)
 
 
-def imperfection(runs: pd.DataFrame) -> dict[str, float]:
-    """How imperfect the imperfect demonstrations were, pooled over runs (weighted by trajectories)."""
-    d = runs[runs.setting == "imperfect"]
-    if d.empty:
-        return {}
-    w = d.n.to_numpy(dtype=float)
-    return {
-        "short_share": float(np.average(d.demo_short_share, weights=w)),
-        "mean_length": float(np.average(d.demo_mean_length, weights=w)),
-        "trajectories": int(w.sum()),
-    }
+def imperfection(runs: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per setting, how imperfect its demonstrations were, pooled over runs (weighted by trajectories)."""
+    out = {}
+    for setting, d in runs.groupby("setting", sort=False):
+        w = d.n.to_numpy(dtype=float)
+        out[str(setting)] = {"short_share": float(np.average(d.demo_short_share, weights=w)),
+                             "mean_length": float(np.average(d.demo_mean_length, weights=w)),
+                             "trajectories": int(w.sum())}
+    return out
 
 
-def imperfection_markdown(imp: dict[str, float], cfg: Config) -> str:
-    """One sentence on how imperfect the imperfect demonstrations were (empty without that setting)."""
-    if not imp:
+def imperfection_markdown(imp: dict[str, dict[str, float]], cfg: Config) -> str:
+    """How often each setting's demonstrations failed, and what that means for the source's protocol."""
+    lines = [f"- *{s}* (temperature {temperature(cfg, s):g}): of the {v['trajectories']} demonstrations these runs "
+             f"drew, **{v['short_share']:.1%} ended before {cfg.perfect:g} steps**; mean length {v['mean_length']:.1f}."
+             for s, v in imp.items() if s != "perfect"]
+    if not lines:
         return ""
-    return (f"Over the {imp['trajectories']} imperfect demonstrations these runs drew, **{imp['short_share']:.0%} ended "
-            f"before {cfg.perfect:g} steps**; their mean length was {imp['mean_length']:.1f}.")
+    text = "\n".join(lines)
+    own = imp.get("imperfect")
+    if own is not None and own["short_share"] < 0.05:
+        text += (f"\n\nThe expert, acting as it does (temperature {cfg.imperfect_temperature:g}), almost never fails, so "
+                 "the source's imperfect setting, all of its trajectories, is here almost the perfect one. The tempered "
+                 "setting gets failures the way we chose: it samples the same expert at temperature "
+                 f"{cfg.tempered_temperature:g}.")
+    return text
 
 
-def figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> list[Path]:
-    fig, axes = plt.subplots(1, len(cfg.settings), figsize=(5.2 * len(cfg.settings), 4.0), sharey=True, squeeze=False)
+def _curve_panels(runs: pd.DataFrame, cfg: Config, column: str, x: str, out: Path, ylabel: str, xlabel: str) -> Path:
+    """One panel per setting: each method's mean over seeds of ``column`` against ``x`` (n, or the
+    mean expert labels of each point), with its 95% bootstrap band."""
+    fig, axes = plt.subplots(1, len(cfg.settings), figsize=(4.4 * len(cfg.settings), 3.6), sharey=True, squeeze=False)
     for ax, setting in zip(axes[0], cfg.settings):
         for i, method in enumerate(cfg.methods):
             d = runs[(runs.setting == setting) & (runs.method == method)]
             ns = sorted(d.n.unique())
-            y = np.stack([d[d.n == n].sort_values("seed").test_mean.to_numpy() for n in ns], axis=1)
+            y = np.stack([d[d.n == n].sort_values("seed")[column].to_numpy() for n in ns], axis=1)
+            xs = ns if x == "n" else [float(d[d.n == n].expert_labels.mean()) for n in ns]
             m, lo, hi = mean_ci(y)
-            ax.plot(ns, m, marker="o", color=PALETTE[i], label=f"{METHOD_LABEL[method]} (n={y.shape[0]} seeds)")
-            ax.fill_between(ns, lo, hi, color=PALETTE[i], alpha=0.2, lw=0)
-        ax.axhline(cfg.perfect, color="0.3", ls="--", lw=1, label=f"expert ({cfg.perfect:g})")
-        ax.set(xscale="log", xlabel="expert trajectories n", title=f"{setting} expert", ylim=(0, cfg.perfect * 1.05))
-        ax.set_xticks(list(cfg.ns), [str(n) for n in cfg.ns])
-        ax.legend(loc="lower right", fontsize="small")
-    axes[0][0].set_ylabel(f"test return (mean of {cfg.imitation.test_episodes} episodes)")
-    fig.tight_layout()
-    path = save(fig, out_dir / "figures" / "bc_vs_dagger.png")
-    return [path]
+            ax.plot(xs, m, marker="o", color=PALETTE[i], label=f"{METHOD_LABEL[method]} ({y.shape[0]} seeds)")
+            ax.fill_between(xs, lo, hi, color=PALETTE[i], alpha=0.2, lw=0)
+        ax.axhline(cfg.perfect, color="0.3", ls="--", lw=1, label=f"time limit ({cfg.perfect:g})")
+        ax.set(xscale="log", xlabel=xlabel, title=SETTING_LABEL[setting], ylim=(0, cfg.perfect * 1.05))
+        if x == "n":
+            ax.set_xticks(list(cfg.ns), [str(n) for n in cfg.ns])
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    axes[0][0].set_ylabel(ylabel)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return save(fig, out)
+
+
+def figures(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> list[Path]:
+    """Test return against n and against expert labels (main protocol), and against n with the other
+    protocol."""
+    main, second = protocols(cfg)
+    eps = cfg.imitation.test_episodes
+    return [
+        _curve_panels(runs, cfg, "test_mean", "n", out_dir / "figures" / "bc_vs_dagger.png",
+                      f"test return, {PROTOCOL_LABEL[main]}\n(mean of {eps} episodes)", "expert trajectories n"),
+        _curve_panels(runs, cfg, "test_mean", "labels", out_dir / "figures" / "bc_vs_dagger_labels.png",
+                      f"test return, {PROTOCOL_LABEL[main]}\n(mean of {eps} episodes)",
+                      "expert labels the learner was trained on"),
+        _curve_panels(runs, cfg, f"test_mean_{second}", "n", out_dir / "figures" / f"bc_vs_dagger_{second}.png",
+                      f"test return, {PROTOCOL_LABEL[second]}\n(mean of {eps} episodes)", "expert trajectories n"),
+    ]
 
 
 def _point(runs: pd.DataFrame, setting: str, method: str, n: int | None = None) -> pd.DataFrame:
@@ -189,7 +253,9 @@ def _point(runs: pd.DataFrame, setting: str, method: str, n: int | None = None) 
 
 
 #: Per-seed metrics claims may name.
-CLAIM_METRICS = {"test_mean": "mean return of the test episodes"}
+CLAIM_METRICS = {"test_mean": "mean return of the test episodes, main action protocol",
+                 "test_mean_greedy": "mean return of the test episodes with argmax actions",
+                 "test_mean_sampled": "mean return of the test episodes with sampled actions"}
 
 
 def claim_variants(cfg: Config) -> list[str]:
@@ -199,54 +265,64 @@ def claim_variants(cfg: Config) -> list[str]:
     return points + [f"{s}_{m}_all" for s in cfg.settings for m in cfg.methods]
 
 
-def claim_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (variant, seed) of :func:`claim_variants`: the grid's runs, and each seed's mean
-    over n per setting and method."""
+def claim_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """One row per (variant, seed) of :func:`claim_variants`, with the metrics of
+    :data:`CLAIM_METRICS`: the grid's runs, and each seed's mean over n per setting and method."""
+    main, second = protocols(cfg)
+    runs = runs.assign(**{f"test_mean_{main}": runs.test_mean})
+    metrics = list(CLAIM_METRICS)
     points = runs.assign(variant=[variant(s, m, n) for s, m, n in zip(runs.setting, runs.method, runs.n)])
-    pooled = runs.groupby(["setting", "method", "seed"], sort=False).test_mean.mean().reset_index()
+    pooled = runs.groupby(["setting", "method", "seed"], sort=False)[metrics].mean().reset_index()
     pooled["variant"] = [f"{s}_{m}_all" for s, m in zip(pooled.setting, pooled.method)]
-    return pd.concat([points[["variant", "seed", "test_mean"]], pooled[["variant", "seed", "test_mean"]]], ignore_index=True)
+    return pd.concat([points[["variant", "seed", *metrics]], pooled[["variant", "seed", *metrics]]], ignore_index=True)
 
 
 def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     """The source's claims, decided by the rules in params (:func:`lib.verdicts.judge`, Holm across them)."""
+    main, _ = protocols(cfg)
     means = runs.groupby(["setting", "method", "n"], sort=False).test_mean.mean()
-    by_n = "Mean test return by point: " + "; ".join(
-        f"{s} {METHOD_LABEL[m]}: " + ", ".join(f"n={n} {means[(s, m, n)]:.1f}" for n in cfg.ns)
+    labels = runs.groupby(["setting", "method", "n"], sort=False).expert_labels.mean()
+    by_n = f"Mean test return ({PROTOCOL_LABEL[main]}) and expert labels by point: " + "; ".join(
+        f"{s} {METHOD_LABEL[m]}: " + ", ".join(f"n={n} {means[(s, m, n)]:.1f} ({labels[(s, m, n)]:,.0f} labels)"
+                                               for n in cfg.ns)
         for s in cfg.settings for m in cfg.methods) + "."
-    verdicts = judge(decided_claims(cfg), claim_table(runs), cfg.alpha)
+    verdicts = judge(decided_claims(cfg), claim_table(runs, cfg), cfg.alpha)
     return [Claim.judged(v, by_n if i == 0 else "") for i, v in enumerate(verdicts)]
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
+    _, second = protocols(cfg)
     out: dict[str, tuple[object, float]] = {"runs": (len(runs), 0), "ns": (list(cfg.ns), 0), "seeds": (cfg.seeds, 0)}
     for (setting, method), d in runs.groupby(["setting", "method"], sort=False):
-        m = float(d.test_mean.mean())
-        out[f"{setting}.{method}.test_mean"] = (round(m, 1), 0)
+        out[f"{setting}.{method}.test_mean"] = (round(float(d.test_mean.mean()), 1), 0)
+        out[f"{setting}.{method}.test_mean_{second}"] = (round(float(d[f"test_mean_{second}"].mean()), 1), 0)
         out[f"{setting}.{method}.expert_labels"] = (int(d.expert_labels.sum()), 0)
     return out
 
 
 def headline(runs: pd.DataFrame, cfg: Config) -> str:
+    main, _ = protocols(cfg)
     parts = []
     for setting in cfg.settings:
         for method in cfg.methods:
             d = _point(runs, setting, method, min(cfg.ns))
             parts.append(f"{METHOD_LABEL[method]} ({setting}) {d.test_mean.mean():.0f}")
-    return f"Test return from n = {min(cfg.ns)} expert trajectory ({cfg.seeds} seeds): " + "; ".join(parts) + "."
+    return (f"Test return ({PROTOCOL_LABEL[main]}) from n = {min(cfg.ns)} expert trajectory ({cfg.seeds} seeds): "
+            + "; ".join(parts) + ".")
 
 
 def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
-    """Per-run scores, every point of the figure as a table row, the figure, the claims, and how
+    """Per-run scores, every point of the figures as a table row, the figures, the claims, and how
     imperfect the imperfect demonstrations were."""
     runs = per_run(results, cfg)
     imp = imperfection(runs)
-    return SectionResult(table=summary_table(runs, cfg), claims=claims(runs, cfg),
-                         figures=figure(runs, cfg, out_dir) + [profile(
-                             claim_table(runs), "test_mean", [f"{s}_{m}_all" for s in cfg.settings for m in cfg.methods],
-                             {f"{s}_{m}_all": f"{METHOD_LABEL[m]}, {s} expert" for s in cfg.settings for m in cfg.methods},
-                             out_dir / "figures" / "profile.png", lo=0.0, hi=cfg.perfect,
-                             xlabel=f"a seed's test return, mean over n in {{{', '.join(map(str, cfg.ns))}}}",
-                             title=f"performance profile over seeds ({cfg.seeds} per point), 95% bootstrap band")],
+    main, _ = protocols(cfg)
+    pooled = [f"{s}_{m}_all" for s in cfg.settings for m in cfg.methods]
+    prof = profile(claim_table(runs, cfg), "test_mean", pooled,
+                   {f"{s}_{m}_all": f"{METHOD_LABEL[m]}, {s}" for s in cfg.settings for m in cfg.methods},
+                   out_dir / "figures" / "profile.png", lo=0.0, hi=cfg.perfect,
+                   xlabel=f"a seed's test return ({PROTOCOL_LABEL[main]}), mean over n in {{{', '.join(map(str, cfg.ns))}}}",
+                   title=f"performance profile over seeds ({cfg.seeds} per point), 95% bootstrap band")
+    return SectionResult(table=summary_table(runs, cfg), claims=claims(runs, cfg), figures=figures(runs, cfg, out_dir) + [prof],
                          regression=regression_values(runs, cfg), headline=headline(runs, cfg),
                          text={"imperfection": imperfection_markdown(imp, cfg)}, extra={"imperfection": imp})
