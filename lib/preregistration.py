@@ -61,7 +61,15 @@ def _entry_problems(name: str, rules: str, seeds: list[int], entry: dict[str, An
 
 
 def _span(seeds: list[int]) -> str:
-    return f"{seeds[0]}..{seeds[-1]}" if len(seeds) > 2 and seeds[-1] - seeds[0] == len(seeds) - 1 else ", ".join(map(str, seeds))
+    """Sorted seeds, consecutive runs of three or more written ``a..b``: [0, 1, 2, 5, 7, 8] -> '0..2, 5, 7, 8'."""
+    parts: list[str] = []
+    start = 0
+    for i in range(1, len(seeds) + 1):
+        if i == len(seeds) or seeds[i] != seeds[i - 1] + 1:
+            run = seeds[start:i]
+            parts += [f"{run[0]}..{run[-1]}"] if len(run) > 2 else [str(x) for x in run]
+            start = i
+    return ", ".join(parts)
 
 
 def _current(section_id: str, profile: str) -> tuple[str, str, list[int], bool, tuple[str, ...]]:
@@ -130,3 +138,28 @@ def register(section_id: str, profile: str, path: Path = REGISTRY) -> str:
     registry[name] = {"rules": rules, "seeds": seeds, "history": history}
     path.write_text(_dumps(dict(sorted(registry.items()))))
     return f"{name}: rules {rules[:12]} on seeds {_span(seeds)} registered"
+
+
+def statement(section: Any, cfg: Any, profile: str) -> str:
+    """One Markdown paragraph for a report: the seeds its verdicts rest on, and whether its claim rules
+    were registered with exactly those seeds before the runs (empty for a section without claims)."""
+    if not getattr(cfg, "claims", ()):
+        return ""
+    from .params import claims_path
+
+    seeds = run_seeds(section, cfg)
+    where = f"`{claims_path(section.SECTION).relative_to(PARAMS_DIR.parent)}`"
+    head = (f"**Seeds and rules**: the verdicts rest on {len(seeds)} run seeds ({_span(seeds)}; "
+            f"{cfg.seeds} per variant) and on the {len(cfg.claims)} claim rules of {where}, decided together "
+            f"with Holm's correction at alpha = {cfg.alpha:g}.")
+    if profile not in REGISTERED_PROFILES:
+        return head + f" The {profile} profile registers nothing: its verdicts are a check of the code, not findings."
+    entry = read_registry().get(f"{profile}/{section.SECTION}")
+    if entry is None or entry["rules"] != rules_hash(cfg) or entry["seeds"] != seeds or getattr(cfg, "skip_claims", ()):
+        return head + (" **These rules and seeds are not the registered ones** (`params/registered.json`): overrides "
+                       "or an unregistered edit changed them, so the verdicts below are exploratory.")
+    date = next((h["date"] for h in reversed(entry["history"]) if h["rules"] == entry["rules"] and h["seeds"] == seeds), "?")
+    seen = sorted({s for h in entry["history"] if h["rules"] != entry["rules"] for s in h["seeds"]})
+    return head + (f" Rules and seeds were registered together in `params/registered.json` on {date}, before the runs "
+                   "that decide them; a rule changed afterwards needs fresh seeds (`tests/test_preregistration.py`)."
+                   + (f" Seeds used under earlier rules ({_span(seen)}) are not used here." if seen else ""))

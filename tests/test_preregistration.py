@@ -73,3 +73,30 @@ def test_the_rules_hash_follows_the_rule_not_its_wording():
     assert pr.rules_hash(replace(cfg, claims=(replace(cfg.claims[0], margin=6.0),))) != h
     assert pr.rules_hash(replace(cfg, alpha=0.1)) != h
     assert pr.rules_hash(replace(cfg, seeds=50)) == h  # seeds are registered beside the rules, not in them
+
+
+def test_seed_spans_are_written_compactly():
+    assert pr._span([0, 1, 2, 5, 7, 8]) == "0..2, 5, 7, 8"
+    assert pr._span([200, 201, 202, 290, 291, 292]) == "200..202, 290..292"
+    assert pr._span([]) == ""
+
+
+def test_a_report_says_whether_its_rules_and_seeds_are_the_registered_ones():
+    """The committed default profile of section 04 is registered; the same file with one more seed, or
+    with a margin changed, is not; smoke registers nothing. Red for: a statement that calls every
+    report registered, or reads another profile's entry."""
+    from dataclasses import replace
+
+    from lib.params import load_params
+    from lib.sections import get_section
+
+    section = get_section("04_bc_dagger")
+    cfg = load_params("04_bc_dagger", "default")
+    text = pr.statement(section, cfg, "default")
+    assert f"{cfg.seeds} per variant" in text and "were registered together" in text and "not the registered" not in text
+    assert f"({cfg.first_seed}..{cfg.first_seed + cfg.seeds - 1};" in text
+    for changed in (replace(cfg, seeds=cfg.seeds + 1), replace(cfg, claims=(replace(cfg.claims[0], threshold=190.0),) + cfg.claims[1:])):
+        assert "not the registered ones" in pr.statement(section, changed, "default")
+    assert "not the registered ones" in pr.statement(section, cfg, "full")  # full has other seeds
+    assert "registers nothing" in pr.statement(section, load_params("04_bc_dagger", "smoke"), "smoke")
+    assert pr.statement(get_section("03_expert"), load_params("03_expert", "default"), "default") == ""

@@ -222,6 +222,28 @@ def test_committed_reports_carry_every_figure_and_column(section):
 
 
 @pytest.mark.parametrize("section", list(SECTIONS))
+def test_committed_claims_carry_the_verdict_fields(section):
+    """Every claim of a committed results.json: a verdict of the engine's three, its rule, effect,
+    interval and seeds; a verdict by the engine (not an exact check) on at least the engine's minimum
+    of seeds per variant, with an interval around a finite effect. Red for: a report made before the
+    verdict engine, a point-estimate verdict, a claim without its seeds."""
+    from lib.verdicts import MIN_SEEDS, VERDICTS
+
+    path = ROOT / "reports" / section / "results.json"
+    if not path.exists():
+        pytest.skip("no committed report")
+    claims = json.loads(path.read_text())["claims"]
+    assert claims, "a report states its source's claims"
+    for c in claims:
+        assert {"verdict", "rule", "effect", "interval", "seeds"} <= set(c), c
+        assert c["verdict"] in VERDICTS and c["rule"], c
+        if c.get("level") == 1.0:  # an exact check: holds or does not hold, no sampling
+            continue
+        lo, hi = c["interval"]
+        assert lo <= hi and c["seeds"] and min(c["seeds"].values()) >= MIN_SEEDS, c
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
 def test_committed_results_name_the_code_of_the_learners_they_used(section):
     """results.json maps every learner the section's runs used to the code hash its runs were keyed
     with: the hash of today's code, since the committed reports are made from the committed tree."""

@@ -26,7 +26,7 @@ def band_plot(
     level: float = 0.95,
     hlines: Mapping[str, float] | None = None,
 ) -> None:
-    """One line per label: mean over seeds with a Student-t ``level`` band.
+    """One line per label: mean over seeds with a ``level`` percentile-bootstrap band (:func:`lib.stats.mean_ci`).
 
     ``curves[label] = (x (G,), y (S, G))``: S seeds sampled on a shared x grid of G points.
     ``hlines`` draws labelled horizontal reference lines (thresholds, an expert's return).

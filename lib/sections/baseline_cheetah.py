@@ -61,7 +61,7 @@ def describe(cfg: Config) -> str:
         f"reward-to-go minus its prediction. HalfCheetah episodes always end at the "
         f"{b.max_episode_steps or max_episode_steps(b.env_id)}-step limit, so with a "
         f"baseline the reward-to-go is bootstrapped with V of the state where the limit cut the episode.\n"
-        f"- **Seeds**: {cfg.seeds} per experiment; bands are Student-t 95% intervals.\n\n"
+        f"- **Seeds**: {cfg.seeds} per experiment; bands and intervals are 95% percentile-bootstrap intervals over seeds.\n\n"
         + pgexp.commands_markdown(exps, seed_range(cfg))
     )
 

@@ -194,7 +194,7 @@ def describe(cfg: Config) -> str:
         f"expert labels.\n"
         f"- **Evaluation**: every {b.eval_every:,} steps {b.eval_episodes} episodes; the final return is the mean of "
         f"{b.test_episodes} test episodes on seeds of their own. {cfg.seeds} seeds per variant; intervals are "
-        f"Student-t 95% over seeds."
+        f"95% percentile-bootstrap intervals over seeds."
     )
 
 

@@ -152,14 +152,20 @@ def curve_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *
 
 
 def per_seed_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, solved: float, top: float, xlabel: str = "training episode") -> Path:
-    """Small multiples: every seed's curve, one panel per label."""
-    fig, axes = plt.subplots(1, len(curves), figsize=(3.2 * len(curves), 3.2), sharey=True, squeeze=False)
-    for ax, (label, (x, y)) in zip(axes[0], curves.items()):
+    """Small multiples: every seed's curve, one panel per label, at most four panels a row."""
+    cols = min(len(curves), 4)
+    rows = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows + 0.3), sharey=True, squeeze=False)
+    for ax, (label, (x, y)) in zip(axes.flat, curves.items()):
         for row in y:
             ax.plot(x, row, lw=0.9, alpha=0.8)
         ax.axhline(solved, color="0.3", ls="--", lw=0.8)
-        ax.set(title=label, xlabel=xlabel, ylim=(0, top))
-    axes[0][0].set_ylabel("running-mean return")
+        ax.set(xlabel=xlabel, ylim=(0, top))
+        ax.set_title(label, fontsize="small")
+    for ax in list(axes.flat)[len(curves):]:
+        ax.set_visible(False)
+    for r in range(rows):
+        axes[r][0].set_ylabel("running-mean return")
     fig.suptitle("every seed, one line each", fontsize="medium")
     fig.tight_layout()
     out = save(fig, path)
@@ -167,7 +173,7 @@ def per_seed_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path
 
 
 def test_ci(d: pd.DataFrame) -> tuple[float, float, float]:
-    """Mean over seeds of the per-run test mean, with its Student-t 95% interval."""
+    """Mean over seeds of the per-run test mean, with its 95% percentile-bootstrap interval over seeds."""
     m, lo, hi = mean_ci(d.test_mean.to_numpy())
     return float(m), float(lo), float(hi)
 

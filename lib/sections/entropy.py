@@ -77,7 +77,8 @@ def specs(cfg: Config) -> list[RunSpec]:
 def describe(cfg: Config) -> str:
     t = cfg.train
     return (
-        f"- **Learner**: section 01's RLOO REINFORCE (batch of {t.batch_episodes} episodes, AdamW lr {t.lr:g}, "
+        f"- **Learner**: section 01's RLOO REINFORCE (batch of {t.batch_episodes} episodes, `train.batch_episodes`; "
+        f"RLOO needs two or more, so the one-episode batches of section 01 have no counterpart here; AdamW lr {t.lr:g}, "
         f"gamma {t.gamma:g}), same budget: {t.episodes} episodes ({t.n_iterations} updates).\n"
         f"- **Bonus**: loss = policy-gradient loss - alpha * mean over the batch's steps of the policy's entropy "
         f"(in nats; the maximum for two actions is ln 2 = {np.log(2):.3f}).\n"
@@ -86,7 +87,7 @@ def describe(cfg: Config) -> str:
         + ("; and no bonus (alpha = 0), which is section 01's RLOO run and comes from the run store." if cfg.include_no_bonus else ".")
         + f"\n- **Evaluation**: as section 01 (best {t.window}-episode window, {t.test_episodes} test episodes). "
         f"Stability at the end = share of the last {cfg.last_episodes} training episodes that reach {cfg.perfect:g}.\n"
-        f"- **Seeds**: {cfg.seeds} per setting; bands are Student-t 95% intervals over seeds."
+        f"- **Seeds**: {cfg.seeds} per setting; bands and intervals are 95% percentile-bootstrap intervals over seeds."
     )
 
 

@@ -74,7 +74,7 @@ def describe(cfg: Config) -> str:
         f"- **GAE**: A_t = sum_k (gamma lambda)^k delta_(t+k), delta_t = r_t + gamma V(s_(t+1)) - V(s_t), computed "
         f"backwards; V after a terminal state is 0, and where the {c.max_episode_steps}-step limit cut an episode the "
         f"value of the state reached is bootstrapped.\n"
-        f"- **Seeds**: {cfg.seeds} per lambda; bands are Student-t 95% intervals.\n\n"
+        f"- **Seeds**: {cfg.seeds} per lambda; bands and intervals are 95% percentile-bootstrap intervals over seeds.\n\n"
         + pgexp.commands_markdown(exps, seed_range(cfg))
     )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from ..config import spec
@@ -98,6 +99,51 @@ def score(search_runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
                                           ascending=[False, False, True]).reset_index(drop=True)
 
 
+#: Most resamples of the search seeds :func:`search_spread` enumerates exactly (k^k of them); past it, a
+#: seeded random sample of this many.
+MAX_RESAMPLES = 50_000
+
+
+def search_spread(search_runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """How firm the pick is: for each search point, on how many search seeds taken alone it would be
+    picked (:func:`score`'s rule on that seed's run), and in what share of the resamples of the search
+    seeds (k seeds drawn with replacement, all k^k of them) it is picked. Rows in :func:`score`'s order
+    of the whole search."""
+    seeds = list(cfg.search_seeds)
+    k = len(seeds)
+    by_seed = {s: search_runs[search_runs.seed == s] for s in seeds}
+    alone = pd.Series([score(by_seed[s], cfg).iloc[0]["point"] for s in seeds]).value_counts()
+    if k ** k <= MAX_RESAMPLES:
+        draws = list(itertools.product(range(k), repeat=k))
+    else:
+        rng = np.random.default_rng(0)
+        draws = [tuple(row) for row in rng.integers(0, k, size=(MAX_RESAMPLES, k))]
+    picks: dict[tuple[int, ...], str] = {}
+    for d in draws:
+        key = tuple(sorted(d))  # the pick depends on the multiset of seeds only
+        if key not in picks:
+            picks[key] = score(pd.concat([by_seed[seeds[i]] for i in key], ignore_index=True), cfg).iloc[0]["point"]
+    chosen = pd.Series([picks[tuple(sorted(d))] for d in draws]).value_counts() / len(draws)
+    order = score(search_runs, cfg)["point"]
+    return pd.DataFrame({"point": order, f"picked on one seed (of {k})": [int(alone.get(p, 0)) for p in order],
+                         f"picked in resamples of the {k} seeds": [round(float(chosen.get(p, 0.0)), 3) for p in order]})
+
+
+def spread_text(spread: pd.DataFrame, cfg: Config) -> str:
+    """The search's spread in a sentence, from :func:`search_spread`."""
+    k = len(cfg.search_seeds)
+    one, res = spread.columns[1], spread.columns[2]
+    winners = spread[spread[one] > 0]
+    top = spread.iloc[0]
+    return (f"**How firm the pick is.** Taken one at a time, the {k} search seeds pick {len(winners)} different "
+            f"point{'s' if len(winners) != 1 else ''} ("
+            + ", ".join(f"`{p}` on {n}" for p, n in zip(winners.point, winners[one])) + "). "
+            f"Resampling the search seeds with replacement, the tuned point `{top.point}` is picked in "
+            f"{top[res]:.0%} of the resamples" + (f"; the runner-up, `{spread.sort_values(res, ascending=False).iloc[1].point}`, in "
+            f"{spread[res].sort_values(ascending=False).iloc[1]:.0%}." if len(spread) > 1 else ".")
+            + " A pick that few seeds share is a noisy one: the fresh-seed runs below test it as it is.")
+
+
 def tuned_command(cfg: Config, scores: pd.DataFrame) -> str:
     best = scores.iloc[0]
     return point_command(cfg, int(best["-b"]), float(best["-lr"]), bool(best["-na"]), "pendulum_tuned")
@@ -144,7 +190,7 @@ def describe(cfg: Config) -> str:
         f"then to fewer steps. (Ranking ties by steps alone picked a setting that got there fast once and then fell "
         f"away; the mean eval return rewards holding the maximum too.)\n"
         f"- **Final runs**: the default and the tuned setting with {cfg.seeds} fresh seeds "
-        f"({cfg.first_seed}..{cfg.first_seed + cfg.seeds - 1}); bands are Student-t 95% intervals."
+        f"({cfg.first_seed}..{cfg.first_seed + cfg.seeds - 1}); bands and intervals are 95% percentile-bootstrap intervals over seeds."
     )
 
 
@@ -257,7 +303,9 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     """The search's scores and what mattered in it, then the default against the tuned point on fresh
     seeds: table, curves, claim."""
     search, final = split(results, cfg)
-    scores = score(per_run(search, cfg), cfg)
+    search_runs = per_run(search, cfg)
+    scores = score(search_runs, cfg)
+    spread = search_spread(search_runs, cfg)
     imp = importance(scores)
     runs = per_run(final, cfg)
     return SectionResult(
@@ -267,6 +315,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
             out_dir / "figures" / "profile.png", xlabel=f"environment steps to the first evaluation at {cfg.threshold:g} (never: all)",
             title=f"performance profile over fresh seeds ({cfg.seeds} per setting), 95% bootstrap band")],
         regression=regression_values(runs, cfg), headline=headline(runs, cfg, scores),
-        text={"tuned": f"Tuned: `{tuned_command(cfg, scores)}`", "importance": importance_text(imp),
+        text={"tuned": f"Tuned: `{tuned_command(cfg, scores)}`", "spread": spread_text(spread, cfg),
+              "importance": importance_text(imp),
               "commands": pgexp.commands_markdown(final_experiments(cfg, scores), seed_range(cfg))},
-        extra_tables={"search": scores, "importance_by_flag": imp}, extra={"tuned_command": tuned_command(cfg, scores)})
+        extra_tables={"search": scores.merge(spread, on="point"), "importance_by_flag": imp}, extra={"tuned_command": tuned_command(cfg, scores)})

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ..config import spec
 from ..learners.pg import PGConfig
+from ..publish.plots import band_plot, save
 from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
@@ -41,6 +44,8 @@ class Config(GridConfig):
     """Section 01 parameters: which variants, how many seeds, and the learner's settings."""
 
     variants: tuple[Variant, ...] = spec(("vanilla", "running_mean", "value", "rloo"))
+    other_batch_sizes: tuple[int, ...] = spec((1,), doc="episodes per update to run beside train.batch_episodes, for every "
+                                              "variant that allows them (RLOO needs 2 or more); same episode budget")
     solved: float = spec(195.0, gt=0, doc="'solved' threshold for the running mean")
     perfect: float = spec(500.0, gt=0, doc="the maximum return (CartPole-v1 time limit)")
     perfect_tolerance: float = spec(0.99, gt=0, le=1, doc="test mean >= perfect * this counts as perfect")
@@ -57,20 +62,41 @@ class Config(GridConfig):
             errs.append("key 'train.baseline' is set per variant; list the variants in 'variants' instead")
         if "rloo" in self.variants and self.train.batch_episodes < 2:
             errs.append("key 'train.batch_episodes' must be >= 2 when 'rloo' is a variant")
-        return errs + claim_problems(self.claims, self.variants, list(CLAIM_METRICS), self.skip_claims)
+        if any(b < 1 for b in self.other_batch_sizes) or self.train.batch_episodes in self.other_batch_sizes \
+                or len(set(self.other_batch_sizes)) != len(self.other_batch_sizes):
+            errs.append(f"key 'other_batch_sizes' must list episodes per update >= 1, without repeats and without "
+                        f"train.batch_episodes ({self.train.batch_episodes}), got {list(self.other_batch_sizes)}")
+        return errs + claim_problems(self.claims, list(grid(self)), list(CLAIM_METRICS), self.skip_claims)
+
+
+def grid(cfg: Config) -> dict[str, tuple[Variant, int]]:
+    """variant name -> (baseline variant, episodes per update), in the report's order: every variant at
+    ``train.batch_episodes`` (named as the variant), then each of ``other_batch_sizes`` for the
+    variants that allow it (named ``<variant>_b<size>``)."""
+    out: dict[str, tuple[Variant, int]] = {v: (v, cfg.train.batch_episodes) for v in cfg.variants}
+    for b in cfg.other_batch_sizes:
+        out.update({f"{v}_b{b}": (v, b) for v in cfg.variants if not (v == "rloo" and b < 2)})
+    return out
+
+
+def labels(cfg: Config) -> dict[str, str]:
+    """variant name -> its label; other batch sizes say theirs."""
+    return {name: LABEL[v] if b == cfg.train.batch_episodes else f"{LABEL[v]}, {b} ep/update"
+            for name, (v, b) in grid(cfg).items()}
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    """variant x seed runs of the one learner, differing only in ``baseline``."""
+    """variant x seed runs of the one learner, differing only in ``baseline`` (and, for the variants of
+    ``other_batch_sizes``, in ``batch_episodes``)."""
     return [
         RunSpec(
             section=SECTION,
-            variant=v,
-            exp_name=f"reinforce_{v}",
+            variant=name,
+            exp_name=f"reinforce_{name}",
             seed=seed,
-            config=dataclasses.replace(cfg.train, baseline=BASELINE[v]),
+            config=dataclasses.replace(cfg.train, baseline=BASELINE[v], batch_episodes=b),
         )
-        for v in cfg.variants
+        for name, (v, b) in grid(cfg).items()
         for seed in seed_range(cfg)
     ]
 
@@ -83,7 +109,11 @@ def describe(cfg: Config) -> str:
         f"- **Environment**: `{t.env_id}`, episodes capped at {steps} steps, reward 1 per step.\n"
         f"- **Budget**: {t.episodes} training episodes per run, the same for every variant; "
         f"each update uses a batch of **{t.batch_episodes} episodes** played in parallel, so a run makes "
-        f"{t.n_iterations} updates.\n"
+        f"{t.n_iterations} updates." + "".join(
+            f" Also with **{b} episode{'s' if b > 1 else ''} per update** ({math.ceil((t.episodes or 0) / b)} updates), "
+            f"for {', '.join(LABEL[v] for v in cfg.variants if not (v == 'rloo' and b < 2))}"
+            + (" (RLOO needs 2 or more)" if b < 2 and "rloo" in cfg.variants else "") + "."
+            for b in cfg.other_batch_sizes) + "\n"
         f"- **Learner**: categorical MLP policy {list(t.hidden)} ({t.activation}), AdamW lr {t.lr:g} "
         f"(weight decay {t.weight_decay:g}), discounted reward-to-go with gamma = {t.gamma:g}; "
         f"loss = mean over the batch's steps of -log pi(a|s) * (G - b).\n"
@@ -96,7 +126,7 @@ def describe(cfg: Config) -> str:
         f"mean of training returns ({t.checkpoint_ties} one on ties), then play {t.test_episodes} test episodes "
         f"({'argmax actions' if t.test_greedy else 'actions sampled from the policy'}) on a separate seed.\n"
         f"- **Seeds**: {cfg.seeds} per variant (seeds {cfg.first_seed}..{cfg.first_seed + cfg.seeds - 1}); "
-        f"bands are Student-t 95% confidence intervals of the mean over seeds."
+        f"bands and intervals are 95% percentile-bootstrap intervals of the mean over seeds."
     )
 
 
@@ -112,12 +142,12 @@ def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """One row per variant (the report's table)."""
     rows = []
     perfect = cfg.perfect * cfg.perfect_tolerance
-    for v in cfg.variants:
+    for v, label in labels(cfg).items():
         d = runs[runs.variant == v]
         m, lo, hi = test_ci(d)
         rows.append(
             {
-                "variant": LABEL[v],
+                "variant": label,
                 "seeds": len(d),
                 "test mean": round(m, 1),
                 "test mean 95% CI": f"[{lo:.1f}, {hi:.1f}]",
@@ -137,28 +167,56 @@ def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 
 def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     """The mean learning curves with 95% bands, and every seed's curve per variant."""
-    cs = episode_curves(results, cfg.variants, LABEL, cfg.train.window)
-    return [
-        curve_figure(cs, out_dir / "figures" / "learning_curves.png", xlabel="training episode",
-                     ylabel=f"training return ({cfg.train.window}-episode running mean)",
-                     title=f"REINFORCE on {cfg.train.env_id}: mean over seeds ({cfg.seeds}), 95% CI",
-                     hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05)),
-        per_seed_figure(cs, out_dir / "figures" / "learning_curves_per_seed.png", solved=cfg.solved, top=cfg.perfect * 1.05),
-    ]
+    names = labels(cfg)
+    cs = episode_curves(results, list(names), names, cfg.train.window)
+    main = {names[v]: cs[names[v]] for v in cfg.variants}
+    out = [curve_figure(main, out_dir / "figures" / "learning_curves.png", xlabel="training episode",
+                        ylabel=f"training return ({cfg.train.window}-episode running mean)",
+                        title=f"REINFORCE on {cfg.train.env_id}, {cfg.train.batch_episodes} episodes per update: "
+                              f"mean over seeds ({cfg.seeds}), 95% CI",
+                        hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05))]
+    if cfg.other_batch_sizes:
+        out.append(batch_figure(cs, cfg, out_dir / "figures" / "learning_curves_batch.png"))
+    out.append(per_seed_figure(cs, out_dir / "figures" / "learning_curves_per_seed.png", solved=cfg.solved,
+                               top=cfg.perfect * 1.05))
+    return out
+
+
+def batch_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], cfg: Config, path: Path) -> Path:
+    """One panel per variant run at several batch sizes: its mean curve (95% band) at each."""
+    names = labels(cfg)
+    varied = [v for v in cfg.variants if any(g == v for g, b in grid(cfg).values() if b != cfg.train.batch_episodes)]
+    fig, axes = plt.subplots(1, len(varied), figsize=(4.2 * len(varied), 3.6), sharey=True, squeeze=False)
+    for ax, v in zip(axes[0], varied):
+        per_batch = {f"{b} episode{'s' if b > 1 else ''} per update": curves[names[n]]
+                     for n, (g, b) in sorted(grid(cfg).items(), key=lambda kv: -kv[1][1]) if g == v}
+        band_plot(ax, per_batch, hlines={f"solved ({cfg.solved:g})": cfg.solved})
+        ax.set(title=LABEL[v], xlabel="training episode", ylim=(0, cfg.perfect * 1.05))
+    axes[0][0].set_ylabel(f"training return ({cfg.train.window}-episode running mean)")
+    fig.suptitle(f"episodes per update: mean over seeds ({cfg.seeds}), 95% bootstrap band", fontsize="medium")
+    fig.tight_layout()
+    return save(fig, path)
 
 
 def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
     """The source's claims, decided by the rules in params (:func:`lib.verdicts.judge`, Holm across them)."""
     data = claim_columns(runs, float(cfg.train.episodes or 0))
-    ets = {LABEL[v]: median_inf(runs[runs.variant == v].episodes_to_solved) for v in cfg.variants}
+    names = labels(cfg)
+    ets = {names[v]: median_inf(runs[runs.variant == v].episodes_to_solved) for v in names}
     notes = {
         "relapse (never solved = 1)": "Seeds at the maximum: " + ", ".join(
-            f"{LABEL[v]} {int((runs[runs.variant == v].test_mean >= cfg.perfect * cfg.perfect_tolerance).sum())}/"
-            f"{int((runs.variant == v).sum())}" for v in cfg.variants) + ".",
+            f"{names[v]} {int((runs[runs.variant == v].test_mean >= cfg.perfect * cfg.perfect_tolerance).sum())}/"
+            f"{int((runs.variant == v).sum())}" for v in names) + ".",
         "episodes to converged (never = budget)": f"Median episodes to the 'solved' level {cfg.solved:g}: "
             + ", ".join(f"{k} {'never' if not np.isfinite(m) else f'{m:.0f}'}" for k, m in ets.items()) + ".",
     }
-    return [Claim.judged(v, notes.get(r.metric, "")) for r, v in zip(cfg.claims, judge(decided_claims(cfg), data, cfg.alpha))]
+    verdicts = judge(decided_claims(cfg), data, cfg.alpha)
+    seen: set[str] = set()  # each note once, beside the first claim on its metric
+    out = []
+    for r, v in zip(decided_claims(cfg), verdicts):
+        out.append(Claim.judged(v, "" if r.metric in seen else notes.get(r.metric, "")))
+        seen.add(r.metric)
+    return out
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
@@ -166,10 +224,10 @@ def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object
     the same on any CPU; see :data:`lib.sections.common.BIT_FOR_BIT`), so its returns are exact values."""
     out: dict[str, tuple[object, float]] = {
         "runs": (len(runs), 0),
-        "variants": (list(cfg.variants), 0),
+        "variants": (list(grid(cfg)), 0),
         "seeds": (cfg.seeds, 0),
     }
-    for v in cfg.variants:
+    for v in grid(cfg):
         d = runs[runs.variant == v]
         m = float(d.test_mean.mean())
         out[f"{v}.test_mean"] = (round(m, 1), 0)
@@ -202,7 +260,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     table = summary_table(runs, cfg)
     return SectionResult(table=table, per_run=runs, claims=claims(runs, table, cfg),
                          figures=figures(results, cfg, out_dir) + [profile(
-                             runs, "test_mean", cfg.variants, LABEL, out_dir / "figures" / "profile.png",
+                             runs, "test_mean", list(grid(cfg)), labels(cfg), out_dir / "figures" / "profile.png",
                              xlabel=f"test return (mean of {cfg.train.test_episodes} episodes)", lo=0.0, hi=cfg.perfect,
                              title=f"performance profile over seeds ({cfg.seeds} per variant), 95% bootstrap band")],
                          regression=regression_values(runs, cfg), headline=headline(table, cfg))

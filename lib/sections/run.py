@@ -79,7 +79,10 @@ def setup(section: SectionModule | ModuleType, profile: str = "smoke", overrides
     if show:
         from ..publish import present
 
+        from ..preregistration import statement
+
         present.show_markdown(section.describe(cfg))
+        present.show_markdown(statement(section, cfg, profile))
     return ctx
 
 
