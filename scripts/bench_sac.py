@@ -35,9 +35,14 @@ from torch import nn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from lib.learners.sac import ReplayBuffer, SACAgent, SACConfig  # noqa: E402
 from lib.learners.nets import SACActor  # noqa: E402
+
+
+#: Training-phase steps timed, and random steps before them (defaults; a result records its own).
+STEPS, WARMUP = 3000, 5000
 
 
 class PlainSAC:
@@ -122,31 +127,31 @@ def measure(kind: str, steps: int, warmup: int, seed: int = 0) -> dict[str, floa
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--warmup", type=int, default=5000)
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--warmup", type=int, default=WARMUP)
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = []
     for kind in ("plain", "ours, float32", "ours, bfloat16", "ours, bfloat16, 2 threads"):
         rows.append(measure(kind, args.steps, args.warmup))
         print(f"  {kind}: {rows[-1]['steps_per_s']:.0f} env steps/s", flush=True)
-    base = rows[0]["steps_per_s"]
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-    result = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "rows": rows,
+    result = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "rows": rows, "steps": args.steps,
+              "warmup": args.warmup,
               "note": "training phase only: env step + act + one SAC update (batch 256, 2x256 MLPs) per step"}
-    lines = ["# SAC speed on HalfCheetah-v4", "",
-             f"Measured by `./workbook bench --sac` on {result['date']} ({machine}), one torch thread unless stated, "
-             f"{args.steps} training-phase steps after {args.warmup} random ones; each step is one env step, "
-             "one action and one update on a batch of 256.", "",
-             "| implementation | env steps/s | 1M steps would take | speed-up vs plain |", "|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['variant']} | {r['steps_per_s']:.0f} | {1e6 / r['steps_per_s'] / 3600:.1f} h | "
-                     f"{r['steps_per_s'] / base:.2f}x |")
+    (ROOT / "reports" / "benchmarks_sac.json").write_text(json.dumps(result, indent=1) + "\n")
+    speed_figure(rows)
+    print(write_markdown())
+    return 0
+
+
+def speed_figure(rows: list[dict]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    base = rows[0]["steps_per_s"]
     fig, ax = plt.subplots(figsize=(5.5, 2.6))
     ax.barh([r["variant"] for r in rows][::-1], [r["steps_per_s"] for r in rows][::-1], color=["#4c72b0", "#55a868", "#c44e52", "#8172b2"][::-1])
     for i, r in enumerate(rows[::-1]):
@@ -156,11 +161,38 @@ def main() -> int:
     fig.tight_layout()
     (ROOT / "reports" / "figures").mkdir(parents=True, exist_ok=True)
     fig.savefig(ROOT / "reports" / "figures" / "sac_speed.png", dpi=120)
-    lines += ["", "![SAC speed](figures/sac_speed.png)", ""]
-    (ROOT / "reports" / "benchmarks_sac.md").write_text("\n".join(lines) + "\n")
-    (ROOT / "reports" / "benchmarks_sac.json").write_text(json.dumps(result, indent=1) + "\n")
-    print("\n".join(lines))
-    return 0
+    plt.close(fig)
+
+
+def speed_section(result: dict) -> list[str]:
+    """The speed table of ``reports/benchmarks_sac.json`` in Markdown."""
+    rows = result["rows"]
+    base = rows[0]["steps_per_s"]
+    lines = ["## Speed of one training step", "",
+             f"Measured by `./workbook bench --sac` on {result['date']} ({result['machine']}), one torch thread unless "
+             f"stated, {result.get('steps', STEPS)} training-phase steps after {result.get('warmup', WARMUP)} random ones; each "
+             "step is one env step, one action and one update on a batch of 256.", "",
+             "| implementation | env steps/s | 1M steps would take | speed-up vs plain |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['steps_per_s']:.0f} | {1e6 / r['steps_per_s'] / 3600:.1f} h | "
+                     f"{r['steps_per_s'] / base:.2f}x |")
+    return lines + ["", "![SAC speed](figures/sac_speed.png)", ""]
+
+
+def write_markdown() -> str:
+    """reports/benchmarks_sac.md from what was measured: the speed bench (benchmarks_sac.json) and
+    the return comparison (benchmarks_sac_return.json, ``./workbook bench --sac-return``)."""
+    lines = ["# SAC on HalfCheetah-v4", ""]
+    speed, ret = ROOT / "reports" / "benchmarks_sac.json", ROOT / "reports" / "benchmarks_sac_return.json"
+    if ret.exists():
+        from sac_compare import return_section
+
+        lines += return_section(json.loads(ret.read_text()))
+    if speed.exists():
+        lines += speed_section(json.loads(speed.read_text()))
+    text = "\n".join(lines) + "\n"
+    (ROOT / "reports" / "benchmarks_sac.md").write_text(text)
+    return text
 
 
 if __name__ == "__main__":

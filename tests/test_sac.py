@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -171,3 +173,32 @@ def test_output_layer_gradients_match_autograd():
     assert torch.autograd.gradcheck(sac._OutputLayer.apply, (h, w, b))
     out = sac._OutputLayer.apply(h, w, b)
     torch.testing.assert_close(out, h @ w.transpose(1, 2) + b)
+
+
+def test_the_return_comparison_trains_every_configuration_and_writes_its_table(tmp_path, monkeypatch):
+    """scripts/sac_compare.py on a tiny pendulum budget: one run per configuration and seed, each with
+    its configuration's fields (CleanRL's: sequential update, policy frequency 2, alpha from 1); the
+    table has a row per configuration with each seed's numbers; a second call finds every run in the
+    store. Red for: a configuration that trains the defaults, a summary mixing seeds or configurations."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import sac_compare
+
+    monkeypatch.setenv("RLWB_RUNS", str(tmp_path / "runs"))
+    base = SACConfig(env_id="InvertedPendulum-v4", learning_starts=100, batch_size=16, hidden=8, eval_every=150,
+                     eval_episodes=1, test_episodes=1)
+    result = sac_compare.compare(600, (3,), 1, base, executor="serial")
+    rows = {r["configuration"]: r for r in result["rows"]}
+    assert list(rows) == list(sac_compare.CONFIGS) and all(r["seeds"] == [3] for r in rows.values())
+    assert result["last_steps"] == 300 and all(len(r["late_eval"]) == 1 for r in rows.values())
+    from lib.store.runs import RunStore
+
+    found = [RunStore().find(s.key()) for s in sac_compare.specs(600, (3,), base)]
+    assert all(f is not None for f in found)
+    used = {json.loads((f / "flags.json").read_text())["config"]["update"] for f in found}
+    assert used == {"sequential", "fused"}
+    text = "\n".join(sac_compare.return_section(result))
+    assert all(f"| {name} |" in text for name in sac_compare.CONFIGS) and "1.00x" in text
+    again = sac_compare.compare(600, (3,), 1, base, executor="serial")
+    assert [r["late_eval"] for r in again["rows"]] == [r["late_eval"] for r in result["rows"]]

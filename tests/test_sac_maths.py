@@ -192,3 +192,114 @@ def test_running_mean_baseline_on_a_known_sequence_of_batches(monkeypatch):
     np.testing.assert_allclose(seen[0], [2.0, 1.0, 2.0])
     np.testing.assert_allclose(seen[1], np.array([4.0, 3.0, 4.0]) - 5 / 3)
     np.testing.assert_allclose(seen[2], np.array([1.0, 1.0, 1.0]) - 3.0)
+
+
+def _cleanrl_agent(seed: int = 0, **kw) -> SACAgent:
+    torch.manual_seed(seed)
+    cfg = SACConfig(hidden=16, gamma=GAMMA, **{**sac.CLEANRL, **kw})
+    agent = SACAgent(OBS, ACT, -np.ones(ACT), np.ones(ACT), cfg)
+    with torch.no_grad():  # target critics different from the online ones
+        for p in agent.q_target.parameters():
+            p.mul_(1.5)
+    return agent
+
+
+def _by_hand(ref: SACAgent, batch: tuple[torch.Tensor, ...], policy_step: bool) -> dict[str, float]:
+    """CleanRL's update written out: critics' Adam step; then, on a policy step, twice an actor step on
+    the updated critics and a temperature step (loss -alpha * (log pi + target entropy)) on a fresh
+    sample; then the targets. Draws in the same order as the agent."""
+    obs, act, rew, next_obs, not_done = batch
+    cfg = ref.cfg
+    q_opt = torch.optim.Adam(ref.q.parameters(), lr=cfg.q_lr, fused=True)
+    pi_opt = torch.optim.Adam(ref.actor.parameters(), lr=cfg.policy_lr, fused=True)
+    a_opt = torch.optim.Adam([ref.log_alpha], lr=cfg.q_lr, fused=True)
+    alpha = ref.log_alpha.exp().item()
+    with torch.no_grad():
+        next_act, next_logp = ref.actor.sample(next_obs)
+        y = rew + GAMMA * not_done * (ref.q_target(torch.cat([next_obs, next_act], 1)).min(0).values - alpha * next_logp)
+    critic_loss = (ref.q(torch.cat([obs, act], 1)) - y).pow(2).mean(1).sum()
+    q_opt.zero_grad()
+    critic_loss.backward()
+    q_opt.step()
+    out = {"critic_loss": critic_loss.item()}
+    if policy_step:
+        for _ in range(2):
+            pi, logp = ref.actor.sample(obs)
+            actor_loss = (alpha * logp - ref.q(torch.cat([obs, pi], 1)).min(0).values).mean()
+            pi_opt.zero_grad()
+            actor_loss.backward()
+            pi_opt.step()
+            with torch.no_grad():
+                _, logp = ref.actor.sample(obs)
+            alpha_loss = (-ref.log_alpha.exp() * (logp + ref.target_entropy)).mean()
+            a_opt.zero_grad()
+            alpha_loss.backward()
+            a_opt.step()
+            alpha = ref.log_alpha.exp().item()
+            out.update(actor_loss=actor_loss.item(), alpha_loss=alpha_loss.item())
+    with torch.no_grad():
+        for t, q in zip(ref.q_target.parameters(), ref.q.parameters()):
+            t.copy_(cfg.tau * q + (1 - cfg.tau) * t)
+    return {**out, "alpha": alpha}
+
+
+@pytest.mark.parametrize("global_step, policy_step", [(0, True), (1, False), (6, True)])
+def test_the_cleanrl_configuration_updates_in_cleanrls_order(global_step, policy_step):
+    """One sequential update against CleanRL's update written out by hand, on a large critic learning
+    rate so that the actor's loss shows whether it read the critics before or after their step. Red
+    for: the actor on the old critics, a temperature step on the actor's pre-update sample, log alpha
+    instead of alpha in its loss, policy updates on odd steps or only once, a missed target update."""
+    agent = _cleanrl_agent(q_lr=0.05)
+    ref = copy.deepcopy(agent)
+    stale = copy.deepcopy(agent)
+    batch = hand_batch()
+    torch.manual_seed(4)
+    got = agent.update(*batch, global_step=global_step)
+    torch.manual_seed(4)
+    want = _by_hand(ref, batch, policy_step)
+    assert set(got) == set(want)
+    for k, v in want.items():
+        assert float(got[k]) == pytest.approx(v, rel=1e-5, abs=1e-6), k
+    for mod in ("actor", "q", "q_target"):
+        for a, b in zip(getattr(agent, mod).parameters(), getattr(ref, mod).parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert agent.log_alpha.item() == pytest.approx(ref.log_alpha.item(), abs=1e-7)
+    if policy_step:  # the order is visible: the actor on the pre-step critics would report another loss
+        torch.manual_seed(4)
+        with torch.no_grad():
+            stale.actor.sample(batch[3])
+            pi, logp = stale.actor.sample(batch[0])
+            old = (logp - stale.q(torch.cat([batch[0], pi], 1)).min(0).values).mean().item()  # alpha = 1 at start
+        assert abs(old - want["actor_loss"]) > 1e-3
+    else:
+        torch.testing.assert_close(agent.actor.fc1.weight, stale.actor.fc1.weight, rtol=0, atol=0)
+
+
+def test_the_log_density_with_cleanrls_epsilon():
+    """With eps = 1e-6, log pi = log N(u) - sum log(1 - tanh(u)^2 + 1e-6): equal to the exact form
+    for a moderate action, and capped for a saturated one (where the exact correction grows without
+    bound). Red for: eps ignored, eps added outside the log, the scale left out."""
+    from lib.learners.nets import SACActor
+
+    actor = SACActor(OBS, ACT, 8, -2 * np.ones(ACT), 2 * np.ones(ACT))  # scale 2
+    obs = torch.randn(3, OBS, generator=torch.Generator().manual_seed(0))
+    for bias, close in ((0.0, True), (12.0, False)):
+        with torch.no_grad():
+            actor.fc_mean.weight.zero_()
+            actor.fc_mean.bias.fill_(bias)
+        torch.manual_seed(1)
+        actor.log_prob_eps = 0.0
+        _, exact = actor.sample(obs)
+        torch.manual_seed(1)
+        actor.log_prob_eps = 1e-6
+        a, capped = actor.sample(obs)
+        mean, log_std = actor(obs)
+        torch.manual_seed(1)
+        u = mean + log_std.exp() * torch.randn_like(mean)
+        want = (torch.distributions.Normal(mean, log_std.exp()).log_prob(u)
+                - torch.log(2.0 * (1 - torch.tanh(u) ** 2) + 1e-6)).sum(-1)
+        torch.testing.assert_close(capped, want, rtol=1e-5, atol=1e-4)
+        if close:
+            torch.testing.assert_close(capped, exact, rtol=1e-4, atol=1e-3)
+        else:
+            assert (exact - capped > 5).all()  # saturated: the exact correction is far larger

@@ -125,6 +125,36 @@ class SACConfig:
     test_episodes: int = spec(10, ge=1)
     compute_dtype: Literal["float32", "bfloat16"] = spec(
         "float32", doc="bfloat16 runs the hidden layers' matmuls in bfloat16 (3x faster on CPUs with avx512_bf16)")
+    update: Literal["fused", "sequential"] = spec(
+        "fused", doc="fused: one backward pass and one Adam step serve the critics, the actor and the temperature (the "
+        "actor reads the critics before their step, the temperature reuses the actor's sample); sequential (CleanRL's "
+        "order): the critics' step, then every policy_frequency-th step policy_frequency actor steps on the updated "
+        "critics, each followed by a temperature step on a fresh sample")
+    policy_frequency: int = spec(1, ge=1, doc="sequential: the actor and the temperature are updated every this many "
+                                 "env steps, this many times in a row (CleanRL: 2); fused: 1")
+    alpha_loss: Literal["log_alpha", "alpha"] = spec(
+        "log_alpha", doc="the temperature loss -mean(x * (log pi + target entropy)) with x = log alpha, or x = alpha "
+        "(CleanRL)")
+    log_prob_eps: float = spec(0.0, ge=0, lt=1, doc="0: the tanh correction of the log-density in its exact, stable "
+                               "form; > 0: log(scale * (1 - tanh(u)^2) + eps), as CleanRL (1e-6), which caps the "
+                               "penalty on saturated actions")
+
+    def check(self) -> list[str]:
+        if self.update == "fused" and self.policy_frequency != 1:
+            return [f"key 'policy_frequency' must be 1 with update 'fused' (one step serves all), got {self.policy_frequency}"]
+        return []
+
+    @property
+    def first_update(self) -> int:
+        """The env step count (1-based) at which updates start: ``learning_starts`` (fused), or as CleanRL
+        counts, after the update condition ``global_step > learning_starts`` on its 0-based step."""
+        return self.learning_starts + (2 if self.update == "sequential" else 0)
+
+
+#: CleanRL's ``sac_continuous_action.py`` as a configuration: its update order, policy frequency,
+#: initial temperature (autotuned from 1.0), temperature loss, log-density and float32 arithmetic.
+CLEANRL = {"update": "sequential", "policy_frequency": 2, "alpha": 1.0, "alpha_loss": "alpha",
+           "log_prob_eps": 1e-6, "compute_dtype": "float32"}
 
 
 class SACAgent:
@@ -145,17 +175,30 @@ class SACAgent:
         ]
         if cfg.autotune:
             groups.append({"params": [self.log_alpha], "lr": cfg.q_lr})
-        self.opt = torch.optim.Adam(groups, fused=True)
+        if cfg.update == "fused":
+            self.opt = torch.optim.Adam(groups, fused=True)
+            self.opts = [self.opt]
+        else:  # one Adam per part, stepped in turn
+            self.opts = [torch.optim.Adam(g["params"], lr=g["lr"], fused=True) for g in groups]
+        self.actor.log_prob_eps = cfg.log_prob_eps
         self._q_params = list(self.q.parameters())
         self._qt_params = list(self.q_target.parameters())
         self.numpy_actor = NumpySACActor(self.actor)
         dt = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.compute_dtype]
         self.actor.compute_dtype = self.q.compute_dtype = self.q_target.compute_dtype = dt
 
+    def _alpha_loss(self, logp: torch.Tensor) -> torch.Tensor:
+        """The temperature's loss for log-densities ``logp`` (B,) (no gradient to the actor)."""
+        x = self.log_alpha if self.cfg.alpha_loss == "log_alpha" else self.log_alpha.exp()
+        return -(x * (logp.detach() + self.target_entropy)).mean()
+
     def update(self, obs: torch.Tensor, act: torch.Tensor, rew: torch.Tensor, next_obs: torch.Tensor,
-               not_done: torch.Tensor) -> dict[str, torch.Tensor]:
+               not_done: torch.Tensor, global_step: int = 0) -> dict[str, torch.Tensor]:
         """One SAC step on a batch: ``obs``/``next_obs`` (B, obs_dim), ``act`` (B, act_dim),
-        ``rew`` and ``not_done`` (B,). Returns the losses and alpha as 0-d tensors (not synced)."""
+        ``rew`` and ``not_done`` (B,); ``global_step``: the 0-based env step (the sequential update's
+        policy frequency counts it). Returns the losses and alpha as 0-d tensors (not synced)."""
+        if self.cfg.update == "sequential":
+            return self._update_sequential(obs, act, rew, next_obs, not_done, global_step)
         alpha = self.log_alpha.exp().detach()
         actor_hidden = self.actor.hidden_params()
         with torch.no_grad():
@@ -171,7 +214,7 @@ class SACAgent:
         loss = critic_loss + actor_loss
         alpha_loss = torch.zeros(())
         if self.cfg.autotune:
-            alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+            alpha_loss = self._alpha_loss(logp)
             loss = loss + alpha_loss
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -181,9 +224,46 @@ class SACAgent:
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
                 "alpha_loss": alpha_loss.detach(), "alpha": alpha}
 
+    def _update_sequential(self, obs: torch.Tensor, act: torch.Tensor, rew: torch.Tensor, next_obs: torch.Tensor,
+                           not_done: torch.Tensor, global_step: int) -> dict[str, torch.Tensor]:
+        """CleanRL's order: the critics' step; on every ``policy_frequency``-th step, that many rounds of
+        an actor step (on the just-updated critics) and a temperature step (on a fresh sample of the
+        updated actor); then the targets. Each part has its own Adam."""
+        q_opt, pi_opt = self.opts[0], self.opts[1]
+        alpha = self.log_alpha.exp().detach()
+        with torch.no_grad():
+            next_act, next_logp = self.actor.sample(next_obs)
+            q_next = self.q_target(torch.cat([next_obs, next_act], 1)).min(0).values - alpha * next_logp
+            target = rew + self.cfg.gamma * not_done * q_next
+        critic_loss = (self.q(torch.cat([obs, act], 1)) - target).pow(2).mean(1).sum()
+        q_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        q_opt.step()
+        out = {"critic_loss": critic_loss.detach()}
+        if global_step % self.cfg.policy_frequency == 0:
+            for _ in range(self.cfg.policy_frequency):
+                pi, logp = self.actor.sample(obs)
+                actor_loss = (alpha * logp - self.q(torch.cat([obs, pi], 1), detach=True).min(0).values).mean()
+                pi_opt.zero_grad(set_to_none=True)
+                actor_loss.backward()
+                pi_opt.step()
+                out["actor_loss"] = actor_loss.detach()
+                if self.cfg.autotune:
+                    with torch.no_grad():
+                        _, logp = self.actor.sample(obs)
+                    alpha_loss = self._alpha_loss(logp)
+                    self.opts[2].zero_grad(set_to_none=True)
+                    alpha_loss.backward()
+                    self.opts[2].step()
+                    alpha = self.log_alpha.exp().detach()
+                    out["alpha_loss"] = alpha_loss.detach()
+        with torch.no_grad():
+            torch._foreach_lerp_(self._qt_params, self._q_params, self.cfg.tau)
+        return {**out, "alpha": alpha}
+
     def state_dict(self) -> dict[str, Any]:
         return {"actor": self.actor.state_dict(), "q": self.q.state_dict(), "q_target": self.q_target.state_dict(),
-                "log_alpha": self.log_alpha.detach().clone(), "opt": self.opt.state_dict()}
+                "log_alpha": self.log_alpha.detach().clone(), "opts": [o.state_dict() for o in self.opts]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """In place (the numpy actor keeps seeing the same storage)."""
@@ -192,7 +272,8 @@ class SACAgent:
         self.q_target.load_state_dict(state["q_target"])
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
-        self.opt.load_state_dict(state["opt"])
+        for o, st in zip(self.opts, state["opts"] if "opts" in state else [state["opt"]]):
+            o.load_state_dict(st)
 
 
 class ReplayBuffer:
@@ -296,8 +377,8 @@ def train_sac(cfg: SACConfig, seed: int, out: Path, log_every: int = 1000, verbo
         ep_ret += reward
         ep_len += 1
         step += 1
-        if step >= cfg.learning_starts:
-            losses = agent.update(*buffer.sample(rng, cfg.batch_size))
+        if step >= cfg.first_update:
+            losses = {**losses, **agent.update(*buffer.sample(rng, cfg.batch_size), global_step=step - 1)}
         if step % cfg.eval_every == 0:
             returns, _ = evaluate(agent.numpy_actor.exact(), cfg.env_id, cfg.eval_episodes,
                                   seeds.seed("sac.eval", seed, (step // cfg.eval_every) * cfg.eval_episodes))

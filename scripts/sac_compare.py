@@ -1,0 +1,177 @@
+"""SAC on HalfCheetah: CleanRL's algorithm against our fast configuration, return and speed together.
+
+    ./workbook bench --sac-return                  # 3 configurations x 2 seeds x 300k steps: hours
+    ./workbook bench --sac-return --steps 20000    # a quick look
+
+Configurations (:mod:`lib.learners.sac`):
+
+* ``CleanRL``: :data:`lib.learners.sac.CLEANRL`, CleanRL's ``sac_continuous_action.py``: the critics'
+  step, then every second step two actor steps on the updated critics, each followed by a
+  temperature step on a fresh sample; temperature autotuned from 1.0 with the loss on alpha;
+  log-density with its 1e-6; float32;
+* ``CleanRL, bfloat16``: the same, with the hidden layers' matmuls in bfloat16;
+* ``fast``: our fused update (one backward pass and one Adam step for everything, every step),
+  temperature from 0.2 with the loss on log alpha, the exact log-density, bfloat16.
+
+Every configuration keeps the speed tricks that do not change the maths (twin critics batched,
+fused Adam, acting in numpy, one lerp for the targets). Runs go through the run store
+(``lib.learners.sac:train``): an interrupted call resumes from the runs' checkpoints, and a finished
+run is never made twice. Two runs train at a time, one per core, one torch thread each.
+
+Writes reports/benchmarks_sac_return.json, reports/figures/sac_return.png and the return section
+of reports/benchmarks_sac.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from lib.learners.sac import CLEANRL, SACConfig  # noqa: E402
+from lib.stats import mean_ci  # noqa: E402
+from lib.store.runs import RunResult, RunSpec  # noqa: E402
+
+#: name -> the SACConfig fields that differ from its defaults (HalfCheetah-v4, 256-wide nets).
+CONFIGS: dict[str, dict] = {
+    "CleanRL": dict(CLEANRL),
+    "CleanRL, bfloat16": {**CLEANRL, "compute_dtype": "bfloat16"},
+    "fast": {"compute_dtype": "bfloat16"},
+}
+#: The run seeds (fresh: the shipped expert is seed 0).
+SEEDS = (1, 2)
+#: Where returns are compared: the mean of the deterministic evaluations over the last this many steps.
+LAST_STEPS = 50_000
+
+
+def specs(steps: int, seeds: tuple[int, ...], base: SACConfig | None = None) -> list[RunSpec]:
+    """One run per configuration and seed, to ``steps`` env steps (``base``: the defaults the
+    configurations change, :class:`SACConfig`'s own unless given)."""
+    base = base or SACConfig()
+    out = []
+    for name, fields in CONFIGS.items():
+        cfg = dataclasses.replace(base, total_steps=steps, checkpoint_every=min(base.checkpoint_every, steps), **fields)
+        for seed in seeds:
+            out.append(RunSpec(section="sac_compare", variant=name, exp_name="sac_" + name.replace(", ", "_").lower(),
+                               seed=seed, config=cfg, trainer="lib.learners.sac:train"))
+    return out
+
+
+def summarise(results: list[RunResult], steps: int, last_steps: int) -> list[dict]:
+    """Per configuration: every seed's final evaluation, mean of its evaluations over the last
+    ``last_steps`` and test, the mean over seeds with a 95% bootstrap interval, and env steps per second."""
+    rows = []
+    for name in CONFIGS:
+        rs = [r for r in results if r.spec.variant == name]
+        logs = [r.log() for r in rs]
+        late = [float(lg[lg.step > steps - last_steps].eval_mean.mean()) for lg in logs]
+        m, lo, hi = mean_ci(np.asarray(late))
+        rows.append({"configuration": name, "fields": CONFIGS[name], "seeds": [r.spec.seed for r in rs],
+                     "late_eval": late, "late_eval_mean": float(m), "late_eval_ci": [float(lo), float(hi)],
+                     "final_eval": [float(lg.eval_mean.iloc[-1]) for lg in logs],
+                     "test_mean": [float(r.summary["test_mean"]) for r in rs],
+                     "steps_per_s": float(np.mean([r.summary["steps_per_s"] for r in rs])),
+                     "curves": [{"step": lg.step.tolist(), "eval_mean": lg.eval_mean.tolist()} for lg in logs]})
+    return rows
+
+
+def figure(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lib.publish.plots import PALETTE
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+    for i, r in enumerate(rows):
+        for j, c in enumerate(r["curves"]):
+            ax.plot(c["step"], c["eval_mean"], color=PALETTE[i], lw=1.4, alpha=0.9,
+                    label=f"{r['configuration']} ({len(r['seeds'])} seeds)" if j == 0 else None)
+    ax.set(xlabel="env steps", ylabel="deterministic eval return", title="HalfCheetah-v4: each seed's evaluations")
+    ax.legend(fontsize="small")
+    base = rows[0]["steps_per_s"]
+    bx.barh([r["configuration"] for r in rows][::-1], [r["steps_per_s"] for r in rows][::-1],
+            color=[PALETTE[i] for i in range(len(rows))][::-1])
+    for k, r in enumerate(rows[::-1]):
+        bx.text(r["steps_per_s"], k, f" {r['steps_per_s']:.0f} ({r['steps_per_s'] / base:.1f}x)", va="center", fontsize=8)
+    bx.set(xlabel="env steps per second (whole run)", title="speed")
+    bx.set_xlim(0, max(r["steps_per_s"] for r in rows) * 1.4)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def return_section(result: dict) -> list[str]:
+    """The comparison of ``reports/benchmarks_sac_return.json`` in Markdown."""
+    rows = result["rows"]
+    base = rows[0]["steps_per_s"]
+    lines = ["## CleanRL's algorithm against the fast configuration", "",
+             f"Measured by `./workbook bench --sac-return` on {result['date']} ({result['machine']}): every configuration "
+             f"trained on seeds {', '.join(map(str, result['seeds']))} for {result['steps']:,} env steps, two runs at a "
+             f"time (one per core, one torch thread each). Return: the mean of the deterministic evaluations "
+             f"({result['eval_episodes']} episodes every {result['eval_every']:,} steps) over the last "
+             f"{result['last_steps']:,} steps, per seed and as the mean over seeds with a 95% bootstrap interval (with "
+             f"{len(result['seeds'])} seeds, an interval this wide decides little). Speed: env steps per second over "
+             "the whole run (evaluations and checkpoints included).", "",
+             "| configuration | return, last steps (per seed) | mean [95% CI] | test (10 episodes, per seed) | env steps/s | speed-up vs CleanRL |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lo, hi = r["late_eval_ci"]
+        lines.append(f"| {r['configuration']} | {', '.join(f'{x:,.0f}' for x in r['late_eval'])} | {r['late_eval_mean']:,.0f} "
+                     f"[{lo:,.0f}, {hi:,.0f}] | {', '.join(f'{x:,.0f}' for x in r['test_mean'])} | "
+                     f"{r['steps_per_s']:.0f} | {r['steps_per_s'] / base:.2f}x |")
+    lines += ["", "Configurations (the fields that differ from `SACConfig`'s defaults):", ""]
+    lines += [f"- **{r['configuration']}**: `{json.dumps(r['fields'])}`" for r in rows]
+    return lines + ["", "![SAC return and speed](figures/sac_return.png)", ""]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=300_000, help="env steps per run")
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    cfg = SACConfig()
+    least = cfg.learning_starts + 2 * cfg.eval_every
+    if args.steps < least:
+        ap.error(f"--steps must be at least {least:,} (random steps, then two evaluations), got {args.steps:,}")
+    if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        ap.error(f"--seeds must be distinct integers >= 0, got {args.seeds}")
+    result = compare(args.steps, tuple(args.seeds), args.workers, cfg)
+    (ROOT / "reports" / "benchmarks_sac_return.json").write_text(json.dumps(result, indent=1) + "\n")
+    figure(result["rows"], ROOT / "reports" / "figures" / "sac_return.png")
+    from bench_sac import write_markdown
+
+    print(write_markdown())
+    return 0
+
+
+def compare(steps: int, seeds: tuple[int, ...], workers: int, base: SACConfig, executor: str = "process") -> dict:
+    """Train (or find in the run store) every configuration on every seed and summarise them."""
+    from lib.store.grid import run_grid
+
+    last = min(LAST_STEPS, steps // 2)
+    results = run_grid(specs(steps, seeds, base), workers=workers, executor=executor)
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    return {"machine": machine, "date": time.strftime("%Y-%m-%d"), "steps": steps, "seeds": list(seeds),
+            "last_steps": last, "eval_every": base.eval_every, "eval_episodes": base.eval_episodes,
+            "rows": summarise(results, steps, last)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
