@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lib.data.datasets import validate
-from lib.learners.heads import BCPolicy, HeadConfig, denoise_step, mog_log_prob, noise_schedule
+from lib.learners.heads import BCPolicy, HeadConfig, ddim_step, ddim_steps, denoise_step, mog_log_prob, noise_schedule
 
 
 def normaliser(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,7 +84,7 @@ def _linear_data(n: int = 4096, seed: int = 0):
     return obs, act.clamp(-0.95, 0.95)
 
 
-@pytest.mark.parametrize("head,tol", [("gaussian", 0.05), ("mog", 0.05), ("mse", 0.05), ("diffusion", 0.12)])
+@pytest.mark.parametrize("head,tol", [("gaussian", 0.05), ("mog", 0.05), ("mse", 0.05), ("mog_mse", 0.05), ("diffusion", 0.12)])
 def test_each_head_fits_a_linear_policy(head: str, tol: float):
     torch.manual_seed(0)
     obs, act = _linear_data()
@@ -105,6 +105,87 @@ def test_each_head_fits_a_linear_policy(head: str, tol: float):
     err = (policy.act(test_obs, torch.Generator().manual_seed(2), greedy=True) - test_act).abs().mean()
     spread = (test_act - test_act.mean(0)).abs().mean()
     assert float(err) < tol, f"{head}: mean abs error {float(err):.3f} (action spread {float(spread):.3f})"
+
+
+def _fixed_output(policy: BCPolicy, bias: torch.Tensor) -> None:
+    """The head's output is ``bias`` whatever the state."""
+    with torch.no_grad():
+        policy.out.weight.zero_()
+        policy.out.bias.copy_(bias)
+
+
+def test_mog_mse_trains_and_acts_with_the_mixtures_mean():
+    """k = 2, A = 1: weights softmax([0, ln 3]) = (1/4, 3/4), means 1 and -1 (in [-1, 1] units) -> the
+    mixture's mean is -0.5; the loss is its squared error, the greedy and the sampled action both are
+    it. Red for: the heaviest component's mean (-1), an unweighted mean (0), an NLL loss."""
+    policy = BCPolicy(2, HeadConfig(head="mog_mse", width=4, depth=1, k=2), torch.zeros(2), torch.ones(2),
+                      act_low=-2 * torch.ones(1), act_high=2 * torch.ones(1))  # env units: x 2
+    _fixed_output(policy, torch.tensor([0.0, math.log(3.0), 1.0, -1.0, 0.0, 0.0]))  # logits, means, log stds
+    obs = torch.zeros(3, 2)
+    expert = torch.tensor([[0.4], [-1.0], [2.0]])  # env units -> 0.2, -0.5, 1.0
+    want = ((torch.tensor([0.2, -0.5, 1.0]) + 0.5) ** 2).mean()
+    torch.testing.assert_close(policy.loss(obs, expert), want)
+    for greedy in (True, False):
+        torch.testing.assert_close(policy.act(obs, torch.Generator().manual_seed(0), greedy=greedy), torch.full((3, 1), -1.0))
+
+
+def test_beta_nll_weights_each_dimension_by_its_variance_to_the_beta_as_a_constant():
+    """One state, A = 2, log stds (0, ln 2), means 0, action (1, 1): NLL_d = 0.5 z^2 + log s + 0.5 log 2 pi.
+    beta = 0.5 weights them by s = (1, 2); the gradient of the mean is the weight times (mu - a) / s^2.
+    Red for: the weight differentiated, s^(2 beta) read as s^beta, a loss averaged over dimensions."""
+    for beta in (0.0, 0.5):
+        policy = BCPolicy(1, HeadConfig(head="gaussian", width=4, depth=1, beta_nll=beta), torch.zeros(1), torch.ones(1),
+                          act_low=-torch.ones(2), act_high=torch.ones(2))
+        _fixed_output(policy, torch.tensor([0.0, 0.0, 0.0, math.log(2.0)]))
+        loss = policy.loss(torch.zeros(1, 1), torch.ones(1, 2))
+        s = torch.tensor([1.0, 2.0])
+        nll = 0.5 / s ** 2 + torch.log(s) + 0.5 * math.log(2 * math.pi)
+        w = s ** (2 * beta)
+        torch.testing.assert_close(loss, (w * nll).sum())
+        loss.backward()
+        torch.testing.assert_close(policy.out.bias.grad[:2], w * (0.0 - 1.0) / s ** 2)
+
+
+def test_ddim_steps_and_an_exact_noise_prediction_recover_the_clean_action():
+    """With the true noise, one DDIM step from t to t_prev lands exactly on the forward process at
+    t_prev with the same noise, and to the end on x0. Red for: noise re-drawn, abar read at the wrong
+    step, a clipped x0 whose noise is not re-derived (the final step returns x0 either way)."""
+    assert ddim_steps(25, 5) == [24, 18, 12, 6, 0] and ddim_steps(5, 50) == [4, 3, 2, 1, 0]
+    sched = noise_schedule(25, "cosine")
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(6, 3, generator=g) * 1.8 - 0.9
+    eps = torch.randn(6, 3, generator=g)
+    ab = sched["alpha_bar"].float()
+    x_t = ab[18].sqrt() * x0 + (1 - ab[18]).sqrt() * eps
+    torch.testing.assert_close(ddim_step(x_t, eps, 18, 12, sched), ab[12].sqrt() * x0 + (1 - ab[12]).sqrt() * eps)
+    torch.testing.assert_close(ddim_step(x_t, eps, 18, None, sched), x0, rtol=1e-5, atol=1e-5)
+    out = x0.clone()
+    out[0, 0] = 3.0  # a clean action outside [-1, 1]: the clipped estimate is 1, and the next point is made from it
+    x_t = ab[18].sqrt() * out + (1 - ab[18]).sqrt() * eps
+    nxt = ddim_step(x_t, eps, 18, 12, sched)
+    eps0 = (x_t[0, 0] - ab[18].sqrt() * 1.0) / (1 - ab[18]).sqrt()
+    torch.testing.assert_close(nxt[0, 0], ab[12].sqrt() * 1.0 + (1 - ab[12]).sqrt() * eps0)
+
+
+def test_the_weight_average_warms_up_then_follows_its_decay():
+    """Weights 0 at the start, then 1, decay 0.2: the first update's decay is min(0.2, 1/10), the
+    second's min(0.2, 2/11), the third's the cap 0.2, so the average is 1 minus the product of
+    those. Red for: the decay on the new weights instead of the average, no warm-up, no cap, an
+    average that shares the weights' storage."""
+    from lib.learners.imitation import Ema
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        net.weight.zero_()
+    ema = Ema(net, 0.2)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    left = 1.0
+    for d in (0.1, 2 / 11, 0.2):
+        ema.update()
+        left *= d
+        assert ema.policy.weight.item() == pytest.approx(1 - left, rel=1e-6)
+    assert net.weight.item() == 1.0 and not ema.policy.weight.requires_grad
 
 
 def test_dataset_validation_names_the_problem():

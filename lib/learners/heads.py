@@ -5,12 +5,19 @@ observations, *normalised* by the data's mean and std when asked; continuous act
 in the env's action box mapped to [-1, 1]. Heads:
 
 * ``categorical`` discrete actions: logits, cross-entropy loss (CartPole);
-* ``gaussian``    diagonal Gaussian, state-dependent std, negative log-likelihood loss;
+* ``gaussian``    diagonal Gaussian, state-dependent std, negative log-likelihood loss; with
+  ``beta_nll`` > 0, each dimension's NLL weighted by its variance^beta, the weight taken as a
+  constant (beta-NLL, Seitzer et al. 2022), so hard states cannot buy a low loss with a wide std;
 * ``mog``         mixture of ``k`` diagonal Gaussians, negative log-likelihood loss;
 * ``mse``         a deterministic action, mean squared error;
+* ``mog_mse``     the mixture's outputs trained with the mean squared error of the mixture's mean
+  action (sum_k w_k mu_k) to the expert's, as the source's best method ("MoG + MSE") describes it;
+  it acts with that mean (its stds get no gradient);
 * ``diffusion``   DDPM over actions (Ho et al. 2020) conditioned on the state: the net predicts
-  the noise added at step t; actions are drawn by ``T`` reverse steps from N(0, I), each
-  clipping its estimate of the clean action to [-1, 1] (``clip_sample``).
+  the noise added at step t; actions are drawn by ``T`` reverse steps from N(0, I) (``sampler``
+  ddpm), or by deterministic DDIM steps (Song et al. 2021; ``sampler`` ddim, ``sample_steps`` of
+  them, strided over the T), each clipping its estimate of the clean action to [-1, 1]
+  (``clip_sample``).
 
 Acting greedily, the likelihood heads take their mode-like point (the argmax; the mean; for a
 mixture, the mean of its heaviest component), MSE its output; otherwise they sample. Diffusion
@@ -32,7 +39,7 @@ from torch import nn
 
 from ..config import spec
 
-HEADS = ("categorical", "gaussian", "mog", "mse", "diffusion")
+HEADS = ("categorical", "gaussian", "mog", "mse", "mog_mse", "diffusion")
 SCHEDULES = ("cosine", "linear")
 LOG_STD_MAX = 2.0
 LOG_2PI = math.log(2 * math.pi)
@@ -64,6 +71,34 @@ def noise_schedule(T: int, kind: str = "cosine") -> dict[str, torch.Tensor]:
     abar = torch.cumprod(alphas, 0)
     abar_prev = torch.cat([torch.ones(1, dtype=torch.float64), abar[:-1]])
     return {"betas": betas, "alphas": alphas, "alpha_bar": abar, "alpha_bar_prev": abar_prev}
+
+
+def ddim_steps(T: int, n: int) -> list[int]:
+    """The steps a DDIM sampler visits, descending: ``n`` of the T (every one when n >= T), evenly
+    spread from the noisiest, t = T - 1, to t = 0: T = 25, n = 5 -> [24, 18, 12, 6, 0]."""
+    n = max(1, min(n, T))
+    if n == 1:
+        return [T - 1]
+    return sorted({int(round((T - 1) * i / (n - 1))) for i in range(n)}, reverse=True)
+
+
+def ddim_step(x_t: torch.Tensor, eps_hat: torch.Tensor, t: int, t_prev: int | None, sched: dict[str, torch.Tensor],
+              clip: bool = True) -> torch.Tensor:
+    """One deterministic DDIM step (eta = 0) from step ``t`` to ``t_prev`` (None: to the clean action).
+
+    x0_hat = (x_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t), clipped to [-1, 1] if ``clip``, and the
+    noise re-derived from the clipped x0_hat, eps = (x_t - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t);
+    x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev) eps (x0_hat itself when t_prev is None).
+    """
+    abar = float(sched["alpha_bar"][t])
+    x0 = (x_t - math.sqrt(1 - abar) * eps_hat) / math.sqrt(abar)
+    if clip:
+        x0 = x0.clamp(-1.0, 1.0)
+    if t_prev is None:
+        return x0
+    eps = (x_t - math.sqrt(abar) * x0) / math.sqrt(1 - abar)
+    abar_prev = float(sched["alpha_bar"][t_prev])
+    return math.sqrt(abar_prev) * x0 + math.sqrt(1 - abar_prev) * eps
 
 
 def denoise_step(x_t: torch.Tensor, eps_hat: torch.Tensor, t: int, sched: dict[str, torch.Tensor],
@@ -106,10 +141,11 @@ def trunk(in_dim: int, width: int, depth: int, activation: str = "relu") -> nn.S
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """One action head and its trunk. ``k``: mixture components (mog); ``T``, ``schedule``,
-    ``clip_sample``, ``time_dim``: diffusion; ``min_log_std``: gaussian and mog."""
+    """One action head and its trunk. ``k``: mixture components (mog, mog_mse); ``T``, ``schedule``,
+    ``clip_sample``, ``time_dim``, ``sampler``, ``sample_steps``: diffusion; ``min_log_std``: gaussian and
+    mog; ``beta_nll``: gaussian."""
 
-    head: Literal["categorical", "gaussian", "mog", "mse", "diffusion"] = spec("gaussian")
+    head: Literal["categorical", "gaussian", "mog", "mse", "mog_mse", "diffusion"] = spec("gaussian")
     width: int = spec(256, ge=1)
     depth: int = spec(2, ge=1)
     activation: Literal["relu", "tanh"] = spec("relu")
@@ -119,6 +155,11 @@ class HeadConfig:
     clip_sample: bool = spec(True, doc="clip each step's clean-action estimate to [-1, 1] (diffusion)")
     time_dim: int = spec(32, ge=1)
     min_log_std: float = spec(-7.0, le=0, doc="floor of the log std (gaussian, mog); bounds how sharply NLL weights a state")
+    beta_nll: float = spec(0.0, ge=0, le=1, doc="gaussian: weight each dimension's NLL by its variance^beta (a constant "
+                           "in the gradient); 0: the plain NLL, 0.5: beta-NLL's usual choice, 1: the MSE's gradient for the mean")
+    sampler: Literal["ddpm", "ddim"] = spec("ddpm", doc="diffusion: DDPM's stochastic reverse steps, or deterministic "
+                                            "DDIM steps")
+    sample_steps: int = spec(0, ge=0, doc="diffusion with ddim: reverse steps to take (strided over the T; 0: all T)")
 
 
 class BCPolicy(nn.Module):
@@ -153,7 +194,8 @@ class BCPolicy(nn.Module):
             self.register_buffer("sqrt_1m_abar", (1 - sched["alpha_bar"]).sqrt().float())
         self.trunk = trunk(in_dim, cfg.width, cfg.depth, cfg.activation)
         a = self.act_dim
-        out = {"categorical": a, "gaussian": 2 * a, "mog": cfg.k * (1 + 2 * a), "mse": a, "diffusion": a}[cfg.head]
+        out = {"categorical": a, "gaussian": 2 * a, "mog": cfg.k * (1 + 2 * a), "mog_mse": cfg.k * (1 + 2 * a), "mse": a,
+               "diffusion": a}[cfg.head]
         self.out = nn.Linear(cfg.width, out)
 
     @property
@@ -172,7 +214,7 @@ class BCPolicy(nn.Module):
         a = self.act_dim
         if self.cfg.head == "gaussian":
             return o[:, :a], o[:, a:].clamp(self.cfg.min_log_std, LOG_STD_MAX)
-        if self.cfg.head == "mog":
+        if self.cfg.head in ("mog", "mog_mse"):
             k = self.cfg.k
             logits = o[:, :k]
             means = o[:, k:k + k * a].reshape(-1, k, a)
@@ -183,6 +225,11 @@ class BCPolicy(nn.Module):
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
         """Categorical head: action logits (B, A) for raw ``obs`` (B, D)."""
         return self._heads(self.norm_obs(obs))[0]
+
+    def mixture_mean(self, s: torch.Tensor) -> torch.Tensor:
+        """sum_k w_k mu_k (B, A) of a mixture head, for normalised obs ``s`` (B, D)."""
+        logits, means, _ = self._heads(s)
+        return (torch.softmax(logits, -1).unsqueeze(-1) * means).sum(1)
 
     def eps(self, s: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Predicted noise (B, A) for normalised obs ``s`` (B, D), noisy action ``x_t`` (B, A), steps ``t`` (B,)."""
@@ -198,9 +245,14 @@ class BCPolicy(nn.Module):
         a = self.norm_act(act)
         if head == "gaussian":
             mean, log_std = self._heads(s)
-            return (0.5 * ((a - mean) * torch.exp(-log_std)).pow(2) + log_std + 0.5 * LOG_2PI).sum(-1).mean()
+            nll = 0.5 * ((a - mean) * torch.exp(-log_std)).pow(2) + log_std + 0.5 * LOG_2PI  # (B, A)
+            if self.cfg.beta_nll:
+                nll = nll * torch.exp(2 * self.cfg.beta_nll * log_std).detach()
+            return nll.sum(-1).mean()
         if head == "mog":
             return -mog_log_prob(*self._heads(s), a).mean()
+        if head == "mog_mse":
+            return (self.mixture_mean(s) - a).pow(2).mean()
         if head == "mse":
             return (self._heads(s)[0] - a).pow(2).mean()
         t = torch.randint(0, self.cfg.T, (a.shape[0],), generator=gen)
@@ -222,6 +274,8 @@ class BCPolicy(nn.Module):
             return torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
         if head == "mse":
             a = self._heads(s)[0]
+        elif head == "mog_mse":
+            a = self.mixture_mean(s)
         elif head == "gaussian":
             mean, log_std = self._heads(s)
             a = mean if greedy else mean + log_std.exp() * torch.randn(mean.shape, generator=gen)
@@ -233,6 +287,14 @@ class BCPolicy(nn.Module):
             else:
                 comp = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
                 a = means[rows, comp] + log_stds[rows, comp].exp() * torch.randn(means.shape[::2], generator=gen)
+        elif self.cfg.sampler == "ddim":
+            x = torch.randn((s.shape[0], self.act_dim), generator=gen)
+            steps = ddim_steps(self.cfg.T, self.cfg.sample_steps or self.cfg.T)
+            for i, t in enumerate(steps):
+                tt = torch.full((s.shape[0],), t, dtype=torch.long)
+                x = ddim_step(x, self.eps(s, x, tt), t, steps[i + 1] if i + 1 < len(steps) else None, self.sched,
+                              self.cfg.clip_sample)
+            a = x
         else:
             x = torch.randn((s.shape[0], self.act_dim), generator=gen)
             for t in range(self.cfg.T - 1, -1, -1):

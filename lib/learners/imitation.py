@@ -79,6 +79,9 @@ class ImitationConfig:
     lr: float = spec(1e-3, gt=0, le=1)
     lr_schedule: Literal["constant", "cosine"] = spec("constant", doc="cosine: decayed to 0 over all the run's steps")
     weight_decay: float = spec(0.0, ge=0)
+    ema_decay: float = spec(0.0, ge=0, lt=1, doc="> 0: evaluate, test, play DAgger rounds with and save an exponential "
+                            "moving average of the weights, updated after every gradient step with decay "
+                            "min(ema_decay, (1 + n) / (10 + n)) at step n (0: the weights themselves)")
     dagger_rounds: int = spec(0, ge=0, doc="DAgger rounds (0: behaviour cloning)")
     dagger_episodes: int = spec(5, ge=1, doc="episodes played per DAgger round")
     dagger_steps: int = spec(500, ge=1, doc="gradient steps after each DAgger round")
@@ -102,6 +105,26 @@ def _lr(cfg: ImitationConfig, step: int) -> float:
     if cfg.lr_schedule == "constant":
         return cfg.lr
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * min(step, cfg.total_steps) / cfg.total_steps))
+
+
+class Ema:
+    """An exponential moving average of a policy's weights: ``policy`` is the averaged copy (buffers
+    shared in value), updated by :meth:`update` after each gradient step of ``source``."""
+
+    def __init__(self, source: torch.nn.Module, decay: float):
+        import copy
+
+        self.source, self.decay, self.n = source, decay, 0
+        self.policy = copy.deepcopy(source).requires_grad_(False)
+        self._src = [p for p in source.parameters()]
+        self._avg = [p for p in self.policy.parameters()]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """avg <- d * avg + (1 - d) * weights, d = min(decay, (1 + n) / (10 + n))."""
+        d = min(self.decay, (1 + self.n) / (10 + self.n))
+        torch._foreach_lerp_(self._avg, self._src, 1.0 - d)
+        self.n += 1
 
 
 class MixtureSampler:
@@ -171,6 +194,8 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
     rng = np.random.default_rng(train_seed)
     policy = make_policy(cfg, obs)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    acting = Ema(policy, cfg.ema_decay) if cfg.ema_decay else None
+    actor = acting.policy if acting else policy  # what is evaluated, tested, rolled out and saved
     eval_env = make_vec(cfg.env_id, min(cfg.eval_episodes, MAX_ENVS))
     eval_envs = eval_env.num_envs
     rows: list[dict[str, float]] = []
@@ -184,7 +209,7 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
         if rnd > 0:
             assert rollout_env is not None
             beta = cfg.beta0 * cfg.beta_decay ** (rnd - 1)
-            learner = TorchSampler(policy, seeds.seed("imitation.dagger", seed, rnd), greedy=cfg.test_greedy)
+            learner = TorchSampler(actor, seeds.seed("imitation.dagger", seed, rnd), greedy=cfg.test_greedy)
             new_obs, labels, batch = dagger_round(expert, learner, rollout_env, beta, rng,
                                                   seeds.seed("imitation.dagger", seed, rnd * cfg.dagger_episodes))
             obs = torch.cat([obs, torch.from_numpy(new_obs)])
@@ -200,12 +225,14 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if acting:
+                acting.update()
             step += 1
             loss_sum += float(loss.detach())
             loss_n += 1
             end_of_phase = _ == phase_steps - 1
             if end_of_phase or (cfg.eval_every and step % cfg.eval_every == 0):
-                r, _len = evaluate(TorchSampler(policy, seeds.seed("imitation.eval", seed, n_eval), cfg.test_greedy),
+                r, _len = evaluate(TorchSampler(actor, seeds.seed("imitation.eval", seed, n_eval), cfg.test_greedy),
                                    eval_env, cfg.eval_episodes, seeds.seed("imitation.eval", seed, n_eval * eval_envs))
                 n_eval += 1
                 accuracy = float("nan")
@@ -223,13 +250,13 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
         rollout_env.close()
     test_seed = seeds.seed("imitation.test", seed)
     protocols = (cfg.test_greedy, not cfg.test_greedy) if cfg.test_both else (cfg.test_greedy,)
-    tests = {greedy: evaluate(TorchSampler(policy, test_seed, greedy), cfg.env_id, cfg.test_episodes, test_seed)[0]
+    tests = {greedy: evaluate(TorchSampler(actor, test_seed, greedy), cfg.env_id, cfg.test_episodes, test_seed)[0]
              for greedy in protocols}
     test = tests[cfg.test_greedy]
     both = {f"test_{k}_{'greedy' if g else 'sampled'}": v for g, r in tests.items() if cfg.test_both
             for k, v in (("returns", r.tolist()), ("mean", float(r.mean())))}
     pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(out_dir / "log.csv", index=False)
-    torch.save({"policy": policy.state_dict(), "config": to_dict(cfg), "seed": seed}, out_dir / "agent.pt")
+    torch.save({"policy": actor.state_dict(), "config": to_dict(cfg), "seed": seed}, out_dir / "agent.pt")
     lengths = data.get("episode_lengths", [])
     return {
         "seed": seed,

@@ -186,7 +186,8 @@ def animate_run(r: RunResult, acfg: "AnimationConfig", caption: str) -> "Rendere
 
     cfg, seed = r.spec.config, seeds.seed("animation", r.spec.seed)
     if r.spec.trainer == "lib.learners.imitation:train":
-        mode = {"gaussian": "mean", "mse": "deterministic", "mog": "heaviest-component mean", "diffusion": "sampled"}[cfg.head.head]
+        mode = {"gaussian": "mean", "mse": "deterministic", "mog": "heaviest-component mean", "mog_mse": "mixture mean",
+                "diffusion": "deterministic DDIM" if cfg.head.sampler == "ddim" else "sampled"}[cfg.head.head]
         make = lambda: animate.bc_actor(r.path, cfg, seed)  # noqa: E731
         noise = 0.0
     else:
