@@ -1,11 +1,14 @@
 """Section 09: behaviour cloning on HalfCheetah from the SAC expert with several action heads (report 3).
 
 Every variant is the one imitation learner (:func:`lib.learners.imitation.train`) on the same cached expert dataset
-with the same number of gradient steps; only the head (and, for DAgger, extra expert labels)
-changes. Variants: the Gaussian log-likelihood baseline, a mixture of Gaussians (main k and a
-k sweep), a deterministic MSE head, DDPM diffusion (main T, a T sweep, and two ablations that
-isolate what a working diffusion head needs: the noise schedule and the clipping of each
-step's clean-action estimate), and DAgger on the baseline head.
+with the same number of gradient steps (diffusion: a longer budget, one of its ingredients); only
+the head, its net and, for DAgger, extra expert labels change. Variants: the Gaussian
+log-likelihood baseline and its beta-NLL form, a mixture of Gaussians (main k and a k sweep), a
+deterministic MSE head on our net and on the source's wider one, the source's best method (the
+mixture trained on MSE, on its net), DDPM diffusion with what diffusion policies use to work (an
+average of the weights, deterministic DDIM sampling, longer training; a T sweep and one ablation
+per ingredient), DAgger on the source's best method against behaviour cloning with as many expert
+labels, and the source's own hyperparameters for its best method.
 """
 
 from __future__ import annotations
@@ -45,24 +48,45 @@ REPRODUCES = Reproducibility(
     "CPUs grow into different HalfCheetah episodes, so each head's returns, and any verdict close to its margin, can "
     "differ on another machine within the spread over seeds that the table shows.")
 
-Ablation = Literal["linear_schedule", "no_clip", "no_obs_norm"]
+Ablation = Literal["no_ema", "ddpm_sampler", "short_training", "linear_schedule", "no_clip", "no_obs_norm"]
+#: what each ablation changes in the main diffusion head: (name suffix, description)
+ABLATIONS: dict[str, tuple[str, str]] = {
+    "no_ema": ("no_ema", "no weight average"),
+    "ddpm_sampler": ("ddpm", "stochastic DDPM sampling"),
+    "short_training": ("short", "the other heads' budget"),
+    "linear_schedule": ("linear", "linear schedule"),
+    "no_clip": ("noclip", "not clipped"),
+    "no_obs_norm": ("rawobs", "raw observations"),
+}
 
 
 @dataclass(frozen=True)
 class Config(GridConfig):
     """Section 09 parameters: the base learner (``bc``, the Gaussian baseline) and the variants."""
 
-    mog_k: int = spec(5, ge=1, doc="the main mixture's number of components")
+    mog_k: int = spec(5, ge=1, doc="the main mixture's number of components (also the mixture + MSE head's)")
     mog_ks: tuple[int, ...] = spec((2, 5, 10), doc="the k sweep (includes mog_k)")
+    beta_nll: float = spec(0.5, ge=0, le=1, doc="beta of the Gaussian head's beta-NLL variant (0: no such variant)")
+    wide_width: int = spec(512, ge=1, doc="the source's wider net for its MSE heads: width")
+    wide_depth: int = spec(3, ge=1, doc="... and depth (its 'third linear layer')")
     diffusion_T: int = spec(25, ge=1, doc="the main diffusion head's number of steps")
     diffusion_Ts: tuple[int, ...] = spec((5, 25, 50), doc="the T sweep (includes diffusion_T)")
-    diffusion_ablations: tuple[Ablation, ...] = spec(("linear_schedule", "no_clip", "no_obs_norm"),
+    diffusion_ema: float = spec(0.999, ge=0, lt=1, doc="the diffusion heads' weight average (0: none)")
+    diffusion_sample_steps: int = spec(0, ge=0, doc="the diffusion heads' deterministic DDIM steps at test (0: all T)")
+    diffusion_steps: int = spec(40_000, ge=1, doc="the diffusion heads' gradient steps (longer than bc.steps)")
+    diffusion_ablations: tuple[Ablation, ...] = spec(("no_ema", "ddpm_sampler", "short_training", "linear_schedule"),
                                                      doc="one change each to the main diffusion head")
-    dagger_rounds: int = spec(4, ge=1)
+    dagger_head: Literal["gaussian", "mog_mse_wide"] = spec("mog_mse_wide", doc="the head DAgger runs on (fixed "
+                                                            "here: the source's best method, not chosen on the data)")
+    dagger_rounds: int = spec(10, ge=1)
     dagger_episodes: int = spec(2, ge=1)
+    source_batch_size: int = spec(500, ge=1, doc="the source's hyperparameters for its best method: minibatch")
+    source_lr: float = spec(1e-3, gt=0, doc="... learning rate (constant)")
+    source_weight_decay: float = spec(1e-6, ge=0, doc="... weight decay")
+    source_epochs: float = spec(3.0, gt=0, doc="... passes over the data")
     within: float = spec(0.10, gt=0, lt=1, doc="'close to the expert' = test mean >= (1 - within) x expert's")
     bc: ImitationConfig = spec(default_factory=lambda: ImitationConfig(
-        env_id="HalfCheetah-v4", expert="halfcheetah_sac", demos=DemoConfig(episodes=200, shared_seed=0),
+        env_id="HalfCheetah-v4", expert="halfcheetah_sac", demos=DemoConfig(episodes=1000, shared_seed=0),
         head=HeadConfig(head="gaussian"), normalize_obs=True, steps=20_000, lr_schedule="cosine", eval_every=2_000,
         eval_episodes=5, test_episodes=10))
 
@@ -78,9 +102,12 @@ class Config(GridConfig):
                 errs.append(f"key '{key}' must list distinct positive integers")
         if self.bc.demos.temperature is not None:
             errs.append("key 'bc.demos.temperature' must be null: the SAC expert acts deterministically")
-        if self.bc.head.head != "gaussian" or self.bc.dagger_rounds != 0:
-            errs.append("key 'bc' is the baseline: 'bc.head.head' must be gaussian and 'bc.dagger_rounds' 0 "
-                        "(the other heads and DAgger are made from it)")
+        if self.bc.head.head != "gaussian" or self.bc.dagger_rounds != 0 or self.bc.ema_decay:
+            errs.append("key 'bc' is the baseline: 'bc.head.head' must be gaussian, 'bc.dagger_rounds' and "
+                        "'bc.ema_decay' 0 (the other heads, DAgger and the diffusion ingredients are made from it)")
+        if self.bc.demos.file and "bc_equal_labels" in {v.name for v in variants(self)}:
+            errs.append("key 'bc.demos.file': a dataset file has a fixed size, so behaviour cloning with DAgger's "
+                        "number of labels cannot be drawn; leave the file out (the expert plays the data)")
         return errs + claim_problems(self.claims, [v.name for v in variants(self)], list(CLAIM_METRICS), self.skip_claims)
 
 
@@ -95,13 +122,33 @@ class Variant:
     main: bool
 
 
+def head_config(cfg: Config, name: str) -> ImitationConfig:
+    """The learner of a named head on the baseline's data and budget: ``gaussian``, ``mog_mse_wide``."""
+    base = cfg.bc
+    if name == "gaussian":
+        return base
+    return dataclasses.replace(base, head=dataclasses.replace(base.head, head="mog_mse", k=cfg.mog_k, width=cfg.wide_width,
+                                                              depth=cfg.wide_depth))
+
+
 def dagger_config(cfg: Config) -> ImitationConfig:
-    """DAgger on the baseline head with the baseline's budget: its steps split into ``dagger_rounds + 1``
-    equal phases; before each later phase the learner alone (beta = 0) plays ``dagger_episodes``
-    episodes whose states the expert labels."""
-    phase = cfg.bc.steps // (cfg.dagger_rounds + 1)
-    return dataclasses.replace(cfg.bc, steps=phase, dagger_steps=phase, dagger_rounds=cfg.dagger_rounds,
-                               dagger_episodes=cfg.dagger_episodes, beta0=0.0)
+    """DAgger on ``dagger_head`` with its behaviour-cloning budget: the steps split into
+    ``dagger_rounds + 1`` equal phases; before each later phase the learner alone (beta = 0) plays
+    ``dagger_episodes`` episodes whose states the expert labels."""
+    c = head_config(cfg, cfg.dagger_head)
+    phase = c.steps // (cfg.dagger_rounds + 1)
+    return dataclasses.replace(c, steps=c.steps - cfg.dagger_rounds * phase, dagger_steps=phase,
+                               dagger_rounds=cfg.dagger_rounds, dagger_episodes=cfg.dagger_episodes, beta0=0.0)
+
+
+def dagger_labels(cfg: Config) -> int:
+    """Expert labels DAgger queries on top of the data (every episode runs to the time limit)."""
+    return cfg.dagger_rounds * cfg.dagger_episodes * episode_length(cfg)
+
+
+def epochs(cfg: Config, c: ImitationConfig) -> float:
+    """Passes over the data a learner's gradient steps make."""
+    return c.total_steps * c.batch_size / (c.demos.episodes * episode_length(cfg))
 
 
 def variants(cfg: Config) -> list[Variant]:
@@ -109,37 +156,66 @@ def variants(cfg: Config) -> list[Variant]:
     base = cfg.bc
     h = base.head
 
-    def with_head(**kw) -> ImitationConfig:
-        return dataclasses.replace(base, head=dataclasses.replace(h, **kw))
+    def with_head(c: ImitationConfig = base, **kw) -> ImitationConfig:
+        return dataclasses.replace(c, head=dataclasses.replace(c.head, **kw))
 
-    out = [Variant("gaussian", "Gaussian, log-likelihood", "", base, True),
-           Variant(f"mog_k{cfg.mog_k}", "Mixture of Gaussians", f"k={cfg.mog_k}", with_head(head="mog", k=cfg.mog_k), True),
-           Variant("mse", "Deterministic, MSE", "", with_head(head="mse"), True),
-           Variant(f"diffusion_T{cfg.diffusion_T}", "Diffusion (DDPM)", f"T={cfg.diffusion_T}, {h.schedule} schedule, clipped",
-                   with_head(head="diffusion", T=cfg.diffusion_T), True),
-           Variant("dagger", "DAgger (Gaussian head)", f"{cfg.dagger_rounds} rounds x {cfg.dagger_episodes} episodes",
-                   dagger_config(cfg), True)]
+    wide = f"{cfg.wide_depth} x {cfg.wide_width} net"
+    sampler = "ddim"
+    ddim = f"DDIM {cfg.diffusion_sample_steps or cfg.diffusion_T} steps"
+
+    def diffusion(T: int, ablation: str | None = None) -> ImitationConfig:
+        c = dataclasses.replace(with_head(head="diffusion", T=T, sampler=sampler, sample_steps=cfg.diffusion_sample_steps),
+                                steps=cfg.diffusion_steps, ema_decay=cfg.diffusion_ema)
+        if ablation == "no_ema":
+            c = dataclasses.replace(c, ema_decay=0.0)
+        elif ablation == "ddpm_sampler":
+            c = with_head(c, sampler="ddpm")
+        elif ablation == "short_training":
+            c = dataclasses.replace(c, steps=base.steps)
+        elif ablation == "linear_schedule":
+            c = with_head(c, schedule="linear" if h.schedule == "cosine" else "cosine")
+        elif ablation == "no_clip":
+            c = with_head(c, clip_sample=False)
+        elif ablation == "no_obs_norm":
+            c = dataclasses.replace(c, normalize_obs=False)
+        return c
+
+    def diffusion_params(T: int) -> str:
+        return f"T={T}, {h.schedule} schedule, clipped, weight average {cfg.diffusion_ema:g}, {ddim}"
+
+    out = [Variant("gaussian", "Gaussian, log-likelihood", "", base, True)]
+    if cfg.beta_nll:
+        out.append(Variant("gaussian_beta_nll", "Gaussian, beta-NLL", f"beta={cfg.beta_nll:g}",
+                           with_head(beta_nll=cfg.beta_nll), True))
+    out += [Variant(f"mog_k{cfg.mog_k}", "Mixture of Gaussians", f"k={cfg.mog_k}", with_head(head="mog", k=cfg.mog_k), True),
+            Variant("mse", "Deterministic, MSE", "", with_head(head="mse"), True),
+            Variant("mse_wide", "Deterministic, MSE", wide, with_head(head="mse", width=cfg.wide_width, depth=cfg.wide_depth), True),
+            Variant("mog_mse_wide", "Mixture + MSE (the source's best)", f"k={cfg.mog_k}, {wide}",
+                    head_config(cfg, "mog_mse_wide"), True),
+            Variant(f"diffusion_T{cfg.diffusion_T}", "Diffusion", diffusion_params(cfg.diffusion_T), diffusion(cfg.diffusion_T), True),
+            Variant("dagger", f"DAgger ({'mixture + MSE' if cfg.dagger_head == 'mog_mse_wide' else 'Gaussian'} head)",
+                    f"{cfg.dagger_rounds} rounds x {cfg.dagger_episodes} episodes", dagger_config(cfg), True),
+            Variant("bc_equal_labels", f"BC with DAgger's labels ({'mixture + MSE' if cfg.dagger_head == 'mog_mse_wide' else 'Gaussian'} head)",
+                    f"{base.demos.episodes + cfg.dagger_rounds * cfg.dagger_episodes} expert episodes",
+                    dataclasses.replace(head_config(cfg, cfg.dagger_head), demos=dataclasses.replace(
+                        base.demos, episodes=base.demos.episodes + cfg.dagger_rounds * cfg.dagger_episodes)), True)]
+    src = head_config(cfg, "mog_mse_wide")
+    steps = max(1, round(cfg.source_epochs * base.demos.episodes * episode_length(cfg) / cfg.source_batch_size))
+    out.append(Variant("source_hparams", "Mixture + MSE, the source's hyperparameters",
+                       f"k={cfg.mog_k}, {wide}, batch {cfg.source_batch_size}, lr {cfg.source_lr:g} constant, weight decay "
+                       f"{cfg.source_weight_decay:g}, {cfg.source_epochs:g} epochs",
+                       dataclasses.replace(src, batch_size=cfg.source_batch_size, lr=cfg.source_lr, lr_schedule="constant",
+                                           weight_decay=cfg.source_weight_decay, steps=steps), True))
     for k in cfg.mog_ks:
         if k != cfg.mog_k:
             out.append(Variant(f"mog_k{k}", "Mixture of Gaussians", f"k={k}", with_head(head="mog", k=k), False))
     for T in cfg.diffusion_Ts:
         if T != cfg.diffusion_T:
-            out.append(Variant(f"diffusion_T{T}", "Diffusion (DDPM)", f"T={T}, {h.schedule} schedule, clipped",
-                               with_head(head="diffusion", T=T), False))
+            out.append(Variant(f"diffusion_T{T}", "Diffusion", diffusion_params(T), diffusion(T), False))
     for ab in cfg.diffusion_ablations:
-        if ab == "linear_schedule":
-            other = "linear" if h.schedule == "cosine" else "cosine"
-            out.append(Variant(f"diffusion_T{cfg.diffusion_T}_{other}", "Diffusion (DDPM)",
-                               f"T={cfg.diffusion_T}, {other} schedule, clipped",
-                               with_head(head="diffusion", T=cfg.diffusion_T, schedule=other), False))
-        elif ab == "no_clip":
-            out.append(Variant(f"diffusion_T{cfg.diffusion_T}_noclip", "Diffusion (DDPM)",
-                               f"T={cfg.diffusion_T}, {h.schedule} schedule, not clipped",
-                               with_head(head="diffusion", T=cfg.diffusion_T, clip_sample=False), False))
-        else:
-            out.append(Variant(f"diffusion_T{cfg.diffusion_T}_rawobs", "Diffusion (DDPM)",
-                               f"T={cfg.diffusion_T}, {h.schedule} schedule, clipped, raw observations",
-                               dataclasses.replace(with_head(head="diffusion", T=cfg.diffusion_T), normalize_obs=False), False))
+        suffix, what = ABLATIONS[ab]
+        out.append(Variant(f"diffusion_T{cfg.diffusion_T}_{suffix}", "Diffusion",
+                           f"T={cfg.diffusion_T}, as the main head but {what}", diffusion(cfg.diffusion_T, ab), False))
     return out
 
 
@@ -177,21 +253,33 @@ def episode_length(cfg: Config) -> int:
 def describe(cfg: Config) -> str:
     b, h = cfg.bc, cfg.bc.head
     e = expert_score(cfg)
+    names = {v.name: v for v in variants(cfg)}
+    diff = names[f"diffusion_T{cfg.diffusion_T}"].config
+    pairs = b.demos.episodes * episode_length(cfg)
     return (
         f"- **Expert**: `experts/{b.expert}` (section 03, SAC after {e['steps']:,} steps; test "
         f"{e['test_mean']:.0f} ± {e['test_std']:.0f} over {e['test_episodes']} episodes, deterministic actions).\n"
         + (f"- **Data**: `{b.demos.file}` (a dataset in the report's format, made elsewhere).\n" if b.demos.file else
-           f"- **Data**: {b.demos.episodes} expert episodes ({b.demos.episodes * episode_length(cfg):,} state-action pairs, "
-           f"deterministic expert actions), in the report's format; cached under `runs/datasets/`.\n")
-        + f"- **Learner**: MLP trunk {h.depth} x {h.width} (ReLU) on observations normalised by the data's mean and "
-        f"std, actions in [-1, 1]; {b.steps:,} AdamW steps of {b.batch_size} pairs, lr {b.lr:g} cosine-decayed to 0, "
-        f"weight decay {b.weight_decay:g}: the **same budget for every head**.\n"
-        f"- **Heads**: Gaussian (log-likelihood; acts with its mean), mixture of k Gaussians (log-likelihood; acts "
-        f"with the mean of its heaviest component), deterministic (MSE), DDPM diffusion (predicts the noise; acts "
-        f"with a sample from T reverse steps, each clipping its clean-action estimate to [-1, 1]; step embedding "
-        f"of size {h.time_dim}). DAgger: the Gaussian learner; the budget is split into {cfg.dagger_rounds + 1} "
-        f"phases and before each later phase the learner plays {cfg.dagger_episodes} episodes whose states the "
-        f"expert labels.\n"
+           f"- **Data**: {b.demos.episodes:,} expert episodes ({pairs:,} state-action pairs, deterministic expert "
+           f"actions), in the report's format with the expert's mean and std return; made once, cached under "
+           f"`runs/datasets/`.\n")
+        + f"- **Learner**: MLP trunk {h.depth} x {h.width} (ReLU; the source's wider {cfg.wide_depth} x {cfg.wide_width} "
+        f"where the chart says so) on observations normalised by the data's mean and std, actions in [-1, 1]; "
+        f"{b.steps:,} AdamW steps of {b.batch_size} pairs ({epochs(cfg, b):.1f} epochs), lr {b.lr:g} cosine-decayed to 0, "
+        f"weight decay {b.weight_decay:g}: the **same budget for every head** but diffusion.\n"
+        f"- **Heads**: Gaussian (log-likelihood; acts with its mean; and beta-NLL, each dimension's NLL weighted by its "
+        f"variance^beta), mixture of k Gaussians (log-likelihood; acts with the mean of its heaviest component), "
+        f"deterministic (MSE), mixture + MSE (the mixture's mean action trained on MSE, acting with it: the source's "
+        f"best method as it describes it), diffusion (DDPM training, predicts the noise; step embedding of size "
+        f"{h.time_dim}) with what diffusion policies use to work: an exponential average of the weights (decay "
+        f"{cfg.diffusion_ema:g}), deterministic DDIM sampling at test ({diff.head.sample_steps or diff.head.T} steps, each "
+        f"clipping its clean-action estimate to [-1, 1]) and a longer budget, {cfg.diffusion_steps:,} steps "
+        f"({epochs(cfg, diff):.1f} epochs); each ablation takes one of them away.\n"
+        f"- **DAgger**: the {cfg.dagger_head} head with its behaviour-cloning budget split into {cfg.dagger_rounds + 1} "
+        f"phases; before each later phase the learner plays {cfg.dagger_episodes} episodes whose states the expert "
+        f"labels ({dagger_labels(cfg):,} labels in all). Beside it, behaviour cloning of the same head on "
+        f"{b.demos.episodes + cfg.dagger_rounds * cfg.dagger_episodes:,} expert episodes: as many expert labels and as "
+        f"many gradient steps.\n"
         f"- **Evaluation**: every {b.eval_every:,} steps {b.eval_episodes} episodes; the final return is the mean of "
         f"{b.test_episodes} test episodes on seeds of their own. {cfg.seeds} seeds per variant; intervals are "
         f"95% percentile-bootstrap intervals over seeds."
@@ -214,11 +302,14 @@ def _note(v: Variant, cfg: Config) -> str:
     if v.name == "gaussian":
         return "baseline"
     if v.name == "dagger":
-        extra = cfg.dagger_rounds * cfg.dagger_episodes * episode_length(cfg)
-        return f"+{extra:,} expert labels on the learner's own states"
+        return f"+{dagger_labels(cfg):,} expert labels on the learner's own states"
+    if v.name == "bc_equal_labels":
+        return f"as many expert labels and gradient steps as DAgger"
+    if v.name == "source_hparams":
+        return f"{v.config.steps:,} steps ({epochs(cfg, v.config):.1f} epochs)"
     if v.config.head.head == "diffusion":
         s = noise_schedule(v.config.head.T, v.config.head.schedule)
-        return f"alpha_bar at the last step {float(s['alpha_bar'][-1]):.3g}"
+        return f"{v.config.steps:,} steps; alpha_bar at the last step {float(s['alpha_bar'][-1]):.3g}"
     return "sweep" if not v.main else ""
 
 
@@ -241,13 +332,15 @@ def curves_figure(results: list[RunResult], cfg: Config, out_dir: Path, main: bo
     """Evaluation return over gradient steps, mean and 95% band over seeds, with the expert's return."""
     expert = expert_score(cfg)["test_mean"]
     vs = [v for v in variants(cfg) if (v.main if main else v.config.head.head == "diffusion")]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5) if main else (10, 4.5))
+    # steps differ between variants (diffusion trains longer): each curve on its own x
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     for i, v in enumerate(vs):
         logs = [r.log() for r in results if r.spec.variant == v.name]
         if not logs:
             continue
-        x = logs[0]["step"].to_numpy()
-        y = np.stack([lg["eval_mean"].to_numpy() for lg in logs])
+        n = min(len(lg) for lg in logs)
+        x = logs[0]["step"].to_numpy()[:n]
+        y = np.stack([lg["eval_mean"].to_numpy()[:n] for lg in logs])
         m, lo, hi = mean_ci(y)
         label = v.method + (f" ({v.params})" if v.params else "")
         ax.plot(x, m, color=PALETTE[i % len(PALETTE)], lw=1.6, label=label)
@@ -257,10 +350,7 @@ def curves_figure(results: list[RunResult], cfg: Config, out_dir: Path, main: bo
     ax.axhline((1 - cfg.within) * expert, color="0.5", ls=":", lw=1, label=f"{1 - cfg.within:.0%} of expert")
     ax.set(xlabel="gradient step", ylabel="evaluation return",
            title="Reward over training" + ("" if main else ": diffusion variants"))
-    if main:
-        ax.legend(fontsize="x-small", loc="lower right")
-    else:  # more variants: the legend goes beside the axes, clear of the curves
-        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes, clear of the curves
     path = save(fig, out_dir / "figures" / ("curves.png" if main else "curves_diffusion.png"))
     return path
 
@@ -282,7 +372,7 @@ def sweep_figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> Path:
         ax.errorbar(pos, ms_a, yerr=err, marker="o", capsize=3, color=PALETTE[0])
         ax.axhline(expert, color="0.2", ls="--", lw=1, label="expert")
         ax.set(xlabel=param, xticks=pos, xticklabels=[str(x) for x in xs],
-               title="mixture of Gaussians" if param == "k" else "diffusion (cosine schedule, clipped)")
+               title="mixture of Gaussians" if param == "k" else "diffusion (main head's ingredients)")
     axes[0].set_ylabel("final return")
     path = save(fig, out_dir / "figures" / "sweeps.png")
     return path
@@ -313,13 +403,13 @@ def ablation_text(runs: pd.DataFrame, cfg: Config) -> str:
     names = {v.name: v for v in variants(cfg)}
     main = f"diffusion_T{cfg.diffusion_T}"
     m0 = runs[runs.variant == main].test_mean.mean()
-    lines = [f"- Main diffusion head ({names[main].params}, observations standardised): **{m0:.0f}**."]
+    lines = [f"- Main diffusion head ({names[main].params}, {names[main].config.steps:,} steps): **{m0:.0f}**."]
     drops: dict[str, float] = {}
     for v in variants(cfg):
         if v.name.startswith(main + "_"):
             m = runs[runs.variant == v.name].test_mean.mean()
             drops[v.params] = m0 - m
-            lines.append(f"- {v.params} ({_note(v, cfg)}): **{m:.0f}** ({m - m0:+.0f}).")
+            lines.append(f"- {v.params.split('as the main head but ')[-1]} ({_note(v, cfg)}): **{m:.0f}** ({m - m0:+.0f}).")
     ts = sorted(cfg.diffusion_Ts)
     if len(ts) > 1:
         parts = ", ".join(f"T={t}: {runs[runs.variant == f'diffusion_T{t}'].test_mean.mean():.0f}" for t in ts)
