@@ -161,7 +161,6 @@ def variants(cfg: Config) -> list[Variant]:
 
     wide = f"{cfg.wide_depth} x {cfg.wide_width} net"
     sampler = "ddim"
-    ddim = f"DDIM {cfg.diffusion_sample_steps or cfg.diffusion_T} steps"
 
     def diffusion(T: int, ablation: str | None = None) -> ImitationConfig:
         c = dataclasses.replace(with_head(head="diffusion", T=T, sampler=sampler, sample_steps=cfg.diffusion_sample_steps),
@@ -181,7 +180,8 @@ def variants(cfg: Config) -> list[Variant]:
         return c
 
     def diffusion_params(T: int) -> str:
-        return f"T={T}, {h.schedule} schedule, clipped, weight average {cfg.diffusion_ema:g}, {ddim}"
+        return (f"T={T}, {h.schedule} schedule, clipped, weight average {cfg.diffusion_ema:g}, "
+                f"DDIM {min(cfg.diffusion_sample_steps or T, T)} steps")
 
     out = [Variant("gaussian", "Gaussian, log-likelihood", "", base, True)]
     if cfg.beta_nll:
@@ -408,7 +408,7 @@ def ablation_text(runs: pd.DataFrame, cfg: Config) -> str:
     for v in variants(cfg):
         if v.name.startswith(main + "_"):
             m = runs[runs.variant == v.name].test_mean.mean()
-            drops[v.params] = m0 - m
+            drops[v.params.split("as the main head but ")[-1]] = m0 - m
             lines.append(f"- {v.params.split('as the main head but ')[-1]} ({_note(v, cfg)}): **{m:.0f}** ({m - m0:+.0f}).")
     ts = sorted(cfg.diffusion_Ts)
     if len(ts) > 1:
