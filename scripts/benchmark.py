@@ -306,8 +306,9 @@ def main() -> int:
                      f"{'on' if whole['pdf'] else 'off'}, {whole.get('cpus', '?')} cores: **{whole['seconds']:.0f} s = "
                      f"{whole['seconds'] / 60:.0f} min** ({per})")
         if partly:
-            lines.append(f"- not a full cold time: section(s) {', '.join(partly)} found some of their runs already trained "
-                         "by another process or an earlier section of that call, so their time above is short of their cold time")
+            lines.append(f"- the total is cold (every run trained in that call); the time of section(s) {', '.join(partly)} "
+                         "above is short of its own cold time: some of its runs were trained by an earlier section of that "
+                         "call (or by another process)")
     else:
         lines.append("- not measured yet: `./workbook reports --force` with an empty `RLWB_RUNS` records it")
     if args.report:
