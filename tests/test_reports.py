@@ -83,7 +83,7 @@ def test_regression_check_passes_within_tolerance_and_fails_outside(tmp_path, mo
 
 def test_index_lists_sections_with_claims(tmp_path, monkeypatch):
     monkeypatch.setattr(report, "REPORTS_DIR", tmp_path)
-    res = _results(tmp_path, "01_reinforce_baselines", {}, claims=[{"claim": "RLOO is fastest", "holds": False, "evidence": "e"}])
+    res = _results(tmp_path, "01_reinforce_baselines", {}, claims=[{"claim": "RLOO is fastest", "verdict": "does not hold", "evidence": "e"}])
     (tmp_path / "01_reinforce_baselines" / "figures").mkdir()
     (tmp_path / "01_reinforce_baselines" / "figures" / "main.png").write_bytes(b"png")
     res.write_text(json.dumps(dict(json.loads(res.read_text()), figures=["figures/main.png"])))
