@@ -106,8 +106,9 @@ def _apply_carriage_returns(text: str) -> str:
 
 
 def tidy_streams(path: Path) -> None:
-    """Merge each cell's consecutive stream outputs and resolve progress-bar carriage returns,
-    so a report shows a progress bar's final state instead of every update."""
+    """Merge each cell's stream outputs, one per stream name within each uninterrupted run of streams,
+    and resolve progress-bar carriage returns, so a report shows a progress bar's final state instead
+    of every update (also when another stream, e.g. a library's warnings on stderr, came in between)."""
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
@@ -115,10 +116,15 @@ def tidy_streams(path: Path) -> None:
         if cell.cell_type != "code":
             continue
         merged: list[Any] = []
+        streams: dict[str, Any] = {}  # stream name -> its merged output in the current run of streams
         for out in cell.outputs:
-            if out.output_type == "stream" and merged and merged[-1].output_type == "stream" and merged[-1].name == out.name:
-                merged[-1].text += out.text
+            if out.output_type != "stream":
+                streams = {}
+                merged.append(out)
+            elif out.name in streams:
+                streams[out.name].text += out.text
             else:
+                streams[out.name] = out
                 merged.append(out)
         for out in merged:
             if out.output_type == "stream":

@@ -60,9 +60,9 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 #: How long the processes of a killed command may take to go (the kernel, in its own session, and the
-#: workers leave by watching their parent, at least once a second). A process that never leaves fails
-#: at any grace.
-GRACE_S = 10.0
+#: workers leave by watching their parent, at least once a second; on two cores shared with another
+#: training job that took more than 5 s). A process that never leaves fails at any grace.
+GRACE_S = 20.0
 
 
 def _skip_if_sigint_ignored(sig: signal.Signals) -> None:

@@ -83,7 +83,7 @@ def test_regression_check_passes_within_tolerance_and_fails_outside(tmp_path, mo
 
 def test_index_lists_sections_with_claims(tmp_path, monkeypatch):
     monkeypatch.setattr(report, "REPORTS_DIR", tmp_path)
-    res = _results(tmp_path, "01_reinforce_baselines", {}, claims=[{"claim": "RLOO is fastest", "holds": False, "evidence": "e"}])
+    res = _results(tmp_path, "01_reinforce_baselines", {}, claims=[{"claim": "RLOO is fastest", "verdict": "does not hold", "evidence": "e"}])
     (tmp_path / "01_reinforce_baselines" / "figures").mkdir()
     (tmp_path / "01_reinforce_baselines" / "figures" / "main.png").write_bytes(b"png")
     res.write_text(json.dumps(dict(json.loads(res.read_text()), figures=["figures/main.png"])))
@@ -115,6 +115,28 @@ def test_tidy_streams_keeps_the_final_progress_state(tmp_path):
     workbook.tidy_streams(path)
     outs = nbformat.read(str(path), as_version=4).cells[0].outputs
     assert [(o.name, o.text) for o in outs] == [("stderr", "bar 100%\n"), ("stdout", "8 runs\n")]
+
+
+def test_tidy_streams_merges_a_progress_bar_across_warnings_on_the_other_stream(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("run()")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="\rbar 0%"),
+        nbformat.v4.new_output("stream", name="stderr", text="WARNING: w\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="\rbar 50%"),
+        nbformat.v4.new_output("stream", name="stderr", text="WARNING: w\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="\rbar 100%\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "figure"}),
+        nbformat.v4.new_output("stream", name="stdout", text="done\n"),
+    ]
+    nb.cells = [cell]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, str(path))
+    workbook.tidy_streams(path)
+    outs = nbformat.read(str(path), as_version=4).cells[0].outputs
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in outs] == [
+        ("stream", "stdout", "bar 100%\n"), ("stream", "stderr", "WARNING: w\nWARNING: w\n"),
+        ("display_data", None, None), ("stream", "stdout", "done\n")]  # a display in between keeps its place
 
 
 def test_report_fingerprint_and_up_to_date(tmp_path, monkeypatch):
