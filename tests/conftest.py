@@ -14,6 +14,14 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread in the test process, as in every worker of the workbook: two threads collapse
+    under outside load on a 2-core machine (a SAC resume test took 7 minutes instead of seconds)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture()
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An empty run store in a temporary directory (also exported as RLWB_RUNS)."""
