@@ -214,8 +214,12 @@ def _by_hand(ref: SACAgent, batch: tuple[torch.Tensor, ...], policy_step: bool) 
     pi_opt = torch.optim.Adam(ref.actor.parameters(), lr=cfg.policy_lr, fused=True)
     a_opt = torch.optim.Adam([ref.log_alpha], lr=cfg.q_lr, fused=True)
     alpha = ref.log_alpha.exp().item()
+
+    def draw(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return sac.actor_sample(ref.actor, x, log_prob_eps=cfg.log_prob_eps)
+
     with torch.no_grad():
-        next_act, next_logp = ref.actor.sample(next_obs)
+        next_act, next_logp = draw(next_obs)
         y = rew + GAMMA * not_done * (ref.q_target(torch.cat([next_obs, next_act], 1)).min(0).values - alpha * next_logp)
     critic_loss = (ref.q(torch.cat([obs, act], 1)) - y).pow(2).mean(1).sum()
     q_opt.zero_grad()
@@ -224,13 +228,13 @@ def _by_hand(ref: SACAgent, batch: tuple[torch.Tensor, ...], policy_step: bool) 
     out = {"critic_loss": critic_loss.item()}
     if policy_step:
         for _ in range(2):
-            pi, logp = ref.actor.sample(obs)
+            pi, logp = draw(obs)
             actor_loss = (alpha * logp - ref.q(torch.cat([obs, pi], 1)).min(0).values).mean()
             pi_opt.zero_grad()
             actor_loss.backward()
             pi_opt.step()
             with torch.no_grad():
-                _, logp = ref.actor.sample(obs)
+                _, logp = draw(obs)
             alpha_loss = (-ref.log_alpha.exp() * (logp + ref.target_entropy)).mean()
             a_opt.zero_grad()
             alpha_loss.backward()
@@ -267,8 +271,8 @@ def test_the_cleanrl_configuration_updates_in_cleanrls_order(global_step, policy
     if policy_step:  # the order is visible: the actor on the pre-step critics would report another loss
         torch.manual_seed(4)
         with torch.no_grad():
-            stale.actor.sample(batch[3])
-            pi, logp = stale.actor.sample(batch[0])
+            stale.sample(batch[3])
+            pi, logp = stale.sample(batch[0])
             old = (logp - stale.q(torch.cat([batch[0], pi], 1)).min(0).values).mean().item()  # alpha = 1 at start
         assert abs(old - want["actor_loss"]) > 1e-3
     else:
@@ -288,11 +292,9 @@ def test_the_log_density_with_cleanrls_epsilon():
             actor.fc_mean.weight.zero_()
             actor.fc_mean.bias.fill_(bias)
         torch.manual_seed(1)
-        actor.log_prob_eps = 0.0
-        _, exact = actor.sample(obs)
+        _, exact = sac.actor_sample(actor, obs)
         torch.manual_seed(1)
-        actor.log_prob_eps = 1e-6
-        a, capped = actor.sample(obs)
+        a, capped = sac.actor_sample(actor, obs, log_prob_eps=1e-6)
         mean, log_std = actor(obs)
         torch.manual_seed(1)
         u = mean + log_std.exp() * torch.randn_like(mean)

@@ -259,9 +259,6 @@ class SACActor(nn.Module):
     #: dtype of the two hidden layers' matmuls (the heads and everything after stay float32);
     #: the trainer sets bfloat16 when asked, loading and acting never depend on it.
     compute_dtype: torch.dtype = torch.float32
-    #: 0: the log-density's tanh correction in its exact, stable form; > 0: ``log(scale * (1 - y^2) + eps)``
-    #: (CleanRL's, 1e-6), which caps the correction of a saturated action.
-    log_prob_eps: float = 0.0
 
     def hidden_params(self) -> tuple[torch.Tensor, ...]:
         """fc1/fc2 weights and biases in ``compute_dtype``, cast once per update and reused."""
@@ -289,11 +286,8 @@ class SACActor(nn.Module):
         y = torch.tanh(u)
         # log N(u; mean, std) - sum log(scale * (1 - tanh(u)^2)), the tanh term in its stable form
         logp = (-0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        if self.log_prob_eps:
-            logp = logp - torch.log(self.action_scale * (1 - y.pow(2)) + self.log_prob_eps).sum(-1)
-        else:
-            logp = logp - (2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))).sum(-1)
-            logp = logp - torch.log(self.action_scale).sum()
+        logp = logp - (2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))).sum(-1)
+        logp = logp - torch.log(self.action_scale).sum()
         return y * self.action_scale + self.action_bias, logp
 
     def act_deterministic(self, obs: torch.Tensor) -> torch.Tensor:

@@ -157,6 +157,26 @@ CLEANRL = {"update": "sequential", "policy_frequency": 2, "alpha": 1.0, "alpha_l
            "log_prob_eps": 1e-6, "compute_dtype": "float32"}
 
 
+def actor_sample(actor: SACActor, obs: torch.Tensor, hidden: tuple[torch.Tensor, ...] | None = None,
+                 log_prob_eps: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A reparameterised action (B, act_dim) and its log-density (B,) for ``obs`` (B, obs_dim).
+
+    ``log_prob_eps`` 0: :meth:`SACActor.sample` (the tanh correction in its exact, stable form);
+    > 0: CleanRL's form, ``log N(u) - sum log(scale * (1 - tanh(u)^2) + eps)``, which caps the
+    correction of a saturated action. Both draw one normal sample the same way. (Kept here, not in
+    the actor: the actor's module is part of every policy-gradient run's code hash.)"""
+    if not log_prob_eps:
+        return actor.sample(obs, hidden)
+    mean, log_std = actor(obs, hidden)
+    std = log_std.exp()
+    eps = torch.randn_like(mean)
+    u = mean + std * eps
+    y = torch.tanh(u)
+    logp = (-0.5 * eps.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+    logp = logp - torch.log(actor.action_scale * (1 - y.pow(2)) + log_prob_eps).sum(-1)
+    return y * actor.action_scale + actor.action_bias, logp
+
+
 class SACAgent:
     """Actor, twin critics, their targets, the temperature and one optimiser over all of them."""
 
@@ -180,12 +200,16 @@ class SACAgent:
             self.opts = [self.opt]
         else:  # one Adam per part, stepped in turn
             self.opts = [torch.optim.Adam(g["params"], lr=g["lr"], fused=True) for g in groups]
-        self.actor.log_prob_eps = cfg.log_prob_eps
         self._q_params = list(self.q.parameters())
         self._qt_params = list(self.q_target.parameters())
         self.numpy_actor = NumpySACActor(self.actor)
         dt = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.compute_dtype]
         self.actor.compute_dtype = self.q.compute_dtype = self.q_target.compute_dtype = dt
+
+    def sample(self, obs: torch.Tensor, hidden: tuple[torch.Tensor, ...] | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`actor_sample` with this configuration's ``log_prob_eps``."""
+        return actor_sample(self.actor, obs, hidden, self.cfg.log_prob_eps)
 
     def _alpha_loss(self, logp: torch.Tensor) -> torch.Tensor:
         """The temperature's loss for log-densities ``logp`` (B,) (no gradient to the actor)."""
@@ -202,13 +226,13 @@ class SACAgent:
         alpha = self.log_alpha.exp().detach()
         actor_hidden = self.actor.hidden_params()
         with torch.no_grad():
-            next_act, next_logp = self.actor.sample(next_obs, tuple(t.detach() for t in actor_hidden))
+            next_act, next_logp = self.sample(next_obs, tuple(t.detach() for t in actor_hidden))
             q_next = self.q_target(torch.cat([next_obs, next_act], 1)).min(0).values - alpha * next_logp
             target = rew + self.cfg.gamma * not_done * q_next
         q_params = self.q.cast_params()
         q = self.q(torch.cat([obs, act], 1), q_params)
         critic_loss = (q - target).pow(2).mean(1).sum()
-        pi, logp = self.actor.sample(obs, actor_hidden)
+        pi, logp = self.sample(obs, actor_hidden)
         q_pi = self.q(torch.cat([obs, pi], 1), q_params, detach=True).min(0).values
         actor_loss = (alpha * logp - q_pi).mean()
         loss = critic_loss + actor_loss
@@ -232,7 +256,7 @@ class SACAgent:
         q_opt, pi_opt = self.opts[0], self.opts[1]
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
-            next_act, next_logp = self.actor.sample(next_obs)
+            next_act, next_logp = self.sample(next_obs)
             q_next = self.q_target(torch.cat([next_obs, next_act], 1)).min(0).values - alpha * next_logp
             target = rew + self.cfg.gamma * not_done * q_next
         critic_loss = (self.q(torch.cat([obs, act], 1)) - target).pow(2).mean(1).sum()
@@ -242,7 +266,7 @@ class SACAgent:
         out = {"critic_loss": critic_loss.detach()}
         if global_step % self.cfg.policy_frequency == 0:
             for _ in range(self.cfg.policy_frequency):
-                pi, logp = self.actor.sample(obs)
+                pi, logp = self.sample(obs)
                 actor_loss = (alpha * logp - self.q(torch.cat([obs, pi], 1), detach=True).min(0).values).mean()
                 pi_opt.zero_grad(set_to_none=True)
                 actor_loss.backward()
@@ -250,7 +274,7 @@ class SACAgent:
                 out["actor_loss"] = actor_loss.detach()
                 if self.cfg.autotune:
                     with torch.no_grad():
-                        _, logp = self.actor.sample(obs)
+                        _, logp = self.sample(obs)
                     alpha_loss = self._alpha_loss(logp)
                     self.opts[2].zero_grad(set_to_none=True)
                     alpha_loss.backward()
