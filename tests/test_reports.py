@@ -100,27 +100,30 @@ def test_index_lists_sections_with_claims(tmp_path, monkeypatch):
     assert index.stat().st_mtime_ns == stamp - 10**9
 
 
-def test_tidy_streams_keeps_the_final_progress_state(tmp_path):
+def _tidied(tmp_path, outputs: list) -> list:
+    """The outputs of a one-cell notebook holding ``outputs``, after :func:`workbook.tidy_streams`."""
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("run()")
-    cell.outputs = [
-        nbformat.v4.new_output("stream", name="stderr", text="\rbar 0%"),
-        nbformat.v4.new_output("stream", name="stderr", text="\rbar 50%"),
-        nbformat.v4.new_output("stream", name="stderr", text="\rbar 100%\n"),
-        nbformat.v4.new_output("stream", name="stdout", text="8 runs\n"),
-    ]
+    cell.outputs = outputs
     nb.cells = [cell]
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, str(path))
     workbook.tidy_streams(path)
-    outs = nbformat.read(str(path), as_version=4).cells[0].outputs
+    return nbformat.read(str(path), as_version=4).cells[0].outputs
+
+
+def test_tidy_streams_keeps_the_final_progress_state(tmp_path):
+    outs = _tidied(tmp_path, [
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 0%"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 50%"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 100%\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="8 runs\n"),
+    ])
     assert [(o.name, o.text) for o in outs] == [("stderr", "bar 100%\n"), ("stdout", "8 runs\n")]
 
 
 def test_tidy_streams_merges_a_progress_bar_across_warnings_on_the_other_stream(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("run()")
-    cell.outputs = [
+    outs = _tidied(tmp_path, [
         nbformat.v4.new_output("stream", name="stdout", text="\rbar 0%"),
         nbformat.v4.new_output("stream", name="stderr", text="WARNING: w\n"),
         nbformat.v4.new_output("stream", name="stdout", text="\rbar 50%"),
@@ -128,12 +131,7 @@ def test_tidy_streams_merges_a_progress_bar_across_warnings_on_the_other_stream(
         nbformat.v4.new_output("stream", name="stdout", text="\rbar 100%\n"),
         nbformat.v4.new_output("display_data", data={"text/plain": "figure"}),
         nbformat.v4.new_output("stream", name="stdout", text="done\n"),
-    ]
-    nb.cells = [cell]
-    path = tmp_path / "n.ipynb"
-    nbformat.write(nb, str(path))
-    workbook.tidy_streams(path)
-    outs = nbformat.read(str(path), as_version=4).cells[0].outputs
+    ])
     assert [(o.output_type, o.get("name"), o.get("text")) for o in outs] == [
         ("stream", "stdout", "bar 100%\n"), ("stream", "stderr", "WARNING: w\nWARNING: w\n"),
         ("display_data", None, None), ("stream", "stdout", "done\n")]  # a display in between keeps its place
