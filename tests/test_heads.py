@@ -3,6 +3,7 @@ expert datasets; the learner on HalfCheetah with a SAC expert."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -292,6 +293,32 @@ def test_shared_dataset_is_the_experts_deterministic_play_and_cached(tmp_path, m
     np.testing.assert_allclose(data["episode_returns"], rets, rtol=1e-6)
     again = shared_dataset(expert, "HalfCheetah-v4", 2, seed)  # from the cache: identical
     assert torch.equal(again["observations"], data["observations"])
+
+
+def test_extra_episodes_follow_the_data_without_repeating_an_episode(tmp_path, monkeypatch):
+    from lib import seeds
+    from lib.data.datasets import demonstrations
+    from lib.learners.imitation import DemoConfig, ImitationConfig, load_demos
+
+    expert = _cheetah_expert(tmp_path, monkeypatch)
+    base = ImitationConfig(env_id="HalfCheetah-v4", expert="cheetah", demos=DemoConfig(episodes=1))
+    own = seeds.seed("imitation.demos", 3)
+    both = demonstrations(expert, "HalfCheetah-v4", 3, own).as_file()  # episodes own, own + 1, own + 2
+    # the run's own episode, then the next two of its stream: not the same episode again
+    data = load_demos(dataclasses.replace(base, demos=DemoConfig(episodes=1, extra_episodes=2)), expert, 3)
+    assert torch.equal(data["observations"], both["observations"]) and torch.equal(data["actions"], both["actions"])
+    # (returns summed in float32 over a round of 1 and of 2 copies: the same to float32's precision)
+    np.testing.assert_allclose(data["episode_returns"], both["episode_returns"], rtol=1e-5)
+    assert len(data["episode_lengths"]) == 3 and len(set(np.round(data["episode_returns"], 3))) == 3
+    # a file (here 5 made-up pairs) keeps its rows and its record of the expert; the extras are the run's first two
+    torch.save({"observations": np.ones((5, 17)), "actions": np.zeros((5, 6)), "mean_reward": 7.0, "std_reward": 1.0},
+               tmp_path / "data.pt")
+    data = load_demos(dataclasses.replace(base, demos=DemoConfig(file=str(tmp_path / "data.pt"), extra_episodes=2)),
+                      expert, 3)
+    assert data["observations"].shape == (2005, 17) and data["mean_reward"] == 7.0
+    assert torch.equal(data["observations"][:5], torch.ones(5, 17))
+    assert torch.equal(data["observations"][5:], both["observations"][:2000])
+    np.testing.assert_array_equal(data["actions"][5:].numpy(), expert.label(data["observations"][5:].numpy()))
 
 
 def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):

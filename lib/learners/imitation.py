@@ -62,6 +62,9 @@ class DemoConfig:
                                    "seed: every run shares the demonstrations of that seed (made once, cached)")
     file: str = spec("", doc="a dataset file in the report's format to use instead (relative to the repository)")
     file_sha256: str = spec("", doc="that file's sha256 (filled in by the section: a new file, new runs)")
+    extra_episodes: int = spec(0, ge=0, le=100_000, doc="more expert episodes added to the demonstrations above (file "
+                               "or played), played from the run seed's own stream (behaviour cloning with as many "
+                               "labels as DAgger queries)")
 
 
 @dataclass(frozen=True)
@@ -154,17 +157,32 @@ def dagger_round(expert: Expert, learner: Any, env: gym.vector.VectorEnv, beta: 
 
 def load_demos(cfg: ImitationConfig, expert: Expert, seed: int) -> dict[str, Any]:
     """The run's demonstrations in the report's dict format (plus episode lengths and returns when
-    played here)."""
+    played here): a file, a shared dataset or the run's own episodes, then ``extra_episodes`` more
+    expert episodes from the run seed's ``imitation.demos`` stream (after the run's own ones)."""
     d = cfg.demos
+    own = seeds.seed("imitation.demos", seed)  # the run's own stream: episode j is reset with own + j
     if d.file:
-        return datasets.load_file(resolve(d.file))
-    attempts = d.episodes * d.max_attempts_factor if d.full_length_only else None
-    if d.shared_seed is not None:
-        return datasets.shared_dataset(expert, cfg.env_id, d.episodes, seeds.seed("imitation.dataset", d.shared_seed),
-                                       d.temperature, d.full_length_only, attempts)
-    demos = datasets.demonstrations(expert, cfg.env_id, d.episodes, seeds.seed("imitation.demos", seed),
-                                    d.temperature, d.full_length_only, attempts)
-    return demos.as_file()
+        data = datasets.load_file(resolve(d.file))
+    elif d.shared_seed is not None:
+        data = datasets.shared_dataset(expert, cfg.env_id, d.episodes, seeds.seed("imitation.dataset", d.shared_seed),
+                                       d.temperature, d.full_length_only, _attempts(d, d.episodes))
+    else:
+        data = datasets.demonstrations(expert, cfg.env_id, d.episodes, own, d.temperature, d.full_length_only,
+                                       _attempts(d, d.episodes)).as_file()
+        own += d.episodes  # the extra episodes follow the run's own ones
+    if not d.extra_episodes:
+        return data
+    extra = datasets.demonstrations(expert, cfg.env_id, d.extra_episodes, own, d.temperature, d.full_length_only,
+                                    _attempts(d, d.extra_episodes)).as_file()
+    merged = {k: torch.cat([torch.as_tensor(data[k]), torch.as_tensor(extra[k])]) for k in ("observations", "actions")}
+    if "episode_lengths" in data:  # played here: the episodes' records stay whole (a file's may not have them)
+        merged.update({k: list(data[k]) + extra[k] for k in ("episode_lengths", "episode_returns")})
+    return {**data, **merged}  # mean_reward and std_reward: the base data's record of the expert
+
+
+def _attempts(d: DemoConfig, episodes: int) -> int | None:
+    """The most episodes played to find ``episodes`` full-length ones (None: every episode is kept)."""
+    return episodes * d.max_attempts_factor if d.full_length_only else None
 
 
 def make_policy(cfg: ImitationConfig, obs: torch.Tensor) -> BCPolicy:

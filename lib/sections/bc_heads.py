@@ -14,6 +14,7 @@ labels, and the source's own hyperparameters for its best method.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -105,9 +106,9 @@ class Config(GridConfig):
         if self.bc.head.head != "gaussian" or self.bc.dagger_rounds != 0 or self.bc.ema_decay:
             errs.append("key 'bc' is the baseline: 'bc.head.head' must be gaussian, 'bc.dagger_rounds' and "
                         "'bc.ema_decay' 0 (the other heads, DAgger and the diffusion ingredients are made from it)")
-        if self.bc.demos.file and "bc_equal_labels" in {v.name for v in variants(self)}:
-            errs.append("key 'bc.demos.file': a dataset file has a fixed size, so behaviour cloning with DAgger's "
-                        "number of labels cannot be drawn; leave the file out (the expert plays the data)")
+        if self.bc.demos.extra_episodes:
+            errs.append("key 'bc.demos.extra_episodes' must be 0: the section adds DAgger's number of episodes to "
+                        "the data of behaviour cloning with as many labels")
         return errs + claim_problems(self.claims, [v.name for v in variants(self)], list(CLAIM_METRICS), self.skip_claims)
 
 
@@ -146,9 +147,29 @@ def dagger_labels(cfg: Config) -> int:
     return cfg.dagger_rounds * cfg.dagger_episodes * episode_length(cfg)
 
 
+def data_pairs(cfg: Config) -> int:
+    """State-action pairs of the data every variant learns from: the file's, or episodes x episode length."""
+    if cfg.bc.demos.file:
+        path = resolve(cfg.bc.demos.file)
+        return _file_pairs(str(path), path.stat().st_mtime_ns if path.is_file() else 0)
+    return cfg.bc.demos.episodes * episode_length(cfg)
+
+
+@functools.lru_cache(maxsize=4)
+def _file_pairs(path: str, mtime_ns: int) -> int:
+    """Pairs in a dataset file; 0 if it cannot be read (lib.checks refuses such a file, naming what is
+    wrong, before any run: the variants can still be listed for the other checks)."""
+    from ..data.datasets import load_file
+
+    try:
+        return int(load_file(Path(path))["observations"].shape[0])
+    except Exception:
+        return 0
+
+
 def epochs(cfg: Config, c: ImitationConfig) -> float:
-    """Passes over the data a learner's gradient steps make."""
-    return c.total_steps * c.batch_size / (c.demos.episodes * episode_length(cfg))
+    """Passes over the data a learner's gradient steps make (its extra episodes included)."""
+    return c.total_steps * c.batch_size / (data_pairs(cfg) + c.demos.extra_episodes * episode_length(cfg))
 
 
 def variants(cfg: Config) -> list[Variant]:
@@ -196,11 +217,11 @@ def variants(cfg: Config) -> list[Variant]:
             Variant("dagger", f"DAgger ({'mixture + MSE' if cfg.dagger_head == 'mog_mse_wide' else 'Gaussian'} head)",
                     f"{cfg.dagger_rounds} rounds x {cfg.dagger_episodes} episodes", dagger_config(cfg), True),
             Variant("bc_equal_labels", f"BC with DAgger's labels ({'mixture + MSE' if cfg.dagger_head == 'mog_mse_wide' else 'Gaussian'} head)",
-                    f"{base.demos.episodes + cfg.dagger_rounds * cfg.dagger_episodes} expert episodes",
+                    f"the data + {cfg.dagger_rounds * cfg.dagger_episodes} expert episodes",
                     dataclasses.replace(head_config(cfg, cfg.dagger_head), demos=dataclasses.replace(
-                        base.demos, episodes=base.demos.episodes + cfg.dagger_rounds * cfg.dagger_episodes)), True)]
+                        base.demos, extra_episodes=cfg.dagger_rounds * cfg.dagger_episodes)), True)]
     src = head_config(cfg, "mog_mse_wide")
-    steps = max(1, round(cfg.source_epochs * base.demos.episodes * episode_length(cfg) / cfg.source_batch_size))
+    steps = max(1, round(cfg.source_epochs * data_pairs(cfg) / cfg.source_batch_size))
     out.append(Variant("source_hparams", "Mixture + MSE, the source's hyperparameters",
                        f"k={cfg.mog_k}, {wide}, batch {cfg.source_batch_size}, lr {cfg.source_lr:g} constant, weight decay "
                        f"{cfg.source_weight_decay:g}, {cfg.source_epochs:g} epochs",
@@ -255,11 +276,12 @@ def describe(cfg: Config) -> str:
     e = expert_score(cfg)
     names = {v.name: v for v in variants(cfg)}
     diff = names[f"diffusion_T{cfg.diffusion_T}"].config
-    pairs = b.demos.episodes * episode_length(cfg)
+    pairs = data_pairs(cfg)
     return (
         f"- **Expert**: `experts/{b.expert}` (section 03, SAC after {e['steps']:,} steps; test "
         f"{e['test_mean']:.0f} ± {e['test_std']:.0f} over {e['test_episodes']} episodes, deterministic actions).\n"
-        + (f"- **Data**: `{b.demos.file}` (a dataset in the report's format, made elsewhere).\n" if b.demos.file else
+        + (f"- **Data**: `{b.demos.file}` ({pairs:,} state-action pairs in the report's format, made elsewhere).\n"
+           if b.demos.file else
            f"- **Data**: {b.demos.episodes:,} expert episodes ({pairs:,} state-action pairs, deterministic expert "
            f"actions), in the report's format with the expert's mean and std return; made once, cached under "
            f"`runs/datasets/`.\n")
@@ -277,9 +299,9 @@ def describe(cfg: Config) -> str:
         f"({epochs(cfg, diff):.1f} epochs); each ablation takes one of them away.\n"
         f"- **DAgger**: the {cfg.dagger_head} head with its behaviour-cloning budget split into {cfg.dagger_rounds + 1} "
         f"phases; before each later phase the learner plays {cfg.dagger_episodes} episodes whose states the expert "
-        f"labels ({dagger_labels(cfg):,} labels in all). Beside it, behaviour cloning of the same head on "
-        f"{b.demos.episodes + cfg.dagger_rounds * cfg.dagger_episodes:,} expert episodes: as many expert labels and as "
-        f"many gradient steps.\n"
+        f"labels ({dagger_labels(cfg):,} labels in all). Beside it, behaviour cloning of the same head on the data "
+        f"and {cfg.dagger_rounds * cfg.dagger_episodes:,} more expert episodes (each run seed its own): as many expert "
+        f"labels and as many gradient steps.\n"
         f"- **Evaluation**: every {b.eval_every:,} steps {b.eval_episodes} episodes; the final return is the mean of "
         f"{b.test_episodes} test episodes on seeds of their own. {cfg.seeds} seeds per variant; intervals are "
         f"95% percentile-bootstrap intervals over seeds."
