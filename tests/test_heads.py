@@ -278,6 +278,46 @@ def test_training_run_is_deterministic_for_a_seed(tmp_path, monkeypatch, head: s
     assert len(list((tmp_path / "runs" / "datasets").glob("*.pt"))) == 1  # the shared dataset, made once
 
 
+def test_test_time_ablations_are_what_a_run_acting_that_way_tests(tmp_path, monkeypatch):
+    """The average of the weights and the sampler only act: a run tested also with its raw weights and
+    with DDPM gives the test returns of runs trained the same way that act so."""
+    from lib.learners.imitation import DemoConfig, ImitationConfig, train
+
+    expert = _cheetah_expert(tmp_path, monkeypatch)
+    base = ImitationConfig(env_id="HalfCheetah-v4", expert="cheetah", expert_sha256=expert.sha256,
+                           demos=DemoConfig(episodes=1, shared_seed=5), normalize_obs=True,
+                           head=HeadConfig(head="diffusion", width=16, T=3, sampler="ddim"), steps=30, batch_size=32,
+                           eval_every=0, eval_episodes=1, test_episodes=2, ema_decay=0.9)
+    both = dataclasses.replace(base, test_also=("raw_weights", "ddpm"))
+    raw = dataclasses.replace(base, ema_decay=0.0)
+    ddpm = dataclasses.replace(base, head=dataclasses.replace(base.head, sampler="ddpm"))
+    out = {}
+    for name, cfg in (("both", both), ("raw", raw), ("ddpm", ddpm)):
+        (tmp_path / name).mkdir()
+        out[name] = train(cfg, 4, tmp_path / name)
+    assert out["both"]["test_returns"] != out["both"]["test_returns_raw_weights"]  # the average does act differently
+    assert out["both"]["test_returns_raw_weights"] == out["raw"]["test_returns"]
+    assert out["both"]["test_returns_ddpm"] == out["ddpm"]["test_returns"]
+    assert out["both"]["test_mean_ddpm"] == pytest.approx(np.mean(out["ddpm"]["test_returns"]))
+    assert ImitationConfig(test_also=("raw_weights",)).check() == [
+        "'test_also': raw_weights needs 'ema_decay' > 0 (without an average the weights are tested)"]
+    assert ImitationConfig(test_also=("ddpm",)).check() == ["'test_also': ddpm needs a diffusion head whose 'head.sampler' is ddim"]
+
+
+def test_section_09_ablates_what_only_acts_on_the_main_heads_runs():
+    from lib.params import load_params
+    from lib.sections import bc_heads
+
+    cfg = load_params("09_bc_heads", "smoke")
+    specs = bc_heads.specs(cfg)
+    names = {s.variant for s in specs}
+    main = f"diffusion_T{cfg.diffusion_T}"
+    assert f"{main}_no_ema" not in names and f"{main}_ddpm" not in names and f"{main}_short" in names
+    (test_also,) = {s.config.test_also for s in specs if s.variant == main}
+    assert test_also == ("raw_weights", "ddpm")
+    assert {s.config.test_also for s in specs if s.variant != main} == {()}
+
+
 def test_shared_dataset_is_the_experts_deterministic_play_and_cached(tmp_path, monkeypatch):
     from lib import seeds
     from lib.data.datasets import shared_dataset

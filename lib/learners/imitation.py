@@ -22,6 +22,7 @@ Shapes: observations (N, D) float32; actions (N,) int64 (categorical) or (N, A) 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ from .heads import BCPolicy, HeadConfig, TorchSampler
 #: log.csv columns: one row per evaluation (every ``eval_every`` steps and at the end of each round)
 LOG_COLUMNS = ("step", "round", "epoch", "loss", "accuracy", "lr", "expert_labels", "beta", "rollout_return",
                "eval_mean", "eval_std", "wall_s")
+
+
+#: Test-time ablations (:attr:`ImitationConfig.test_also`).
+TestAlso = Literal["raw_weights", "ddpm"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,21 @@ class ImitationConfig:
                              "sample the head's action distribution")
     test_both: bool = spec(False, doc="also test with the other action protocol, on the same test episodes' starts "
                            "(summary: test_mean_greedy and test_mean_sampled beside test_mean)")
+    test_also: tuple[TestAlso, ...] = spec((), doc="also test the final policy, on the same test episodes' starts, "
+                                           "as: raw_weights, the trained weights instead of their average (needs "
+                                           "ema_decay > 0); ddpm, with DDPM's stochastic reverse steps instead of the "
+                                           "head's sampler (a diffusion head). Summary: test_mean_<name> and "
+                                           "test_returns_<name>. Ablations of what only acts, at no training cost")
+
+    def check(self) -> list[str]:
+        errs = []
+        if "raw_weights" in self.test_also and not self.ema_decay:
+            errs.append("'test_also': raw_weights needs 'ema_decay' > 0 (without an average the weights are tested)")
+        if "ddpm" in self.test_also and (self.head.head != "diffusion" or self.head.sampler == "ddpm"):
+            errs.append("'test_also': ddpm needs a diffusion head whose 'head.sampler' is ddim")
+        if len(set(self.test_also)) != len(self.test_also):
+            errs.append("'test_also' lists a test twice")
+        return errs
 
     @property
     def total_steps(self) -> int:
@@ -183,6 +203,18 @@ def load_demos(cfg: ImitationConfig, expert: Expert, seed: int) -> dict[str, Any
 def _attempts(d: DemoConfig, episodes: int) -> int | None:
     """The most episodes played to find ``episodes`` full-length ones (None: every episode is kept)."""
     return episodes * d.max_attempts_factor if d.full_length_only else None
+
+
+def ablated(actor: BCPolicy, policy: BCPolicy, name: TestAlso) -> BCPolicy:
+    """The policy a test-time ablation tests: ``policy`` (the trained weights, not their average
+    ``actor``) for raw_weights; a copy of ``actor`` sampling with DDPM's reverse steps for ddpm."""
+    if name == "raw_weights":
+        return policy
+    import copy
+
+    view = copy.deepcopy(actor)
+    view.cfg = dataclasses.replace(actor.cfg, sampler="ddpm")
+    return view
 
 
 def make_policy(cfg: ImitationConfig, obs: torch.Tensor) -> BCPolicy:
@@ -273,6 +305,10 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
     test = tests[cfg.test_greedy]
     both = {f"test_{k}_{'greedy' if g else 'sampled'}": v for g, r in tests.items() if cfg.test_both
             for k, v in (("returns", r.tolist()), ("mean", float(r.mean())))}
+    for name in cfg.test_also:
+        r = evaluate(TorchSampler(ablated(actor, policy, name), test_seed, cfg.test_greedy), cfg.env_id, cfg.test_episodes,
+                     test_seed)[0]
+        both.update({f"test_returns_{name}": r.tolist(), f"test_mean_{name}": float(r.mean())})
     pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(out_dir / "log.csv", index=False)
     torch.save({"policy": actor.state_dict(), "config": to_dict(cfg), "seed": seed}, out_dir / "agent.pt")
     lengths = data.get("episode_lengths", [])

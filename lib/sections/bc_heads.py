@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..learners.imitation import DemoConfig, ImitationConfig
+from ..learners.imitation import DemoConfig, ImitationConfig, TestAlso
 from ..learners.heads import HeadConfig, noise_schedule
 from ..paths import resolve
 from ..config import ConfigError, spec
@@ -50,6 +50,9 @@ REPRODUCES = Reproducibility(
     "differ on another machine within the spread over seeds that the table shows.")
 
 Ablation = Literal["no_ema", "ddpm_sampler", "short_training", "linear_schedule", "no_clip", "no_obs_norm"]
+#: Ablations of what only acts: tested on the main diffusion head's own runs (no training of their
+#: own; :attr:`lib.learners.imitation.ImitationConfig.test_also`), paired with it seed by seed.
+TEST_TIME: dict[str, TestAlso] = {"no_ema": "raw_weights", "ddpm_sampler": "ddpm"}
 #: what each ablation changes in the main diffusion head: (name suffix, description)
 ABLATIONS: dict[str, tuple[str, str]] = {
     "no_ema": ("no_ema", "no weight average"),
@@ -121,6 +124,8 @@ class Variant:
     params: str
     config: ImitationConfig
     main: bool
+    #: a test-time ablation: the row is the main diffusion head's runs tested this way (no runs of its own)
+    derived: TestAlso | None = None
 
 
 def head_config(cfg: Config, name: str) -> ImitationConfig:
@@ -186,6 +191,8 @@ def variants(cfg: Config) -> list[Variant]:
     def diffusion(T: int, ablation: str | None = None) -> ImitationConfig:
         c = dataclasses.replace(with_head(head="diffusion", T=T, sampler=sampler, sample_steps=cfg.diffusion_sample_steps),
                                 steps=cfg.diffusion_steps, ema_decay=cfg.diffusion_ema)
+        if T == cfg.diffusion_T and ablation is None:  # the main head's runs also test the test-time ablations
+            c = dataclasses.replace(c, test_also=tuple(TEST_TIME[a] for a in cfg.diffusion_ablations if a in TEST_TIME))
         if ablation == "no_ema":
             c = dataclasses.replace(c, ema_decay=0.0)
         elif ablation == "ddpm_sampler":
@@ -235,8 +242,10 @@ def variants(cfg: Config) -> list[Variant]:
             out.append(Variant(f"diffusion_T{T}", "Diffusion", diffusion_params(T), diffusion(T), False))
     for ab in cfg.diffusion_ablations:
         suffix, what = ABLATIONS[ab]
+        derived = TEST_TIME.get(ab)
         out.append(Variant(f"diffusion_T{cfg.diffusion_T}_{suffix}", "Diffusion",
-                           f"T={cfg.diffusion_T}, as the main head but {what}", diffusion(cfg.diffusion_T, ab), False))
+                           f"T={cfg.diffusion_T}, as the main head but {what}",
+                           diffusion(cfg.diffusion_T) if derived else diffusion(cfg.diffusion_T, ab), False, derived))
     return out
 
 
@@ -253,6 +262,8 @@ def specs(cfg: Config) -> list[RunSpec]:
         data_sha = file_sha256(path)
     out = []
     for v in variants(cfg):
+        if v.derived:  # tested on the main diffusion head's runs
+            continue
         run_cfg = dataclasses.replace(v.config, expert_sha256=sha, demos=dataclasses.replace(v.config.demos, file_sha256=data_sha))
         for seed in seed_range(cfg):
             out.append(RunSpec(section=SECTION, variant=v.name, exp_name=f"bc_{v.name}", seed=seed, config=run_cfg,
@@ -296,7 +307,9 @@ def describe(cfg: Config) -> str:
         f"{h.time_dim}) with what diffusion policies use to work: an exponential average of the weights (decay "
         f"{cfg.diffusion_ema:g}), deterministic DDIM sampling at test ({diff.head.sample_steps or diff.head.T} steps, each "
         f"clipping its clean-action estimate to [-1, 1]) and a longer budget, {cfg.diffusion_steps:,} steps "
-        f"({epochs(cfg, diff):.1f} epochs); each ablation takes one of them away.\n"
+        f"({epochs(cfg, diff):.1f} epochs); each ablation takes one of them away. What only acts (the average, the "
+        f"sampler) is ablated on the main head's own runs, each tested also without it on the same test episodes' "
+        f"starts (a paired comparison at no training cost); the rest by runs of their own.\n"
         f"- **DAgger**: the {cfg.dagger_head} head with its behaviour-cloning budget split into {cfg.dagger_rounds + 1} "
         f"phases; before each later phase the learner plays {cfg.dagger_episodes} episodes whose states the expert "
         f"labels ({dagger_labels(cfg):,} labels in all). Beside it, behaviour cloning of the same head on the data "
@@ -309,15 +322,25 @@ def describe(cfg: Config) -> str:
 
 
 def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
-    names = {v.name: v for v in variants(cfg)}
+    """One row per variant x seed; a test-time ablation's rows are its main head's runs tested its way
+    (wall time 0: no training of its own)."""
+    vs = variants(cfg)
+    names = {v.name: v for v in vs}
+    main_diffusion = f"diffusion_T{cfg.diffusion_T}"
     rows = []
     for r in results:
-        v = names[r.spec.variant]
         s = r.summary
-        rows.append({"variant": v.name, "method": v.method, "params": v.params, "main": v.main, "seed": r.spec.seed,
-                     "test_mean": s["test_mean"], "test_std": s["test_std"], "dataset_size": s["expert_labels"],
-                     "wall_time_s": s["wall_time_s"]})
-    return pd.DataFrame(rows)
+        row = {"seed": r.spec.seed, "dataset_size": s["expert_labels"]}
+        v = names[r.spec.variant]
+        rows.append({"variant": v.name, "method": v.method, "params": v.params, "main": v.main, **row,
+                     "test_mean": s["test_mean"], "test_std": s["test_std"], "wall_time_s": s["wall_time_s"]})
+        for d in (d for d in vs if d.derived and r.spec.variant == main_diffusion):
+            rets = np.asarray(s[f"test_returns_{d.derived}"])
+            rows.append({"variant": d.name, "method": d.method, "params": d.params, "main": d.main, **row,
+                         "test_mean": float(rets.mean()), "test_std": float(rets.std()), "wall_time_s": 0.0})
+    order = {v.name: i for i, v in enumerate(vs)}
+    return pd.DataFrame(rows).sort_values(["variant", "seed"], key=lambda c: c.map(order) if c.name == "variant" else c,
+                                          kind="stable", ignore_index=True)
 
 
 def _note(v: Variant, cfg: Config) -> str:
@@ -329,6 +352,8 @@ def _note(v: Variant, cfg: Config) -> str:
         return f"as many expert labels and gradient steps as DAgger"
     if v.name == "source_hparams":
         return f"{v.config.steps:,} steps ({epochs(cfg, v.config):.1f} epochs)"
+    if v.derived:
+        return "the main head's runs, tested this way"
     if v.config.head.head == "diffusion":
         s = noise_schedule(v.config.head.T, v.config.head.schedule)
         return f"{v.config.steps:,} steps; alpha_bar at the last step {float(s['alpha_bar'][-1]):.3g}"
