@@ -103,13 +103,10 @@ def figure(rows: list[dict], path: Path) -> None:
                     label=f"{r['configuration']} ({len(r['seeds'])} seeds)" if j == 0 else None)
     ax.set(xlabel="env steps", ylabel="deterministic eval return", title="HalfCheetah-v4: each seed's evaluations")
     ax.legend(fontsize="small")
-    base = rows[0]["steps_per_s"]
-    bx.barh([r["configuration"] for r in rows][::-1], [r["steps_per_s"] for r in rows][::-1],
-            color=[PALETTE[i] for i in range(len(rows))][::-1])
-    for k, r in enumerate(rows[::-1]):
-        bx.text(r["steps_per_s"], k, f" {r['steps_per_s']:.0f} ({r['steps_per_s'] / base:.1f}x)", va="center", fontsize=8)
-    bx.set(xlabel="env steps per second (whole run)", title="speed")
-    bx.set_xlim(0, max(r["steps_per_s"] for r in rows) * 1.4)
+    from bench_sac import speed_bars
+
+    speed_bars(bx, [r["configuration"] for r in rows], [r["steps_per_s"] for r in rows], PALETTE[:len(rows)],
+               "env steps per second (whole run)", "speed", pad=1.4)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
