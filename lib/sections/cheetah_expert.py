@@ -24,7 +24,7 @@ from .. import seeds
 from ..data.experts import expert_dir, load, read_metadata, save_expert
 from ..evaluation import evaluate
 from ..learners.nets import NumpySACActor, SACActor
-from ..learners.sac import SACConfig
+from ..learners.sac import CLEANRL, SACConfig
 from ..provenance import git_commit, package_versions
 from ..publish.plots import PALETTE, save
 from ..publish.report import Claim
@@ -44,7 +44,7 @@ class CheetahExpertConfig:
     ship: bool = spec(False, doc="write the retrained actor to experts/<name>/ (needs retrain)")
     seed: int = spec(0, ge=0)
     aim: float = spec(9000.0, doc="the test return the expert should reach")
-    sac: SACConfig = spec(default_factory=lambda: SACConfig(compute_dtype="bfloat16"))
+    sac: SACConfig = spec(default_factory=lambda: SACConfig(**CLEANRL), doc="SAC's settings (default: CleanRL's, the shipped expert's)")
 
     def check(self) -> list[str]:
         return ["key 'halfcheetah.ship' needs 'halfcheetah.retrain: true'"] if self.ship and not self.retrain else []
@@ -192,8 +192,16 @@ def describe(cfg: CheetahExpertConfig) -> str:
     return (
         f"- **Learner**: SAC ({s.env_id}), actor and twin critics MLP 2 x {s.hidden} (ReLU), batch {s.batch_size}, "
         f"gamma {s.gamma:g}, tau {s.tau:g}, lr {s.policy_lr:g} (actor) / {s.q_lr:g} (critics, temperature), "
-        f"temperature tuned towards entropy -|A|, {s.learning_starts:,} random steps first, one update per env step, "
-        f"hidden-layer matmuls in {s.compute_dtype}; planned {s.total_steps:,} steps.\n"
+        f"temperature {'tuned from' if s.autotune else 'fixed at'} {s.alpha:g}"
+        + (f" towards entropy -|A| (its loss on {s.alpha_loss.replace('_', ' ')})" if s.autotune else "")
+        + f", {s.learning_starts:,} random steps first, " + (
+            f"then CleanRL's update order: each env step the critics' step, and every {s.policy_frequency} steps "
+            f"{s.policy_frequency} actor steps on the updated critics, each followed by a temperature step on a fresh "
+            f"sample" if s.update == "sequential" else
+            "then one fused update per env step (one backward pass and one Adam step for critics, actor and "
+            "temperature)")
+        + (f", the log-density's tanh correction with {s.log_prob_eps:g} added" if s.log_prob_eps else "")
+        + f", hidden-layer matmuls in {s.compute_dtype}; planned {s.total_steps:,} steps.\n"
         f"- **Actor layout**: the report's checkpoint (`fc1`, `fc2`, `fc_mean`, `fc_logstd`, `action_scale`, "
         f"`action_bias`), so a checkpoint made elsewhere loads too.\n"
         f"- **Test**: {s.test_episodes} episodes with deterministic actions (tanh of the mean) on seeds of their own.\n"
