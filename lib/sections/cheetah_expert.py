@@ -230,9 +230,9 @@ def figure(expert: CheetahExpert, cfg: CheetahExpertConfig, out_dir: Path) -> Pa
     ax.axhline(m["test_mean"], color=PALETTE[3], ls=":", lw=1.2, label=f"shipped actor's test ({m['test_mean']:,.0f})")
     ax.set(xlabel="environment step", ylabel="return",
            title=f"HalfCheetah SAC expert (seed {m['seed']}): {m['env_steps']:,} steps in {m['wall_time_s'] / 60:.0f} min")
-    ax.set_ylim(top=max(cfg.aim, float(ep["return"].max())) * 1.35)
+    ax.set_ylim(top=max(cfg.aim, float(ep["return"].max()), float(log["eval_mean"].max())) * 1.08)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
-    ax.legend(fontsize="small", loc="upper left", ncol=2)
+    ax.legend(fontsize="small", loc="lower right")  # below the curve, which ends at the top
     steps, minutes = np.r_[0.0, log["step"].to_numpy()], np.r_[0.0, log["wall_s"].to_numpy() / 60]
     top = ax.secondary_xaxis("top", functions=(lambda x: np.interp(x, steps, minutes), lambda m: np.interp(m, minutes, steps)))
     top.set_xlabel("wall-clock minutes (training)")
