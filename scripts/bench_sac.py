@@ -162,7 +162,7 @@ def speed_figure(rows: list[dict]) -> None:
     plt.close(fig)
 
 
-def speed_bars(ax, labels: list[str], rates: list[float], colors: list[str], xlabel: str, title: str, pad: float) -> None:
+def speed_bars(ax, labels: list[str], rates: list[float], colors: list, xlabel: str, title: str, pad: float) -> None:
     """Horizontal bars of env steps per second, the first at the top, each labelled with its rate and
     its speed-up over the first; the x axis reaches ``pad`` times the fastest (room for the labels)."""
     ax.barh(labels[::-1], rates[::-1], color=colors[::-1])
