@@ -98,15 +98,19 @@ class PlainSAC:
                     tp.data.copy_(self.cfg.tau * p.data + (1 - self.cfg.tau) * tp.data)
 
 
-def measure(kind: str, steps: int, warmup: int, seed: int = 0) -> dict[str, float]:
+def measure(kind: str, steps: int, warmup: int, seed: int = 0, cfg: SACConfig | None = None) -> dict[str, float]:
+    """Env steps per second of ``steps`` training-phase steps (env step, act, store, one update) after
+    ``warmup`` random ones, for the variant ``kind`` (see the module doc); ``cfg``: the SAC
+    configuration of an ``ours`` variant, else the defaults with the dtype its name gives."""
     torch.set_num_threads(2 if kind.endswith("2 threads") else 1)
     torch.manual_seed(seed)
-    env = gym.make("HalfCheetah-v4")
+    cfg = cfg or SACConfig(compute_dtype="bfloat16" if "bfloat16" in kind else "float32")
+    env = gym.make(cfg.env_id)
     low, high = env.action_space.low, env.action_space.high
-    cfg = SACConfig(compute_dtype="bfloat16" if "bfloat16" in kind else "float32")
-    agent = PlainSAC(17, 6, low, high, cfg) if kind == "plain" else SACAgent(17, 6, low, high, cfg)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    agent = (PlainSAC if kind == "plain" else SACAgent)(obs_dim, act_dim, low, high, cfg)
     act = agent.act if kind == "plain" else (lambda o: agent.numpy_actor(o, rng))
-    buf = ReplayBuffer(17, 6, warmup + steps + 10)
+    buf = ReplayBuffer(obs_dim, act_dim, warmup + steps + 10)
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     for _ in range(warmup):  # random actions fill the buffer, as before learning starts
@@ -115,12 +119,15 @@ def measure(kind: str, steps: int, warmup: int, seed: int = 0) -> dict[str, floa
         buf.add(obs, a, r, nxt, term)
         obs = nxt if not (term or trunc) else env.reset()[0]
     t0 = time.perf_counter()
-    for _ in range(steps):
+    for i in range(steps):
         a = act(obs)
         nxt, r, term, trunc, _ = env.step(a)
         buf.add(obs, a, r, nxt, term)
         obs = nxt if not (term or trunc) else env.reset()[0]
-        agent.update(*buf.sample(rng, cfg.batch_size))
+        if kind == "plain":
+            agent.update(*buf.sample(rng, cfg.batch_size))
+        else:
+            agent.update(*buf.sample(rng, cfg.batch_size), global_step=warmup + i)
     wall = time.perf_counter() - t0
     return {"variant": kind, "steps": steps, "wall_s": wall, "steps_per_s": steps / wall}
 

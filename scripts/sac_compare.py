@@ -18,6 +18,17 @@ fused Adam, acting in numpy, one lerp for the targets). Runs go through the run 
 (``lib.learners.sac:train``): an interrupted call resumes from the runs' checkpoints, and a finished
 run is never made twice. Two runs train at a time, one per core, one torch thread each.
 
+Return: the mean of each seed's deterministic evaluations over the last :data:`LAST_STEPS` steps.
+Rule, written before the runs of ``fast`` and ``CleanRL, bfloat16`` started: a configuration
+*keeps CleanRL's return* when every one of its seeds is at or above (1 - :data:`MARGIN`) x
+CleanRL's mean over seeds, *costs return* when every seed is below it, and is *undecided*
+otherwise (its seeds fall on both sides: more seeds would decide it).
+
+Speed: the training runs share the machine with whatever else runs (and resume across sessions),
+so their wall time is not a fair comparison. After training, every configuration's training step
+is timed one after the other in this process (:func:`bench_sac.measure`, one torch thread,
+:data:`SPEED_STEPS` steps after the random ones), as ``./workbook bench --sac`` does.
+
 Writes reports/benchmarks_sac_return.json, reports/figures/sac_return.png and the return section
 of reports/benchmarks_sac.md.
 """
@@ -53,8 +64,18 @@ CONFIGS: dict[str, dict] = {
 }
 #: The run seeds (fresh: the shipped expert is seed 0).
 SEEDS = (1, 2)
+#: What each configuration changes from CleanRL's algorithm (its speed tricks), for the verdicts.
+TRICKS: dict[str, str] = {
+    "CleanRL": "none (the reference)",
+    "CleanRL, bfloat16": "bfloat16 matmuls",
+    "fast": "bfloat16 matmuls, the fused update every step, temperature from 0.2 on log alpha, exact log-density",
+}
 #: Where returns are compared: the mean of the deterministic evaluations over the last this many steps.
 LAST_STEPS = 50_000
+#: A configuration keeps CleanRL's return when every seed is within this fraction below CleanRL's mean.
+MARGIN = 0.10
+#: Training-phase steps timed per configuration for the speed column.
+SPEED_STEPS = 3000
 
 
 def specs(steps: int, seeds: tuple[int, ...], base: SACConfig | None = None) -> list[RunSpec]:
@@ -83,9 +104,38 @@ def summarise(results: list[RunResult], steps: int, last_steps: int) -> list[dic
                      "late_eval": late, "late_eval_mean": float(m), "late_eval_ci": [float(lo), float(hi)],
                      "final_eval": [float(lg.eval_mean.iloc[-1]) for lg in logs],
                      "test_mean": [float(r.summary["test_mean"]) for r in rs],
-                     "steps_per_s": float(np.mean([r.summary["steps_per_s"] for r in rs])),
+                     "run_steps_per_s": float(np.mean([r.summary["steps_per_s"] for r in rs])),
                      "curves": [{"step": lg.step.tolist(), "eval_mean": lg.eval_mean.tolist()} for lg in logs]})
     return rows
+
+
+def verdict(late: list[float], reference_mean: float, margin: float = MARGIN) -> str:
+    """``keeps return`` when every seed's return in ``late`` is at or above ``(1 - margin) x
+    reference_mean``, ``costs return`` when every one is below it, else ``undecided``."""
+    bar = (1 - margin) * reference_mean
+    if all(x >= bar for x in late):
+        return "keeps return"
+    if all(x < bar for x in late):
+        return "costs return"
+    return "undecided"
+
+
+def conclusions(rows: list[dict], margin: float = MARGIN) -> list[str]:
+    """Per configuration after the first (the reference): its tricks, verdict and speed-up; then the
+    speed-up that remains (the fastest configuration that keeps the return)."""
+    ref = rows[0]
+    lines, kept = [], [(1.0, ref["configuration"])]
+    for r in rows[1:]:
+        v = verdict(r["late_eval"], ref["late_eval_mean"], margin)
+        up = r["steps_per_s"] / ref["steps_per_s"]
+        lines.append(f"- **{r['configuration']}** ({TRICKS.get(r['configuration'], '?')}): {v} "
+                     f"(seeds {', '.join(f'{x:,.0f}' for x in r['late_eval'])} against the bar "
+                     f"{(1 - margin) * ref['late_eval_mean']:,.0f}); {up:.2f}x CleanRL's speed.")
+        if v == "keeps return":
+            kept.append((up, r["configuration"]))
+    best = max(kept)
+    lines.append(f"- Speed-up that remains here with the return kept: **{best[0]:.2f}x** ({best[1]}).")
+    return lines
 
 
 def figure(rows: list[dict], path: Path) -> None:
@@ -106,7 +156,7 @@ def figure(rows: list[dict], path: Path) -> None:
     from bench_sac import speed_bars
 
     speed_bars(bx, [r["configuration"] for r in rows], [r["steps_per_s"] for r in rows], PALETTE[:len(rows)],
-               "env steps per second (whole run)", "speed", pad=1.4)
+               "env steps per second (training step, timed alone)", "speed", pad=1.4)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -123,8 +173,10 @@ def return_section(result: dict) -> list[str]:
              f"time (one per core, one torch thread each). Return: the mean of the deterministic evaluations "
              f"({result['eval_episodes']} episodes every {result['eval_every']:,} steps) over the last "
              f"{result['last_steps']:,} steps, per seed and as the mean over seeds with a 95% bootstrap interval (with "
-             f"{len(result['seeds'])} seeds, an interval this wide decides little). Speed: env steps per second over "
-             "the whole run (evaluations and checkpoints included).", "",
+             f"{len(result['seeds'])} seeds, an interval this wide decides little). Speed: env steps per second of "
+             f"the training step (env step, action, one update), each configuration timed alone after the runs, "
+             f"{result['speed_steps']:,} steps, one torch thread (the runs' own wall time is not comparable: they "
+             "shared the machine with other work).", "",
              "| configuration | return, last steps (per seed) | mean [95% CI] | test (10 episodes, per seed) | env steps/s | speed-up vs CleanRL |",
              "|---|---|---|---|---|---|"]
     for r in rows:
@@ -132,6 +184,10 @@ def return_section(result: dict) -> list[str]:
         lines.append(f"| {r['configuration']} | {', '.join(f'{x:,.0f}' for x in r['late_eval'])} | {r['late_eval_mean']:,.0f} "
                      f"[{lo:,.0f}, {hi:,.0f}] | {', '.join(f'{x:,.0f}' for x in r['test_mean'])} | "
                      f"{r['steps_per_s']:.0f} | {r['steps_per_s'] / base:.2f}x |")
+    lines += ["", f"Which speed tricks survive (rule, set before the runs: a configuration keeps CleanRL's return when "
+              f"every seed is at or above {1 - result['margin']:.0%} of CleanRL's mean, costs return when every seed is "
+              "below, else undecided):", ""]
+    lines += conclusions(rows, result["margin"])
     lines += ["", "Configurations (the fields that differ from `SACConfig`'s defaults):", ""]
     lines += [f"- **{r['configuration']}**: `{json.dumps(r['fields'])}`" for r in rows]
     return lines + ["", "![SAC return and speed](figures/sac_return.png)", ""]
@@ -158,16 +214,24 @@ def main() -> int:
     return 0
 
 
-def compare(steps: int, seeds: tuple[int, ...], workers: int, base: SACConfig, executor: str = "process") -> dict:
-    """Train (or find in the run store) every configuration on every seed and summarise them."""
+def compare(steps: int, seeds: tuple[int, ...], workers: int, base: SACConfig, executor: str = "process",
+            speed_steps: int = SPEED_STEPS) -> dict:
+    """Train (or find in the run store) every configuration on every seed, time each configuration's
+    training step alone (``speed_steps`` steps after ``base.learning_starts`` random ones) and
+    summarise them."""
+    from bench_sac import measure
     from lib.store.grid import run_grid
 
     last = min(LAST_STEPS, steps // 2)
     results = run_grid(specs(steps, seeds, base), workers=workers, executor=executor)
+    rows = summarise(results, steps, last)
+    for r in rows:
+        cfg = dataclasses.replace(base, **r["fields"])
+        r["steps_per_s"] = measure(r["configuration"], speed_steps, base.learning_starts, cfg=cfg)["steps_per_s"]
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     return {"machine": machine, "date": time.strftime("%Y-%m-%d"), "steps": steps, "seeds": list(seeds),
             "last_steps": last, "eval_every": base.eval_every, "eval_episodes": base.eval_episodes,
-            "rows": summarise(results, steps, last)}
+            "margin": MARGIN, "speed_steps": speed_steps, "rows": rows}
 
 
 if __name__ == "__main__":

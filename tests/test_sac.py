@@ -188,8 +188,9 @@ def test_the_return_comparison_trains_every_configuration_and_writes_its_table(t
     monkeypatch.setenv("RLWB_RUNS", str(tmp_path / "runs"))
     base = SACConfig(env_id="InvertedPendulum-v4", learning_starts=100, batch_size=16, hidden=8, eval_every=150,
                      eval_episodes=1, test_episodes=1)
-    result = sac_compare.compare(600, (3,), 1, base, executor="serial")
+    result = sac_compare.compare(600, (3,), 1, base, executor="serial", speed_steps=20)
     rows = {r["configuration"]: r for r in result["rows"]}
+    assert all(r["steps_per_s"] > 0 for r in rows.values()) and result["speed_steps"] == 20
     assert list(rows) == list(sac_compare.CONFIGS) and all(r["seeds"] == [3] for r in rows.values())
     assert result["last_steps"] == 300 and all(len(r["late_eval"]) == 1 for r in rows.values())
     from lib.store.runs import RunStore
@@ -200,5 +201,33 @@ def test_the_return_comparison_trains_every_configuration_and_writes_its_table(t
     assert used == {"sequential", "fused"}
     text = "\n".join(sac_compare.return_section(result))
     assert all(f"| {name} |" in text for name in sac_compare.CONFIGS) and "1.00x" in text
-    again = sac_compare.compare(600, (3,), 1, base, executor="serial")
+    again = sac_compare.compare(600, (3,), 1, base, executor="serial", speed_steps=20)
     assert [r["late_eval"] for r in again["rows"]] == [r["late_eval"] for r in result["rows"]]
+
+
+def test_a_speed_trick_survives_only_when_every_seed_clears_the_bar():
+    """The comparison's rule on hand-made returns: with CleanRL's mean 10,000 and a 10% margin the bar
+    is 9,000; every seed at or above it keeps the return, every seed below costs it, a split is
+    undecided; the speed-up that remains is the fastest configuration that keeps the return, not the
+    fastest. Red for: a verdict on the mean (9,500 and 8,000 would keep), a strict bar (9,000 would
+    not), or the fastest configuration reported whatever its return."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import sac_compare
+
+    assert sac_compare.verdict([9_000.0, 9_400.0], 10_000.0, 0.1) == "keeps return"
+    assert sac_compare.verdict([8_999.0, 8_000.0], 10_000.0, 0.1) == "costs return"
+    assert sac_compare.verdict([9_500.0, 8_000.0], 10_000.0, 0.1) == "undecided"
+
+    def row(name, late, rate):
+        return {"configuration": name, "late_eval": late, "late_eval_mean": sum(late) / len(late), "steps_per_s": rate}
+
+    rows = [row("CleanRL", [9_800.0, 10_200.0], 50.0), row("CleanRL, bfloat16", [9_300.0, 9_900.0], 90.0),
+            row("fast", [7_000.0, 8_000.0], 120.0)]
+    text = "\n".join(sac_compare.conclusions(rows, 0.1))
+    assert "**CleanRL, bfloat16** (bfloat16 matmuls): keeps return" in text
+    assert "**fast**" in text and "costs return" in text and "2.40x CleanRL's speed" in text
+    assert "remains here with the return kept: **1.80x** (CleanRL, bfloat16)" in text
+    rows[1]["late_eval"] = [9_300.0, 8_500.0]
+    assert "remains here with the return kept: **1.00x** (CleanRL)" in "\n".join(sac_compare.conclusions(rows, 0.1))
