@@ -374,3 +374,21 @@ def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):
     specs = bc_heads.specs(cfg)
     assert {len(s.config.demos.file_sha256) for s in specs} == {64}
     assert "made elsewhere" in bc_heads.describe(cfg)
+
+
+def test_section_09_headline_tells_a_method_on_two_nets_apart():
+    """The MSE head runs on our net and on the source's wider one: the headline gives the wider one's
+    parameters (red when both read "Deterministic, MSE"), and no parameters for a method met once."""
+    import pandas as pd
+
+    from lib.params import load_params
+    from lib.sections import bc_heads
+
+    cfg = load_params("09_bc_heads", "smoke")
+    mains = [v for v in bc_heads.variants(cfg) if v.main]
+    tab = pd.DataFrame([{"variant": v.name, "method": v.method, "parameters": v.params or "-", "final return": 100.0 + i}
+                        for i, v in enumerate(mains)])
+    text = bc_heads.headline(tab, cfg)
+    wide = next(v for v in mains if v.name == "mse_wide")
+    assert f"Deterministic, MSE ({wide.params}) " in text and "Deterministic, MSE 103" in text
+    assert "Gaussian, log-likelihood 100," in text

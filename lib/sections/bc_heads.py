@@ -398,7 +398,9 @@ def curves_figure(results: list[RunResult], cfg: Config, out_dir: Path, main: bo
     ax.axhline((1 - cfg.within) * expert, color="0.5", ls=":", lw=1, label=f"{1 - cfg.within:.0%} of expert")
     ax.set(xlabel="gradient step", ylabel="evaluation return",
            title="Reward over training" + ("" if main else ": diffusion variants"))
-    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes, clear of the curves
+    # below the axes, clear of the curves, in two columns: the labels are long and beside the axes they
+    # squeezed the plot to half the figure's width
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     path = save(fig, out_dir / "figures" / ("curves.png" if main else "curves_diffusion.png"))
     return path
 
@@ -481,7 +483,9 @@ def regression_values(tab: pd.DataFrame, cfg: Config) -> dict[str, tuple[object,
 
 def headline(tab: pd.DataFrame, cfg: Config) -> str:
     main = tab[tab.variant.isin([v.name for v in variants(cfg) if v.main])]
-    parts = ", ".join(f"{r['method']} {r['final return']:.0f}" for _, r in main.iterrows())
+    shared = main.method.duplicated(keep=False)  # a method on two nets is told apart by its parameters
+    parts = ", ".join(f"{r['method']}{f' ({r.parameters})' if twice and r.parameters != '-' else ''} {r['final return']:.0f}"
+                      for (_, r), twice in zip(main.iterrows(), shared))
     return f"Final test return ({cfg.seeds} seeds, expert {expert_score(cfg)['test_mean']:.0f}): {parts}."
 
 
