@@ -377,8 +377,9 @@ def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):
 
 
 def test_section_09_headline_tells_a_method_on_two_nets_apart():
-    """The MSE head runs on our net and on the source's wider one: the headline gives the wider one's
-    parameters (red when both read "Deterministic, MSE"), and no parameters for a method met once."""
+    """The MSE head runs on our net and on the source's wider one: the headline (and the profile's
+    legend, same names) gives the wider one's parameters (red when both read "Deterministic, MSE"),
+    and no parameters for a method met once (red when the long ones come back)."""
     import pandas as pd
 
     from lib.params import load_params
@@ -386,7 +387,7 @@ def test_section_09_headline_tells_a_method_on_two_nets_apart():
 
     cfg = load_params("09_bc_heads", "smoke")
     mains = [v for v in bc_heads.variants(cfg) if v.main]
-    tab = pd.DataFrame([{"variant": v.name, "method": v.method, "parameters": v.params or "-", "final return": 100.0 + i}
+    tab = pd.DataFrame([{"variant": v.name, "final return": 100.0 + i}
                         for i, v in enumerate(mains)])
     text = bc_heads.headline(tab, cfg)
     wide = next(v for v in mains if v.name == "mse_wide")

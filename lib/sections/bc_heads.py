@@ -481,11 +481,18 @@ def regression_values(tab: pd.DataFrame, cfg: Config) -> dict[str, tuple[object,
             "seeds": ([int(s) for s in tab.seeds], 0)}
 
 
+def short_labels(cfg: Config) -> dict[str, str]:
+    """Main variant -> its method, with its parameters only where two main variants share the method
+    (the MSE head on two nets): the headline's and the profile legend's names."""
+    main = [v for v in variants(cfg) if v.main]
+    methods = [v.method for v in main]
+    return {v.name: v.method + (f" ({v.params})" if methods.count(v.method) > 1 and v.params else "") for v in main}
+
+
 def headline(tab: pd.DataFrame, cfg: Config) -> str:
-    main = tab[tab.variant.isin([v.name for v in variants(cfg) if v.main])]
-    shared = main.method.duplicated(keep=False)  # a method on two nets is told apart by its parameters
-    parts = ", ".join(f"{r['method']}{f' ({r.parameters})' if twice and r.parameters != '-' else ''} {r['final return']:.0f}"
-                      for (_, r), twice in zip(main.iterrows(), shared))
+    labels = short_labels(cfg)
+    main = tab[tab.variant.isin(list(labels))]
+    parts = ", ".join(f"{labels[r.variant]} {r['final return']:.0f}" for _, r in main.iterrows())
     return f"Final test return ({cfg.seeds} seeds, expert {expert_score(cfg)['test_mean']:.0f}): {parts}."
 
 
@@ -514,7 +521,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     figures = [curves_figure(results, cfg, out_dir, main=True), curves_figure(results, cfg, out_dir, main=False),
                sweep_figure(runs, cfg, out_dir),
                profile(claim_table(runs, cfg), "% of expert", [v.name for v in main],
-                       {v.name: v.method + (f" ({v.params})" if v.params else "") for v in main}, out_dir / "figures" / "profile.png",
+                       short_labels(cfg), out_dir / "figures" / "profile.png",
                        xlabel="test return, % of the expert's", lo=0.0, hi=110.0,
                        title=f"performance profile over seeds ({cfg.seeds} per method), 95% bootstrap band")]
     diffusion = ablation_text(runs, cfg)
