@@ -448,6 +448,40 @@ def claims(runs: pd.DataFrame, tab: pd.DataFrame, cfg: Config) -> list[Claim]:
     return [Claim.judged(v, (said if i == 0 else "") + (abar if lin in v.seeds else "")) for i, v in enumerate(verdicts)]
 
 
+#: One-factor contrasts of the chart (from, to, what changes): each pair of variants differs in one thing.
+CONTRASTS: tuple[tuple[str, str, str], ...] = (
+    ("gaussian", "gaussian_beta_nll", "beta-NLL instead of the Gaussian's NLL"),
+    ("gaussian", "mse", "a deterministic MSE head instead of the Gaussian's NLL"),
+    ("mse", "mse_wide", "the source's wider net for the MSE head"),
+    ("mse_wide", "mog_mse_wide", "the mixture trained on MSE instead of the plain MSE head (wider net)"),
+    ("bc_equal_labels", "dagger", "DAgger's labels on the learner's own states instead of as many expert labels"),
+    ("mog_mse_wide", "source_hparams", "the source's own hyperparameters instead of ours (mixture + MSE)"),
+)
+
+
+def difference_text(runs: pd.DataFrame, cfg: Config) -> str:
+    """What made the difference, from the chart's one-factor contrasts (:data:`CONTRASTS`, those whose
+    two variants ran): per contrast the two means in % of the expert and the mean of the per-seed
+    differences with its 95% bootstrap interval. Variants share run seeds and the expert dataset, so seed s
+    of one is paired with seed s of the other. Descriptive: the verdicts are the claims'."""
+    pct = claim_table(runs, cfg).pivot_table(index="seed", columns="variant", values="% of expert")
+    rows = []
+    for a, b, what in CONTRASTS:
+        if a not in pct or b not in pct:
+            continue
+        d = (pct[b] - pct[a]).dropna().to_numpy()
+        m, lo, hi = mean_ci(d)
+        rows.append((float(m), what, f"- **{what}** (`{a}` -> `{b}`): "
+                     f"{pct[a].mean():.0f}% -> {pct[b].mean():.0f}% of the expert, {m:+.1f} points "
+                     f"[{lo:+.1f}, {hi:+.1f}] over {len(d)} paired seeds."))
+    if not rows:
+        return ""
+    top = max(rows, key=lambda r: abs(r[0]))
+    lines = [r[2] for r in rows]
+    lines.append(f"\nThe largest of these single changes: **{top[1]}** ({top[0]:+.1f} points of the expert's return).")
+    return "\n".join(lines)
+
+
 def ablation_text(runs: pd.DataFrame, cfg: Config) -> str:
     """What made the difference for diffusion, read from the ablations (empty if none were run)."""
     names = {v.name: v for v in variants(cfg)}
@@ -527,4 +561,5 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     diffusion = ablation_text(runs, cfg)
     return SectionResult(table=tab, per_run=runs, claims=claims(runs, tab, cfg), figures=figures,
                          regression=regression_values(tab, cfg), headline=headline(tab, cfg),
-                         text={"diffusion": diffusion}, extra={"expert": expert_score(cfg)})
+                         text={"diffusion": diffusion, "difference": difference_text(runs, cfg)},
+                         extra={"expert": expert_score(cfg)})
