@@ -2,6 +2,7 @@
 
     ./workbook bench --sac-return                  # 3 configurations x 2 seeds x 300k steps: hours
     ./workbook bench --sac-return --steps 20000    # a quick look
+    ./workbook bench --sac-return --configs CleanRL fast   # some configurations only (CleanRL's always)
 
 Configurations (:mod:`lib.learners.sac`):
 
@@ -62,6 +63,8 @@ CONFIGS: dict[str, dict] = {
     "CleanRL, bfloat16": {**CLEANRL, "compute_dtype": "bfloat16"},
     "fast": {"compute_dtype": "bfloat16"},
 }
+#: The configuration every other is compared with (the first row).
+REFERENCE = "CleanRL"
 #: The run seeds (fresh: the shipped expert is seed 0).
 SEEDS = (1, 2)
 #: What each configuration changes from CleanRL's algorithm (its speed tricks), for the verdicts.
@@ -78,12 +81,16 @@ MARGIN = 0.10
 SPEED_STEPS = 3000
 
 
-def specs(steps: int, seeds: tuple[int, ...], base: SACConfig | None = None) -> list[RunSpec]:
-    """One run per configuration and seed, to ``steps`` env steps (``base``: the defaults the
-    configurations change, :class:`SACConfig`'s own unless given)."""
+def specs(steps: int, seeds: tuple[int, ...], base: SACConfig | None = None,
+          configs: tuple[str, ...] | None = None) -> list[RunSpec]:
+    """One run per configuration (``configs``, all of :data:`CONFIGS` unless given) and seed, to
+    ``steps`` env steps (``base``: the defaults the configurations change, :class:`SACConfig`'s own
+    unless given)."""
     base = base or SACConfig()
     out = []
     for name, fields in CONFIGS.items():
+        if configs is not None and name not in configs:
+            continue
         cfg = dataclasses.replace(base, total_steps=steps, checkpoint_every=min(base.checkpoint_every, steps), **fields)
         for seed in seeds:
             out.append(RunSpec(section="sac_compare", variant=name, exp_name="sac_" + name.replace(", ", "_").lower(),
@@ -95,7 +102,7 @@ def summarise(results: list[RunResult], steps: int, last_steps: int) -> list[dic
     """Per configuration: every seed's final evaluation, mean of its evaluations over the last
     ``last_steps`` and test, the mean over seeds with a 95% bootstrap interval, and env steps per second."""
     rows = []
-    for name in CONFIGS:
+    for name in (n for n in CONFIGS if any(r.spec.variant == n for r in results)):
         rs = [r for r in results if r.spec.variant == name]
         logs = [r.log() for r in rs]
         late = [float(lg[lg.step > steps - last_steps].eval_mean.mean()) for lg in logs]
@@ -198,6 +205,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=300_000, help="env steps per run")
     ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--configs", nargs="+", default=list(CONFIGS), metavar="NAME",
+                    help=f"configurations to train and compare, CleanRL's (the reference) among them; of {list(CONFIGS)}")
     args = ap.parse_args()
     cfg = SACConfig()
     least = cfg.learning_starts + 2 * cfg.eval_every
@@ -205,7 +214,11 @@ def main() -> int:
         ap.error(f"--steps must be at least {least:,} (random steps, then two evaluations), got {args.steps:,}")
     if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
         ap.error(f"--seeds must be distinct integers >= 0, got {args.seeds}")
-    result = compare(args.steps, tuple(args.seeds), args.workers, cfg)
+    unknown = sorted(set(args.configs) - set(CONFIGS))
+    if unknown or REFERENCE not in args.configs:
+        ap.error(f"--configs must name {REFERENCE!r} (the reference) and only configurations of {list(CONFIGS)}, "
+                 f"got {args.configs}")
+    result = compare(args.steps, tuple(args.seeds), args.workers, cfg, configs=tuple(args.configs))
     (ROOT / "reports" / "benchmarks_sac_return.json").write_text(json.dumps(result, indent=1) + "\n")
     figure(result["rows"], ROOT / "reports" / "figures" / "sac_return.png")
     from bench_sac import write_markdown
@@ -215,7 +228,7 @@ def main() -> int:
 
 
 def compare(steps: int, seeds: tuple[int, ...], workers: int, base: SACConfig, executor: str = "process",
-            speed_steps: int = SPEED_STEPS) -> dict:
+            speed_steps: int = SPEED_STEPS, configs: tuple[str, ...] | None = None) -> dict:
     """Train (or find in the run store) every configuration on every seed, time each configuration's
     training step alone (``speed_steps`` steps after ``base.learning_starts`` random ones) and
     summarise them."""
@@ -223,7 +236,7 @@ def compare(steps: int, seeds: tuple[int, ...], workers: int, base: SACConfig, e
     from lib.store.grid import run_grid
 
     last = min(LAST_STEPS, steps // 2)
-    results = run_grid(specs(steps, seeds, base), workers=workers, executor=executor)
+    results = run_grid(specs(steps, seeds, base, configs), workers=workers, executor=executor)
     rows = summarise(results, steps, last)
     for r in rows:
         cfg = dataclasses.replace(base, **r["fields"])

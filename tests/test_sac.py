@@ -203,6 +203,21 @@ def test_the_return_comparison_trains_every_configuration_and_writes_its_table(t
     assert all(f"| {name} |" in text for name in sac_compare.CONFIGS) and "1.00x" in text
     again = sac_compare.compare(600, (3,), 1, base, executor="serial", speed_steps=20)
     assert [r["late_eval"] for r in again["rows"]] == [r["late_eval"] for r in result["rows"]]
+    two = sac_compare.compare(600, (3,), 1, base, executor="serial", speed_steps=20, configs=("fast", "CleanRL"))
+    assert [r["configuration"] for r in two["rows"]] == ["CleanRL", "fast"]  # the reference first, whatever the order
+    assert [r["late_eval"] for r in two["rows"]] == [rows["CleanRL"]["late_eval"], rows["fast"]["late_eval"]]
+
+
+def test_the_return_comparison_refuses_configurations_without_the_reference():
+    """--configs without CleanRL's (the reference), or with a name it does not know: one error naming
+    the flag and what is allowed, before any run."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "sac_compare.py"
+    for bad in (["fast"], ["CleanRL", "fastest"]):
+        out = subprocess.run([sys.executable, str(script), "--configs", *bad], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "--configs must name 'CleanRL'" in out.stderr and "'fast'" in out.stderr
 
 
 def test_a_speed_trick_survives_only_when_every_seed_clears_the_bar():
