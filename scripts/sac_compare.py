@@ -20,7 +20,8 @@ fused Adam, acting in numpy, one lerp for the targets). Runs go through the run 
 run is never made twice. Two runs train at a time, one per core, one torch thread each.
 
 Return: the mean of each seed's deterministic evaluations over the last :data:`LAST_STEPS` steps.
-Rule, written before the runs of ``fast`` and ``CleanRL, bfloat16`` started: a configuration
+Rule, written before any result of the ``fast`` and ``CleanRL, bfloat16`` runs (``fast``'s seed 1
+had started, nothing of it had been evaluated or looked at): a configuration
 *keeps CleanRL's return* when every one of its seeds is at or above (1 - :data:`MARGIN`) x
 CleanRL's mean over seeds, *costs return* when every seed is below it, and is *undecided*
 otherwise (its seeds fall on both sides: more seeds would decide it).
@@ -191,7 +192,7 @@ def return_section(result: dict) -> list[str]:
         lines.append(f"| {r['configuration']} | {', '.join(f'{x:,.0f}' for x in r['late_eval'])} | {r['late_eval_mean']:,.0f} "
                      f"[{lo:,.0f}, {hi:,.0f}] | {', '.join(f'{x:,.0f}' for x in r['test_mean'])} | "
                      f"{r['steps_per_s']:.0f} | {r['steps_per_s'] / base:.2f}x |")
-    lines += ["", f"Which speed tricks survive (rule, set before the runs: a configuration keeps CleanRL's return when "
+    lines += ["", f"Which speed tricks survive (rule, set before their runs' results: a configuration keeps CleanRL's return when "
               f"every seed is at or above {1 - result['margin']:.0%} of CleanRL's mean, costs return when every seed is "
               "below, else undecided):", ""]
     lines += conclusions(rows, result["margin"])
