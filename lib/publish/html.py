@@ -254,8 +254,10 @@ when <code>./workbook reports</code> ran them; each report's box "How this was m
 <table>
 {''.join(rows)}
 </table>
-<p>Performance figures: <a href="benchmarks.md">benchmarks.md</a> (<code>./workbook bench</code>); wall time of
-every report run: <a href="timings.jsonl">timings.jsonl</a>.</p>
+<p>Performance figures: <a href="benchmarks.md">benchmarks.md</a> (<code>./workbook bench</code>); SAC on
+HalfCheetah, speed and CleanRL's algorithm against the fast one: <a href="benchmarks_sac.md">benchmarks_sac.md</a>
+(<code>./workbook bench --sac</code>, <code>--sac-return</code>); wall time of every report run:
+<a href="timings.jsonl">timings.jsonl</a>.</p>
 <h2>Claims of the reports, checked against the data</h2>
 {''.join(claims_html)}
 </body></html>
