@@ -418,3 +418,21 @@ def test_section_09_says_what_made_the_difference_from_paired_seeds():
     assert "(`gaussian` -> `mse`): 15% -> 70% of the expert, +55.0 points [+40.0, +70.0] over 2 paired seeds" in text
     assert "largest of these single changes: **a deterministic MSE head instead of the Gaussian's NLL** (+55.0" in text
     assert bc_heads.difference_text(runs[runs.variant == "mse"], cfg) == ""
+
+
+def test_section_09_chart_gives_no_time_to_a_test_time_ablation():
+    """A test-time ablation (the main diffusion head's runs tested another way) trains nothing: its
+    time is "-", not 0 s; a trained variant gets its runs' mean. Red for a 0 that reads as free."""
+    import pandas as pd
+
+    from lib.params import load_params
+    from lib.sections import bc_heads
+
+    cfg = load_params("09_bc_heads", "smoke")
+    vs = bc_heads.variants(cfg)
+    runs = pd.DataFrame([{"variant": v.name, "seed": s, "test_mean": 1.0, "wall_time_s": 0.0 if v.derived else 10.0 + s}
+                         for v in vs for s in (1, 2)])
+    tab = bc_heads.table(runs, cfg).set_index("variant")["s per run"]
+    derived = [v.name for v in vs if v.derived]
+    assert derived and all(tab[n] == "-" for n in derived)
+    assert all(tab[v.name] == 12.0 for v in vs if not v.derived)

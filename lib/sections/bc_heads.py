@@ -362,7 +362,7 @@ def _note(v: Variant, cfg: Config) -> str:
 
 def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """The report's chart: method, parameters, final return (mean, 95% CI over seeds), share of the
-    expert, mean wall time of a run (one core; 0 for a test-time ablation), notes."""
+    expert, mean wall time of a run (one core; "-" for a test-time ablation: no training of its own), notes."""
     expert = expert_score(cfg)["test_mean"]
     rows = []
     for v in variants(cfg):
@@ -372,7 +372,7 @@ def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
                      "final return": round(float(m), 0), "95% CI": f"[{lo:.0f}, {hi:.0f}]",
                      "% of expert": round(100 * float(m) / expert, 1),
                      f"within {cfg.within:.0%}": bool(m >= (1 - cfg.within) * expert),
-                     "s per run": round(float(d.wall_time_s.mean()), 0), "notes": _note(v, cfg)})
+                     "s per run": "-" if v.derived else round(float(d.wall_time_s.mean()), 0), "notes": _note(v, cfg)})
     return pd.DataFrame(rows)
 
 
