@@ -132,9 +132,11 @@ def conclusions(rows: list[dict], margin: float = MARGIN) -> list[str]:
     """Per configuration after the first (the reference): its tricks, verdict and speed-up; then the
     speed-up that remains (the fastest configuration that keeps the return)."""
     ref = rows[0]
-    lines, kept = [], [(1.0, ref["configuration"])]
+    lines, kept, open_ = [], [(1.0, ref["configuration"])], []
     for r in rows[1:]:
         v = verdict(r["late_eval"], ref["late_eval_mean"], margin)
+        if v == "undecided":
+            open_.append(r["configuration"])
         up = r["steps_per_s"] / ref["steps_per_s"]
         lines.append(f"- **{r['configuration']}** ({TRICKS.get(r['configuration'], '?')}): {v} "
                      f"(seeds {', '.join(f'{x:,.0f}' for x in r['late_eval'])} against the bar "
@@ -142,7 +144,8 @@ def conclusions(rows: list[dict], margin: float = MARGIN) -> list[str]:
         if v == "keeps return":
             kept.append((up, r["configuration"]))
     best = max(kept)
-    lines.append(f"- Speed-up that remains here with the return kept: **{best[0]:.2f}x** ({best[1]}).")
+    lines.append(f"- Speed-up that remains here with the return kept: **{best[0]:.2f}x** ({best[1]})"
+                 + (f"; undecided, so neither kept nor dropped: {', '.join(open_)} (more seeds would decide)." if open_ else "."))
     return lines
 
 
@@ -167,7 +170,7 @@ def figure(rows: list[dict], path: Path) -> None:
                "env steps per second (training step, timed alone)", "speed", pad=1.4)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -244,5 +244,7 @@ def test_a_speed_trick_survives_only_when_every_seed_clears_the_bar():
     assert "**CleanRL, bfloat16** (bfloat16 matmuls): keeps return" in text
     assert "**fast**" in text and "costs return" in text and "2.40x CleanRL's speed" in text
     assert "remains here with the return kept: **1.80x** (CleanRL, bfloat16)" in text
+    assert "undecided" not in text
     rows[1]["late_eval"] = [9_300.0, 8_500.0]
-    assert "remains here with the return kept: **1.00x** (CleanRL)" in "\n".join(sac_compare.conclusions(rows, 0.1))
+    text = "\n".join(sac_compare.conclusions(rows, 0.1))
+    assert "remains here with the return kept: **1.00x** (CleanRL); undecided, so neither kept nor dropped: CleanRL, bfloat16" in text
