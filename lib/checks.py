@@ -7,6 +7,11 @@ checks what needs more than the value:
   :data:`lib.data.envs.RENAMED_IDS`), with the closest registered ids as a hint;
 * **dataset files** (``dataset_file``): the file exists, loads, has the report's format, and its
   observation and action widths match the environment's;
+* **stacked evaluations**: a policy-gradient config that evaluates during training by episodes
+  must fit them in one round of the env copies it gets (:func:`lib.learners.pg.eval_envs`): seeds
+  trained together share one vector env, and a second round would start where the *longest* block's
+  round ended, so a run's evaluations would depend on the seeds it was batched with (its key does
+  not name them). ``tests/test_evaluation.py`` shows the difference;
 * **budgets**: an upper bound on the environment steps (and gradient steps) of every run a
   section (or a command) asks for, turned into an estimate of the wall time at rates measured on
   a 2-core machine (:data:`RATES`). A section estimated above :data:`MAX_HOURS` hours is refused
@@ -228,6 +233,23 @@ def store_problem() -> str | None:
     return None
 
 
+# ----------------------------------------------------------------------------- stacked evaluations
+
+
+def evaluation_problems(specs: Sequence[Any]) -> list[str]:
+    """Policy-gradient configs whose evaluations during training need more than one round of their
+    env copies (see the module doc), as one line per distinct config."""
+    from .learners.pg import PGConfig, eval_envs
+
+    out: list[str] = []
+    for c in dict.fromkeys(s.config for s in specs if isinstance(s.config, PGConfig)):
+        if c.eval_every and c.eval_steps is None and c.eval_episodes > eval_envs(c):
+            out.append(f"key 'eval_episodes': {c.eval_episodes} episodes per evaluation need more than one round of the "
+                       f"{eval_envs(c)} env copies an evaluation gets, and seeds trained together would then evaluate "
+                       f"on episodes that depend on each other; allowed: at most {eval_envs(c)}, or set 'eval_steps'")
+    return out
+
+
 # ----------------------------------------------------------------------------- run seeds
 
 
@@ -277,6 +299,6 @@ def check_section(section: Any, cfg: Any, source: str) -> None:
             problem = budget_problem(specs, int(getattr(cfg, "workers", 1)), "this section")
             if problem:
                 problems.append(problem)
-            problems += seed_problems(specs)
+            problems += seed_problems(specs) + evaluation_problems(specs)
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))

@@ -145,7 +145,8 @@ class ClaimsFile:
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of one :class:`Rule`. ``effect`` and ``interval`` are in the metric's units, signed so
-    that positive is the claimed direction (for ``equivalent``: target minus other); ``level`` is the
+    that positive is the claimed direction (for ``equivalent``: target minus other; for ``not_better``:
+    the target's advantage, target minus other, or other minus target when lower is better); ``level`` is the
     confidence of the interval after Holm; ``seeds`` the number of seeds per variant compared;
     ``seeds_to_decide`` (undecided only) the seeds per variant that would likely decide it, None
     when no number would (an effect of 0 on a directional claim)."""
@@ -255,7 +256,7 @@ def _comparisons(r: Rule, data: Mapping[str, np.ndarray], n_boot: int, seed: int
     binomial interval: the bootstrap of a share of 10 out of 10 is the point 1, which overstates what
     ten seeds show."""
     f = _agg(r.aggregate)
-    sign = 1.0 if (r.higher_is_better or r.kind in MARGIN_KINDS) else -1.0
+    sign = 1.0 if (r.higher_is_better or r.kind == "equivalent") else -1.0  # not_better: the target's advantage
     x = data[r.target]
     if r.kind == "above":
         t = float(r.threshold)  # type: ignore[arg-type]

@@ -224,11 +224,14 @@ def test_action_noise_discrete_and_continuous():
              action_noise_prob=0.2, hidden=(16,), test_episodes=10),
     PGConfig(env_id="InvertedPendulum-v4", iterations=3, batch_episodes=2, batch_steps=200, eval_every=1, eval_steps=100,
              baseline="value", gae_lambda=0.9, action_noise_std=0.1, hidden=(16,), value_hidden=(16,), test_episodes=4),
-], ids=["cartpole-rounds", "cartpole-steps-noise", "pendulum-gaussian-eval"])
+    PGConfig(env_id="CartPole-v1", episodes=32, batch_episodes=4, eval_every=2, eval_episodes=6, hidden=(16,),
+             test_episodes=10),
+], ids=["cartpole-rounds", "cartpole-steps-noise", "pendulum-gaussian-eval", "cartpole-eval-six-copies"])
 def test_a_seed_trains_the_same_alone_and_in_a_batch(cfg, tmp_path):
     """Seed 5 alone and seed 5 batched with seeds 3 and 9 (one vector env, one stacked forward) write
-    identical logs, episodes and weights. Red for: one RNG or one env reset shared by the batch, a
-    block's round cut to another block's length, or stacked weights mixed between seeds."""
+    identical logs, episodes and weights; the last case evaluates every 2 iterations on 6 env copies
+    per seed. Red for: one RNG or one env reset shared by the batch, a block's round cut to another
+    block's length, stacked weights mixed between seeds, evaluation seeds in the wrong copy order."""
     from lib.learners.pg import train_batch
 
     alone = tmp_path / "alone"

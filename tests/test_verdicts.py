@@ -232,3 +232,110 @@ def test_fewer_than_five_seeds_decide_nothing():
     v = decide([_rule()], {"a": np.array([10.0, 11, 12]), "b": np.array([0.0, 1, 2])})[0]
     assert v.verdict == "undecided" and v.seeds_to_decide == MIN_SEEDS == 5
     assert decide([_rule()], {"a": 10 + SPREAD[:5], "b": SPREAD[:5]})[0].verdict == "holds"
+
+
+# --------------------------------------------------------------------------- Holm, margins, directions by hand
+def _share(id: str, threshold: float) -> Rule:
+    return Rule(id, "a share of seeds", "above", id, "reached", threshold=threshold)
+
+
+def _cp_interval(k: int, n: int, conf: float) -> tuple[float, float]:
+    """Clopper-Pearson by its beta quantiles (the exact binomial interval), written out."""
+    from scipy.stats import beta
+
+    a = 1 - conf
+    return (0.0 if k == 0 else float(beta.ppf(a / 2, k, n - k + 1)), 1.0 if k == n else float(beta.ppf(1 - a / 2, k + 1, n - k)))
+
+
+def test_holm_on_a_family_computed_by_hand_stops_at_the_first_undecided_claim():
+    """Three "share of seeds above 0.5" claims, alpha 0.05, exact binomial p-values by hand:
+    A 20/20 (p = 2^-19), B 10/12 (p = 2 x 79/4096 = 0.0386), C 15/20 (p = 2 x 21700/2^20 = 0.0414).
+    Holm's order is A, B, C at levels 1 - 0.05/3, 1 - 0.05/2, 1 - 0.05. A's interval clears 0.5: holds.
+    B's 97.5% interval [0.475, 0.986] covers 0.5: undecided, and the procedure stops there, so C is
+    undecided although its 95% interval [0.509, 0.913] alone would clear 0.5. Red for: a step-down that
+    does not stop at the first non-rejection (C holds), no correction (B holds at 95%), the family
+    sorted by anything but p."""
+    counts = {"A": (20, 20), "B": (10, 12), "C": (15, 20)}
+    scores = {k: np.array([1.0] * s + [0.0] * (n - s)) for k, (s, n) in counts.items()}
+    rules = [_share("C", 0.5), _share("A", 0.5), _share("B", 0.5)]  # not in Holm's order
+    got = {v.id: v for v in decide(rules, scores)}
+    assert got["A"].p == pytest.approx(2.0**-19)
+    assert got["B"].p == pytest.approx(2 * 79 / 4096)
+    assert got["C"].p == pytest.approx(2 * 21700 / 2**20)
+    levels = {"A": 1 - 0.05 / 3, "B": 1 - 0.05 / 2, "C": 1 - 0.05}
+    for k, (s, n) in counts.items():
+        lo, hi = _cp_interval(s, n, levels[k])
+        assert got[k].level == pytest.approx(levels[k])
+        assert got[k].interval == (pytest.approx(lo - 0.5, abs=1e-9), pytest.approx(hi - 0.5, abs=1e-9))
+    assert _cp_interval(15, 20, 0.95)[0] > 0.5 > _cp_interval(10, 12, 0.975)[0]  # the premise: C alone would hold
+    assert [got[k].verdict for k in "ABC"] == ["holds", "undecided", "undecided"]
+    (alone,) = decide([_share("C", 0.5)], scores)
+    assert alone.verdict == "holds"
+
+
+def test_holm_goes_on_after_a_decided_claim_of_either_outcome():
+    """A claim that clearly does not hold is a rejection too: the claims after it are still decided.
+    Red for: a step-down that stops at "does not hold"."""
+    s = {"a": 10 + SPREAD, "b": SPREAD, "c": 20 + SPREAD, "d": SPREAD}
+    lost, won = decide([_rule(id="x", target="b", others=("a",)), _rule(id="y", target="c", others=("d",))], s)
+    assert (lost.verdict, won.verdict) == ("does not hold", "holds")
+
+
+NARROW = 0.3 * SPREAD  # a bootstrap interval of the mean difference about +-0.27 wide at 90%
+
+
+@pytest.mark.parametrize("shift, verdict, crosses", [
+    (0.0, "holds", None), (0.8, "undecided", "upper"), (-0.8, "undecided", "lower"),
+    (5.0, "does not hold", None), (-5.0, "does not hold", None),
+])
+def test_equivalence_needs_both_margins(shift, verdict, crosses):
+    """Margin 1: an interval inside (-1, 1) holds; one that crosses only the upper margin, or only the
+    lower, is undecided; one wholly above 1 or wholly below -1 does not hold. Red for: an equivalence
+    checked on one side of its margin only, in either outcome."""
+    (v,) = decide([_rule("equivalent", margin=1.0)], {"a": shift + NARROW[::-1], "b": NARROW})
+    lo, hi = v.interval
+    if crosses == "upper":
+        assert -1 < lo < 1 < hi
+    if crosses == "lower":
+        assert lo < -1 < hi < 1
+    assert v.verdict == verdict and v.effect == pytest.approx(shift)
+
+
+HIGH, LOW = 10 + SPREAD, SPREAD
+
+
+@pytest.mark.parametrize("rule, scores, verdict", [
+    (_rule("better"), {"a": HIGH, "b": LOW}, "holds"),
+    (_rule("better"), {"a": LOW, "b": HIGH}, "does not hold"),
+    (_rule("better", higher_is_better=False), {"a": LOW, "b": HIGH}, "holds"),
+    (_rule("better", higher_is_better=False), {"a": HIGH, "b": LOW}, "does not hold"),
+    (_rule("best", others=("b", "c")), {"a": HIGH + 10, "b": HIGH, "c": LOW}, "holds"),
+    (_rule("best", others=("b", "c")), {"a": HIGH, "b": HIGH + 10, "c": LOW}, "does not hold"),
+    (_rule("best", others=("b", "c"), higher_is_better=False), {"a": LOW, "b": HIGH, "c": HIGH + 10}, "holds"),
+    (_rule("best", others=("b", "c"), higher_is_better=False), {"a": HIGH, "b": LOW, "c": HIGH + 10}, "does not hold"),
+    (_rule("equivalent", margin=1.0), {"a": LOW, "b": LOW[::-1]}, "holds"),
+    (_rule("equivalent", margin=1.0), {"a": HIGH, "b": LOW}, "does not hold"),
+    (_rule("not_better", margin=1.0), {"a": LOW, "b": HIGH}, "holds"),
+    (_rule("not_better", margin=1.0), {"a": HIGH, "b": LOW}, "does not hold"),
+    (_rule("not_better", margin=1.0, higher_is_better=False), {"a": HIGH, "b": LOW}, "holds"),
+    (_rule("not_better", margin=1.0, higher_is_better=False), {"a": LOW, "b": HIGH}, "does not hold"),
+    (Rule("c", "x", "above", "a", "m", threshold=5.0), {"a": HIGH}, "holds"),
+    (Rule("c", "x", "above", "a", "m", threshold=5.0), {"a": LOW}, "does not hold"),
+    (Rule("c", "x", "above", "a", "m", threshold=5.0, higher_is_better=False), {"a": LOW}, "holds"),
+    (Rule("c", "x", "above", "a", "m", threshold=5.0, higher_is_better=False), {"a": HIGH}, "does not hold"),
+    (Rule("c", "x", "above", "a", "m", threshold=0.5), {"a": np.ones(20)}, "holds"),
+    (Rule("c", "x", "above", "a", "m", threshold=0.5), {"a": np.zeros(20)}, "does not hold"),
+    (Rule("c", "x", "above", "a", "m", threshold=0.5, higher_is_better=False), {"a": np.zeros(20)}, "holds"),
+    (Rule("c", "x", "above", "a", "m", threshold=0.5, higher_is_better=False), {"a": np.ones(20)}, "does not hold"),
+], ids=lambda x: x.kind + ("-lower" if not x.higher_is_better else "") if isinstance(x, Rule) else None)
+def test_every_kind_points_the_obvious_way(rule, scores, verdict):
+    """Each kind of claim, higher or lower being better, on data 10 apart with a spread of about 1 (or
+    all seeds succeeding or failing): the verdict is the obvious one, and a decided claim's effect is
+    on the side its verdict says (positive: as claimed; for not_better, the target's advantage against
+    its margin). Red for: a kind decided in the wrong direction, higher_is_better ignored for a kind."""
+    (v,) = decide([rule], scores)
+    assert v.verdict == verdict
+    if rule.kind == "not_better":
+        assert (v.effect < rule.margin) == (verdict == "holds")
+    elif rule.kind != "equivalent":
+        assert (v.effect > 0) == (verdict == "holds")

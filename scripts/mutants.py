@@ -1,0 +1,254 @@
+"""Planted bugs in lib/, and whether the unit tests notice each one (mutation testing by hand).
+
+    .venv/bin/python scripts/mutants.py                 # every mutant, two at a time (about 15 minutes)
+    .venv/bin/python scripts/mutants.py --only pg_loss_sign gae_lambda_is_gamma
+    .venv/bin/python scripts/mutants.py --list
+
+Each mutant is one realistic wrong implementation: a few lines of one lib/ file replaced (each
+original text must occur exactly once, so a mutant that no longer applies is an error, not a pass).
+For every mutant the working tree is copied to a temporary directory, the mutation applied there, and
+``pytest -x`` run over tests/ only (no notebooks: a smoke regression can be re-blessed), the
+learner-level test files first. A mutant is *killed* when a test turns red, *survives* when the
+whole suite passes. Every mutant should be killed; a survivor is a hole in the tests.
+
+Writes a table to stdout, and with ``--out`` a Markdown file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Test files run first (the fast, learner-level ones); the rest of tests/ follows in name order.
+FIRST = ("test_pg_update.py", "test_returns.py", "test_gae.py", "test_verdicts.py", "test_evaluation.py",
+         "test_learning.py", "test_imitation.py", "test_heads.py", "test_seeds.py", "test_sac_maths.py", "test_pg.py",
+         "test_stats.py", "test_runs.py")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """``edits``: (file, original text, replacement) triples, applied in order."""
+
+    id: str
+    edits: tuple[tuple[str, str, str], ...]
+    what: str
+
+
+def m(id: str, what: str, *edits: tuple[str, str, str]) -> Mutant:
+    return Mutant(id, tuple(edits), what)
+
+
+PG, RET, EV, VER, IMI, HEADS = ("lib/learners/pg.py", "lib/learners/returns.py", "lib/evaluation.py", "lib/verdicts.py",
+                                "lib/learners/imitation.py", "lib/learners/heads.py")
+
+MUTANTS: tuple[Mutant, ...] = (
+    # ---- the policy-gradient learner
+    m("pg_loss_sign", "policy-gradient loss with its sign flipped",
+      (PG, "pg_loss = -(logp * adv_t).mean()", "pg_loss = (logp * adv_t).mean()")),
+    m("entropy_bonus_sign", "entropy bonus with its sign flipped",
+      (PG, "loss = pg_loss - alpha * ent", "loss = pg_loss + alpha * ent")),
+    m("rloo_adv_is_baseline", "RLOO's advantage replaced by the baseline itself",
+      (PG, "adv = (q - rloo_baseline(q))[mask]", "adv = rloo_baseline(q)[mask]")),
+    m("value_adv_q_plus_v", "value-baseline advantage q + V instead of q - V",
+      (PG, "adv = (q - v)[mask]", "adv = (q + v)[mask]")),
+    m("gae_lambda_is_gamma", "GAE's lambda replaced by gamma",
+      (PG, "cfg.gamma, cfg.gae_lambda)[mask]", "cfg.gamma, cfg.gamma)[mask]")),
+    m("value_target_undiscounted", "the value net trained towards undiscounted returns",
+      (PG, "baseline_loss = self._fit_value(obs, torch.from_numpy(q[mask].astype(np.float32)))",
+       "baseline_loss = self._fit_value(obs, torch.from_numpy(reward_to_go(batch.rewards, 1.0, tail, batch.lengths)[mask].astype(np.float32)))")),
+    m("running_mean_sees_its_batch", "the running-mean baseline updated with the batch before it is subtracted",
+      (PG, "adv = q_flat - self.running_mean.value()\n                self.running_mean.update(float(q_flat.mean()))",
+       "self.running_mean.update(float(q_flat.mean()))\n                adv = q_flat - self.running_mean.value()")),
+    m("bootstrap_after_termination", "V(s_T) bootstrapped after a termination too",
+      (PG, "keep = ~batch.terminated if", "keep = np.ones_like(batch.terminated) if")),
+    m("value_fitted_before_advantage", "the value net fitted before the advantages are computed",
+      (PG, "            v, tail = self.values(batch)\n            q = self.returns(batch, tail)\n",
+       "            v, tail = self.values(batch)\n            q = self.returns(batch, tail)\n"
+       "            self._fit_value(obs, torch.from_numpy(q[mask].astype(np.float32)))\n            v, tail = self.values(batch)\n")),
+    m("value_one_step", "one value step instead of value_steps (-bgs)",
+      (PG, "for _ in range(self.cfg.value_steps):", "for _ in range(1):")),
+    m("entropy_schedule_off_by_one", "the linear entropy schedule over n iterations instead of n - 1",
+      (PG, "frac = iteration / max(n - 1, 1)", "frac = iteration / max(n, 1)")),
+    m("window_from_the_start", "the checkpoint window taken from the first episodes instead of the last",
+      (PG, "mean = float(np.mean(self.returns[-self.window :]))", "mean = float(np.mean(self.returns[: self.window]))")),
+    m("rounds_share_seeds", "every training round reset with the same seeds",
+      (PG, "[seeds.seed(\"pg.round\", run_seed), iteration]).spawn(3)", "[seeds.seed(\"pg.round\", run_seed), 0]).spawn(3)")),
+    m("test_on_eval_stream", "test episodes drawn from the evaluation's stream",
+      (PG, "test_seed = seeds.seed(\"pg.test\", seed)", "test_seed = seeds.seed(\"pg.eval\", seed)")),
+    # ---- returns and estimators
+    m("normalise_ddof1", "advantages normalised with the sample std (n - 1)",
+      (RET, "return (adv - adv.mean()) / (adv.std() + eps)", "return (adv - adv.mean()) / (adv.std(ddof=1) + eps)")),
+    m("trajectory_undiscounted", "the trajectory return undiscounted",
+      (RET, "discounts = gamma ** np.arange(rewards.shape[0], dtype=np.float64)",
+       "discounts = np.ones(rewards.shape[0], dtype=np.float64)")),
+    m("gae_recursion_gamma_squared", "GAE's recursion with gamma^2 for gamma lambda",
+      (RET, "running = delta[t] + gamma * lam * running", "running = delta[t] + gamma * gamma * running")),
+    m("rloo_includes_self", "the leave-one-out baseline averaging every episode, its own included",
+      (RET, "return (q.sum(1, keepdims=True) - q) / (k - 1)", "return q.sum(1, keepdims=True) / k")),
+    # ---- the evaluation
+    m("eval_replays_round_one", "the evaluation replaying its first round of episodes in every round",
+      (EV, "        obs, _ = env.reset()\n    return", "        obs, _ = env.reset(seed=seed)\n    return")),
+    m("eval_count_at_least", "the evaluation returning every episode of its last round (at least n)",
+      (EV, "return [(np.concatenate(r)[:n_episodes], np.concatenate(n)[:n_episodes])",
+       "return [(np.concatenate(r), np.concatenate(n))")),
+    m("eval_stacked_copy_order", "evaluate_stacked's reset seeds in the wrong copy order",
+      (EV, "reset = [s + i for s in seeds for i in range(k)]", "reset = [s + i for i in range(k) for s in seeds]")),
+    m("eval_ignores_greedy", "the evaluation sampling when asked for the greedy action",
+      (EV, "policy.sample(o, rng, greedy=greedy)", "policy.sample(o, rng, greedy=False)")),
+    m("returns_averaged", "an episode's return averaged over its steps instead of summed",
+      ("lib/data/rollout.py", "return self.rewards.sum(0)", "return self.rewards.sum(0) / np.maximum(self.lengths, 1)")),
+    # ---- the verdict engine
+    m("holm_no_stop", "Holm's step-down that does not stop at the first non-rejection",
+      (VER, "        if verdict == \"undecided\":\n            stopped = True", "        if verdict == \"undecided\":\n            pass")),
+    m("holm_no_division", "every claim decided at alpha (no Holm correction)",
+      (VER, "level_alpha = alpha / (m - rank)", "level_alpha = alpha")),
+    m("equivalence_upper_only", "an equivalence claim checked on its upper margin only",
+      (VER, "verdict = \"holds\" if (-r.margin < lo and hi < r.margin) else (",
+       "verdict = \"holds\" if (hi < r.margin) else (")),
+    m("equivalence_outside_one_side", "'does not hold' for equivalence only above the upper margin",
+      (VER, "\"does not hold\" if (lo > r.margin or hi < -r.margin) else \"undecided\")",
+       "\"does not hold\" if (lo > r.margin) else \"undecided\")")),
+    m("lower_is_better_ignored", "lower-is-better claims decided as higher-is-better",
+      (VER, "sign = 1.0 if (r.higher_is_better or r.kind in MARGIN_KINDS) else -1.0", "sign = 1.0")),
+    m("best_needs_one_win", "'best' holding when it beats any one rival",
+      (VER, "\"holds\" if len(wins) == len(per) else \"undecided\"", "\"holds\" if wins else \"undecided\"")),
+    m("not_better_flipped", "'not better' holding when the advantage is above the margin",
+      (VER, "verdict = \"holds\" if hi < r.margin else (\"does not hold\" if lo > r.margin else \"undecided\")",
+       "verdict = \"holds\" if lo > r.margin else (\"does not hold\" if hi < r.margin else \"undecided\")")),
+    # ---- the imitation learner and its heads
+    m("dagger_learner_labels", "DAgger labelling visited states with the learner's own actions",
+      (IMI, "return obs, expert.label(obs), batch", "return obs, learner.sample(obs, rng, greedy=True), batch")),
+    m("dagger_beta_inverted", "the DAgger mixture taking the expert's action with probability 1 - beta",
+      (IMI, "use_expert = rng.random(obs.shape[0]) < self.beta", "use_expert = rng.random(obs.shape[0]) >= self.beta")),
+    m("dagger_no_aggregation", "DAgger training on the last round's data only, not the aggregate",
+      (IMI, "obs = torch.cat([obs, torch.from_numpy(new_obs)])", "obs = torch.from_numpy(new_obs)"),
+      (IMI, "act = torch.cat([act, torch.from_numpy(labels)])", "act = torch.from_numpy(labels)")),
+    m("dagger_beta_schedule", "beta_r = beta0 x decay^r instead of decay^(r - 1)",
+      (IMI, "beta = cfg.beta0 * cfg.beta_decay ** (rnd - 1)", "beta = cfg.beta0 * cfg.beta_decay ** rnd")),
+    m("cosine_lr_rises", "the cosine learning rate rising instead of decaying",
+      (IMI, "0.5 * cfg.lr * (1 + math.cos(", "0.5 * cfg.lr * (1 - math.cos(")),
+    m("ema_lerp_wrong_way", "the weight average moving by d instead of 1 - d",
+      (IMI, "torch._foreach_lerp_(self._avg, self._src, 1.0 - d)", "torch._foreach_lerp_(self._avg, self._src, d)")),
+    m("gaussian_nll_no_logstd", "the Gaussian NLL without its log-std term",
+      (HEADS, "nll = 0.5 * ((a - mean) * torch.exp(-log_std)).pow(2) + log_std + 0.5 * LOG_2PI",
+       "nll = 0.5 * ((a - mean) * torch.exp(-log_std)).pow(2) + 0.5 * LOG_2PI")),
+    m("mog_weights_ignored", "the mixture's log-likelihood without its mixing weights",
+      (HEADS, "return torch.logsumexp(torch.log_softmax(logits, -1) + comp, -1)", "return torch.logsumexp(comp, -1)")),
+    m("diffusion_predicts_action", "the diffusion head trained to predict the action instead of the noise",
+      (HEADS, "return (self.eps(s, x_t, t) - noise).pow(2).mean()", "return (self.eps(s, x_t, t) - a).pow(2).mean()")),
+    m("actions_not_rescaled", "continuous actions acted in [-1, 1] instead of the env's box",
+      (HEADS, "return a.clamp(-1.0, 1.0) * self.act_scale + self.act_bias", "return a.clamp(-1.0, 1.0)")),
+    # ---- seeds and the run store
+    m("seed_streams_overlap", "run seeds of a stream not strided apart",
+      ("lib/seeds.py", "return BLOCK * STREAMS[stream].block + STRIDE * run_seed + index",
+       "return BLOCK * STREAMS[stream].block + run_seed + index")),
+    m("key_ignores_seed", "a run's key that does not cover its seed",
+      ("lib/store/runs.py", "            \"seed\": self.seed,\n", "")),
+    m("half_written_run_found", "a run directory missing files taken as finished",
+      ("lib/store/runs.py", "if path.is_dir() and all((path / f).exists() for f in RUN_FILES):",
+       "if path.is_dir():")),
+)
+
+
+def test_files() -> list[str]:
+    """tests/'s test files, :data:`FIRST` first."""
+    names = sorted(p.name for p in (ROOT / "tests").glob("test_*.py"))
+    return [f"tests/{n}" for n in (*[f for f in FIRST if f in names], *[n for n in names if n not in FIRST])]
+
+
+def copy_tree(dest: Path) -> None:
+    """The working tree (tracked and untracked, not ignored) into ``dest``."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def mutated(mutant: Mutant, tree: Path) -> dict[str, str]:
+    """The files ``mutant`` changes in ``tree``, as it leaves them (relative path -> text); each
+    original text must occur exactly once, and the result must compile."""
+    out: dict[str, str] = {}
+    for rel, old, new in mutant.edits:
+        text = out.get(rel, (tree / rel).read_text())
+        if text.count(old) != 1:
+            raise ValueError(f"mutant {mutant.id}: the text to replace occurs {text.count(old)} times in {rel}")
+        out[rel] = text.replace(old, new)
+        compile(out[rel], rel, "exec")
+    return out
+
+
+def run_one(mutant: Mutant, timeout: int) -> dict[str, str]:
+    """Apply ``mutant`` in a fresh copy of the tree, run the tests, say who turned red."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.id}-") as tmp:
+        tree = Path(tmp)
+        copy_tree(tree)
+        for rel, text in mutated(mutant, tree).items():
+            (tree / rel).write_text(text)
+        env = {**os.environ, "PYTHONPATH": str(tree), "RLWB_RUNS": str(tree / "runs"), "MPLBACKEND": "Agg",
+               "PYTHONHASHSEED": "0", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "OMP_NUM_THREADS": "1"}
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rf", *test_files()]
+        try:
+            proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+            out, rc = proc.stdout + proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired:
+            out, rc = "", -1
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.M)
+    status = {0: "survived", 1: "killed", -1: "timeout"}.get(rc, f"error (pytest exit {rc})")
+    return {"id": mutant.id, "what": mutant.what, "status": status, "by": failed[0] if failed else "",
+            "seconds": f"{time.perf_counter() - start:.0f}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="+", metavar="ID", help="these mutants only")
+    ap.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
+    ap.add_argument("--timeout", type=int, default=1200, help="seconds per mutant (default 1200)")
+    ap.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = ap.parse_args(argv)
+    ids = [x.id for x in MUTANTS]
+    if len(set(ids)) != len(ids):
+        raise SystemExit("mutant ids must be unique")
+    if args.list:
+        for x in MUTANTS:
+            print(f"{x.id:32s} {x.what}")
+        return 0
+    unknown = sorted(set(args.only or ()) - set(ids))
+    if unknown:
+        print(f"mutants.py: --only: unknown mutant(s) {unknown}; see --list", file=sys.stderr)
+        return 2
+    chosen = [x for x in MUTANTS if not args.only or x.id in args.only]
+    for x in chosen:  # every mutant applies before any test runs
+        mutated(x, ROOT)
+    rows = []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for row in pool.map(lambda x: run_one(x, args.timeout), chosen):
+            rows.append(row)
+            print(f"{row['status']:10s} {row['id']:32s} {row['by']}  ({row['seconds']} s)", flush=True)
+    killed = sum(r["status"] == "killed" for r in rows)
+    lines = ["| mutant | planted bug | outcome | first red test |", "|---|---|---|---|"]
+    lines += [f"| `{r['id']}` | {r['what']} | {r['status']} | `{r['by']}` |" for r in rows]
+    lines.append(f"\n{killed} of {len(rows)} mutants killed by tests/ alone.")
+    print("\n".join(lines))
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n")
+    return 0 if killed == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
