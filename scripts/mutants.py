@@ -6,7 +6,8 @@
 
 Each mutant is one realistic wrong implementation: a few lines of one lib/ file replaced (each
 original text must occur exactly once, so a mutant that no longer applies is an error, not a pass).
-For every mutant the working tree is copied to a temporary directory, the mutation applied there, and
+First the unchanged tree must pass (else a red test proves nothing). For every mutant the working
+tree is copied to a temporary directory, the mutation applied there, and
 ``pytest -x`` run over tests/ only (no notebooks: a smoke regression can be re-blessed), the
 learner-level test files first. A mutant is *killed* when a test turns red, *survives* when the
 whole suite passes. Every mutant should be killed; a survivor is a hole in the tests.
@@ -20,6 +21,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,6 +88,10 @@ MUTANTS: tuple[Mutant, ...] = (
       (PG, "[seeds.seed(\"pg.round\", run_seed), iteration]).spawn(3)", "[seeds.seed(\"pg.round\", run_seed), 0]).spawn(3)")),
     m("test_on_eval_stream", "test episodes drawn from the evaluation's stream",
       (PG, "test_seed = seeds.seed(\"pg.test\", seed)", "test_seed = seeds.seed(\"pg.eval\", seed)")),
+    m("tests_final_policy", "the final policy tested instead of the kept checkpoint",
+      (PG, "    learner.policy.load_state_dict(best_state)\n", "")),
+    m("truncation_as_termination", "an episode cut by the time limit recorded as terminated",
+      ("lib/data/rollout.py", "ends[(b, int(ep_id[i]))] = (bool(term[i]),", "ends[(b, int(ep_id[i]))] = (bool(term[i] or trunc[i]),")),
     # ---- returns and estimators
     m("normalise_ddof1", "advantages normalised with the sample std (n - 1)",
       (RET, "return (adv - adv.mean()) / (adv.std() + eps)", "return (adv - adv.mean()) / (adv.std(ddof=1) + eps)")),
@@ -120,7 +126,9 @@ MUTANTS: tuple[Mutant, ...] = (
       (VER, "\"does not hold\" if (lo > r.margin or hi < -r.margin) else \"undecided\")",
        "\"does not hold\" if (lo > r.margin) else \"undecided\")")),
     m("lower_is_better_ignored", "lower-is-better claims decided as higher-is-better",
-      (VER, "sign = 1.0 if (r.higher_is_better or r.kind in MARGIN_KINDS) else -1.0", "sign = 1.0")),
+      (VER, "sign = 1.0 if (r.higher_is_better or r.kind == \"equivalent\") else -1.0", "sign = 1.0")),
+    m("not_better_ignores_lower", "'not better' deciding a lower-is-better claim as higher-is-better (fixed here)",
+      (VER, "r.higher_is_better or r.kind == \"equivalent\"", "r.higher_is_better or r.kind in MARGIN_KINDS")),
     m("best_needs_one_win", "'best' holding when it beats any one rival",
       (VER, "\"holds\" if len(wins) == len(per) else \"undecided\"", "\"holds\" if wins else \"undecided\"")),
     m("not_better_flipped", "'not better' holding when the advantage is above the margin",
@@ -149,6 +157,14 @@ MUTANTS: tuple[Mutant, ...] = (
       (HEADS, "return (self.eps(s, x_t, t) - noise).pow(2).mean()", "return (self.eps(s, x_t, t) - a).pow(2).mean()")),
     m("actions_not_rescaled", "continuous actions acted in [-1, 1] instead of the env's box",
       (HEADS, "return a.clamp(-1.0, 1.0) * self.act_scale + self.act_bias", "return a.clamp(-1.0, 1.0)")),
+    m("demos_ignore_temperature", "demonstrations played greedily whatever the temperature",
+      ("lib/data/datasets.py", "actor = expert.actor(temperature)", "actor = expert.actor(None)")),
+    m("obs_normaliser_inverted", "observations normalised by multiplying by the std",
+      (HEADS, "return (obs - self.obs_mean) / self.obs_std", "return (obs - self.obs_mean) * self.obs_std")),
+    m("mog_greedy_first_component", "the mixture acting greedily with its first component, not its heaviest",
+      (HEADS, "a = means[rows, logits.argmax(-1)]", "a = means[rows, 0]")),
+    m("gaussian_sample_std_is_logstd", "the Gaussian head sampling with log std as its std",
+      (HEADS, "a = mean if greedy else mean + log_std.exp() * torch.randn(", "a = mean if greedy else mean + log_std * torch.randn(")),
     # ---- seeds and the run store
     m("seed_streams_overlap", "run seeds of a stream not strided apart",
       ("lib/seeds.py", "return BLOCK * STREAMS[stream].block + STRIDE * run_seed + index",
@@ -176,6 +192,8 @@ def copy_tree(dest: Path) -> None:
         if src.is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
+    if (ROOT / ".venv").exists():  # the driver (./workbook) runs from it
+        (dest / ".venv").symlink_to(ROOT / ".venv")
 
 
 def mutated(mutant: Mutant, tree: Path) -> dict[str, str]:
@@ -194,7 +212,7 @@ def mutated(mutant: Mutant, tree: Path) -> dict[str, str]:
 def run_one(mutant: Mutant, timeout: int) -> dict[str, str]:
     """Apply ``mutant`` in a fresh copy of the tree, run the tests, say who turned red."""
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.id}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.id}-", ignore_cleanup_errors=True) as tmp:
         tree = Path(tmp)
         copy_tree(tree)
         for rel, text in mutated(mutant, tree).items():
@@ -202,11 +220,18 @@ def run_one(mutant: Mutant, timeout: int) -> dict[str, str]:
         env = {**os.environ, "PYTHONPATH": str(tree), "RLWB_RUNS": str(tree / "runs"), "MPLBACKEND": "Agg",
                "PYTHONHASHSEED": "0", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "OMP_NUM_THREADS": "1"}
         cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rf", *test_files()]
+        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
         try:
-            proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
-            out, rc = proc.stdout + proc.stderr, proc.returncode
+            out, rc = proc.communicate(timeout=timeout)[0], proc.returncode
         except subprocess.TimeoutExpired:
             out, rc = "", -1
+        finally:  # whatever the tests started (workers, Ray) goes with them
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.M)
     status = {0: "survived", 1: "killed", -1: "timeout"}.get(rc, f"error (pytest exit {rc})")
     return {"id": mutant.id, "what": mutant.what, "status": status, "by": failed[0] if failed else "",
@@ -220,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per mutant (default 1200)")
     ap.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--no-baseline", action="store_true", help="skip checking that the unchanged tree passes first")
     args = ap.parse_args(argv)
     ids = [x.id for x in MUTANTS]
     if len(set(ids)) != len(ids):
@@ -235,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [x for x in MUTANTS if not args.only or x.id in args.only]
     for x in chosen:  # every mutant applies before any test runs
         mutated(x, ROOT)
+    if not args.no_baseline:
+        base = run_one(Mutant("none", (), "no change"), args.timeout)
+        print(f"baseline (no change): {base['status']} {base['by']} ({base['seconds']} s)", flush=True)
+        if base["status"] != "survived":
+            print("mutants.py: the unchanged tree does not pass its tests here; fix that first", file=sys.stderr)
+            return 2
     rows = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for row in pool.map(lambda x: run_one(x, args.timeout), chosen):

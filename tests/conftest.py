@@ -37,3 +37,16 @@ def tiny_cfg():
     from lib.learners.pg import PGConfig
 
     return PGConfig(episodes=24, batch_episodes=4, window=8, test_episodes=8, hidden=(16,), value_hidden=(16,))
+
+
+@pytest.fixture()
+def shipped_toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The toy corridor's expert (``tests/toy_env.py``) shipped under a temporary experts/ folder."""
+    from lib.data import experts
+    from tests.toy_env import ENV_ID, expert_policy
+
+    monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path / "experts")
+    experts.save_expert("toy", expert_policy().state_dict(),
+                        {"env_id": ENV_ID, "network": {"kind": "categorical", "obs_dim": 1, "n_actions": 2, "hidden": [],
+                                                       "activation": "tanh"}})
+    return experts.load("toy")

@@ -436,3 +436,79 @@ def test_section_09_chart_gives_no_time_to_a_test_time_ablation():
     derived = [v.name for v in vs if v.derived]
     assert derived and all(tab[n] == "-" for n in derived)
     assert all(tab[v.name] == 12.0 for v in vs if not v.derived)
+
+
+# --------------------------------------------------------------------------- each loss on a hand-made batch
+def _hand_obs_act() -> tuple[torch.Tensor, torch.Tensor]:
+    """Three states (their values do not matter: the heads' outputs are fixed) and expert actions in
+    env units of a box [-2, 2]^2 (so in the head's [-1, 1] units they are half as large)."""
+    return torch.zeros(3, 2), torch.tensor([[0.4, -1.0], [2.0, 0.0], [-1.2, 0.6]])
+
+
+def test_gaussian_nll_by_hand_with_its_log_std_clamped():
+    """Mean (0.2, -0.1), log stds (0, ln 2) in [-1, 1] units: NLL = sum_d 0.5 z_d^2 + log s_d +
+    0.5 log 2 pi, averaged over states, z = (a / 2 - mu) / s. A raw log std of 5 counts as the ceiling
+    2, one of -10 as the floor min_log_std. Red for: the NLL without its log-std term, actions not
+    mapped to [-1, 1], a sum over the batch, the log std unclamped."""
+    obs, act = _hand_obs_act()
+    a = act.numpy().astype(np.float64) / 2
+    policy = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1, min_log_std=-3.0), torch.zeros(2), torch.ones(2),
+                      act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
+    for raw, used in (((0.0, math.log(2.0)), (0.0, math.log(2.0))), ((5.0, -10.0), (2.0, -3.0))):
+        _fixed_output(policy, torch.tensor([0.2, -0.1, *raw]))
+        mu, ls = np.array([0.2, -0.1]), np.array(used)
+        z = (a - mu) / np.exp(ls)
+        want = (0.5 * z**2 + ls + 0.5 * math.log(2 * math.pi)).sum(1).mean()
+        assert policy.loss(obs, act).item() == pytest.approx(want, rel=1e-5)
+
+
+def test_mixture_nll_by_hand():
+    """k = 2, A = 2: weights softmax(0, ln 3) = (1/4, 3/4), means (0.5, 0) and (-0.5, 0.2), log stds 0 and
+    ln 0.5: NLL = -log sum_k w_k prod_d N(a_d; mu_kd, s_kd), averaged over states. Red for: the mixing
+    weights ignored, the components' densities added instead of multiplied over dimensions, a sign."""
+    obs, act = _hand_obs_act()
+    a = act.numpy().astype(np.float64) / 2
+    policy = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2), torch.zeros(2), torch.ones(2),
+                      act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
+    w = np.array([0.25, 0.75])
+    mu = np.array([[0.5, 0.0], [-0.5, 0.2]])
+    ls = np.array([[0.0, 0.0], [math.log(0.5), math.log(0.5)]])
+    _fixed_output(policy, torch.tensor([0.0, math.log(3.0), *mu.ravel(), *ls.ravel()], dtype=torch.float32))
+    dens = np.exp(-0.5 * ((a[:, None, :] - mu) / np.exp(ls)) ** 2 - ls - 0.5 * math.log(2 * math.pi)).prod(-1)  # (B, K)
+    want = -np.log((w * dens).sum(1)).mean()
+    assert policy.loss(obs, act).item() == pytest.approx(want, rel=1e-5)
+
+
+def test_mse_and_cross_entropy_by_hand():
+    """MSE: the mean over states and dimensions of (output - a / 2)^2. Cross-entropy: the mean of
+    -log softmax(logits)[label]. Red for: a sum, the squared error in env units, a flipped label."""
+    obs, act = _hand_obs_act()
+    mse = BCPolicy(2, HeadConfig(head="mse", width=4, depth=1), torch.zeros(2), torch.ones(2),
+                   act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
+    _fixed_output(mse, torch.tensor([0.1, -0.3]))
+    want = ((act.numpy().astype(np.float64) / 2 - np.array([0.1, -0.3])) ** 2).mean()
+    assert mse.loss(obs, act).item() == pytest.approx(want, rel=1e-5)
+    cat = BCPolicy(2, HeadConfig(head="categorical", width=4, depth=1), torch.zeros(2), torch.ones(2), n_actions=3)
+    _fixed_output(cat, torch.tensor([1.0, 0.0, -1.0]))
+    labels = torch.tensor([0, 2, 2])
+    logp = np.array([1.0, 0.0, -1.0]) - np.log(np.exp([1.0, 0.0, -1.0]).sum())
+    assert cat.loss(obs, labels).item() == pytest.approx(-logp[[0, 2, 2]].mean(), rel=1e-6)
+
+
+def test_diffusion_loss_noises_the_action_and_regresses_the_noise():
+    """With the noise predictor replaced by one that returns its noisy input, the loss is
+    mean((x_t - noise)^2), x_t = sqrt(abar_t) a + sqrt(1 - abar_t) noise, t and noise drawn from the
+    generator in that order; the steps t are uniform over 0..T-1. Red for: the net regressing the
+    action instead of the noise, the two square roots swapped, abar_{t-1} used for abar_t."""
+    obs, act = _hand_obs_act()
+    cfg = HeadConfig(head="diffusion", width=4, depth=1, T=7)
+    policy = BCPolicy(2, cfg, torch.zeros(2), torch.ones(2), act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
+    policy.eps = lambda s, x_t, t: x_t  # type: ignore[method-assign]
+    got = policy.loss(obs, act, torch.Generator().manual_seed(4)).item()
+    g = torch.Generator().manual_seed(4)
+    t = torch.randint(0, 7, (3,), generator=g).numpy()
+    noise = torch.randn((3, 2), generator=g).numpy().astype(np.float64)
+    abar = noise_schedule(7, "cosine")["alpha_bar"].numpy()[t][:, None]
+    x_t = np.sqrt(abar) * act.numpy() / 2 + np.sqrt(1 - abar) * noise
+    assert len(set(t.tolist())) > 1  # the steps do differ
+    assert got == pytest.approx(((x_t - noise) ** 2).mean(), rel=1e-5)

@@ -3,6 +3,7 @@ a whole DAgger run fixing what behaviour cloning gets wrong, on a toy env with a
 the shipped CartPole expert."""
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -85,18 +86,6 @@ def test_mixture_with_beta_one_is_the_expert_and_zero_the_learner():
                                   expert_action(obs))
     np.testing.assert_array_equal(MixtureSampler(expert, _AlwaysRight(), 0.0).sample(obs, np.random.default_rng(0)),
                                   np.ones(50))
-
-
-@pytest.fixture
-def shipped_toy(tmp_path, monkeypatch):
-    """The toy expert shipped under a temporary experts/ folder."""
-    from lib.data import experts
-
-    monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path / "experts")
-    experts.save_expert("toy", expert_policy().state_dict(),
-                        {"env_id": ENV_ID, "network": {"kind": "categorical", "obs_dim": 1, "n_actions": 2, "hidden": [],
-                                                       "activation": "tanh"}})
-    return experts.load("toy")
 
 
 def test_dagger_fixes_what_cloning_one_skewed_demonstration_gets_wrong(tmp_path, shipped_toy):
@@ -184,3 +173,42 @@ def test_tampered_expert_is_refused(tmp_path, monkeypatch):
     torch.save({k: v + 1 for k, v in pol.state_dict().items()}, tmp_path / "toy" / "policy.pt")
     with pytest.raises(ValueError, match="sha256"):
         experts.load("toy")
+
+
+def test_dagger_rounds_follow_the_beta_and_learning_rate_schedules(tmp_path, shipped_toy):
+    """Three DAgger rounds with beta0 0.5 and decay 0.5 log beta 1 (cloning), 0.5, 0.25, 0.125; the
+    cosine learning rate logged at the last step s of each phase is lr (1 + cos(pi s / total)) / 2,
+    s counted from 0 over all 4 x 20 steps; every round adds the states its 2 episodes visited.
+    Red for: beta0 decay^r instead of decay^(r - 1), a schedule that rises or restarts each round,
+    a learning rate over the first fit's steps only, DAgger data replaced instead of aggregated."""
+    cfg = ImitationConfig(env_id=ENV_ID, expert="toy", expert_sha256=shipped_toy.sha256, demos=DemoConfig(episodes=1),
+                          head=HeadConfig(head="categorical", width=8, depth=1), steps=20, dagger_rounds=3,
+                          dagger_steps=20, dagger_episodes=2, beta0=0.5, beta_decay=0.5, lr=1e-2, lr_schedule="cosine",
+                          batch_size=16, eval_episodes=2, test_episodes=2)
+    summary = train(cfg, 4, tmp_path)
+    log = pd.read_csv(tmp_path / "log.csv")
+    np.testing.assert_allclose(log["beta"], [1.0, 0.5, 0.25, 0.125])
+    np.testing.assert_array_equal(log["step"], [20, 40, 60, 80])
+    np.testing.assert_allclose(log["lr"], [0.5 * 1e-2 * (1 + math.cos(math.pi * (s - 1) / 80)) for s in log["step"]], rtol=1e-9)
+    labels = log["expert_labels"].to_numpy()
+    assert labels[0] == summary["demo_labels"] and (np.diff(labels) > 0).all()
+    assert labels[-1] == summary["expert_labels"]
+
+
+def test_evaluation_asks_the_policy_for_the_protocol_it_was_given():
+    """evaluate(greedy=True) asks every step for the deterministic action, and by default for a
+    sample. Red for: an evaluation that ignores its greedy flag."""
+    from lib.evaluation import evaluate
+
+    class Recorder:
+        def __init__(self):
+            self.flags = set()
+
+        def sample(self, obs, rng, greedy=False):
+            self.flags.add(greedy)
+            return np.zeros(obs.shape[0], dtype=np.int64)
+
+    for greedy in (True, False):
+        rec = Recorder()
+        evaluate(rec, "CartPole-v1", 3, seed=0, greedy=greedy)
+        assert rec.flags == {greedy}

@@ -23,7 +23,7 @@ from lib.learners.heads import BCPolicy, HeadConfig
 from lib.learners.imitation import DemoConfig, ImitationConfig
 from lib.learners.imitation import train as imitation_train
 from lib.learners.nets import CategoricalPolicy
-from tests.toy_env import ENV_ID as CORRIDOR, expert_policy
+from tests.toy_env import ENV_ID as CORRIDOR
 
 SIGNS_ID = "RLWBTest/Signs-v0"
 HORIZON = 5
@@ -107,16 +107,26 @@ def test_with_the_gradients_sign_flipped_the_same_test_fails(name, tmp_path, fli
     assert test_mean < SOLVED and last < 1.0
 
 
-@pytest.fixture
-def toy_expert_shipped(tmp_path, monkeypatch):
-    """The corridor's expert shipped under a temporary experts/ folder."""
-    from lib.data import experts
+def test_the_kept_checkpoint_is_what_is_tested(tmp_path, flipped_pg):
+    """A run that gets worse (the flipped gradient) keeps its best-window policy: the summary's test
+    returns are those of agent.pt's kept policy replayed on the test seed, not those of its final
+    policy, which plays far worse. Red for: testing the final policy, saving the wrong one as kept."""
+    from lib import seeds
+    from lib.evaluation import evaluate
 
-    monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path / "experts")
-    experts.save_expert("toy", expert_policy().state_dict(),
-                        {"env_id": CORRIDOR, "network": {"kind": "categorical", "obs_dim": 1, "n_actions": 2, "hidden": [],
-                                                         "activation": "tanh"}})
-    return experts.load("toy")
+    cfg = replace(BASE, **ESTIMATORS["none"])
+    summary = pg.train(cfg, 1, tmp_path)
+    saved = torch.load(tmp_path / "agent.pt", weights_only=False)
+    test_seed = seeds.seed("pg.test", 1)
+    assert summary["test_seed"] == test_seed
+    replay = {}
+    for which in ("policy", "final_policy"):
+        policy = CategoricalPolicy(2, 2, cfg.hidden, cfg.activation)
+        policy.load_state_dict(saved[which])
+        env = pg.make_env(cfg, cfg.test_episodes, noise_seed=test_seed)
+        replay[which] = evaluate(policy.numpy_sampler(), env, cfg.test_episodes, seed=test_seed)[0].tolist()
+    assert summary["test_returns"] == replay["policy"]
+    assert np.mean(replay["final_policy"]) < np.mean(replay["policy"]) - 1.0
 
 
 def _bc(tmp_path, expert, **kw) -> dict:
@@ -126,25 +136,25 @@ def _bc(tmp_path, expert, **kw) -> dict:
     return imitation_train(cfg, 2, tmp_path)
 
 
-def test_behaviour_cloning_solves_the_corridor(tmp_path, toy_expert_shipped):
+def test_behaviour_cloning_solves_the_corridor(tmp_path, shipped_toy):
     """Two expert episodes (80 labelled states) and 300 steps: every test episode lasts the 40-step
     limit. Red for: a loss that does not fit the labels (wrong target, labels shuffled against their
     states), a learner that tests something other than what it trained."""
-    s = _bc(tmp_path, toy_expert_shipped)
+    s = _bc(tmp_path, shipped_toy)
     assert s["test_mean"] == 40.0 and s["final_accuracy"] > 0.95
 
 
-def test_dagger_solves_the_corridor(tmp_path, toy_expert_shipped):
+def test_dagger_solves_the_corridor(tmp_path, shipped_toy):
     """The same with two DAgger rounds driven by the learner (beta 0). Red for: DAgger rounds that
     label with the learner, or lose the demonstrations."""
-    s = _bc(tmp_path, toy_expert_shipped, dagger_rounds=2, dagger_steps=150, dagger_episodes=2, beta0=0.0)
+    s = _bc(tmp_path, shipped_toy, dagger_rounds=2, dagger_steps=150, dagger_episodes=2, beta0=0.0)
     assert s["test_mean"] == 40.0 and s["expert_labels"] > s["demo_labels"]
 
 
-def test_behaviour_cloning_with_the_losss_sign_flipped_fails(tmp_path, toy_expert_shipped, monkeypatch):
+def test_behaviour_cloning_with_the_losss_sign_flipped_fails(tmp_path, shipped_toy, monkeypatch):
     """The cloning test can fail: ascending the loss, the learner picks the expert's wrong action and
     leaves the corridor early. Red for: a corridor any policy survives."""
     original = BCPolicy.loss
     monkeypatch.setattr(BCPolicy, "loss", lambda self, *a, **k: -original(self, *a, **k))
-    s = _bc(tmp_path, toy_expert_shipped)
+    s = _bc(tmp_path, shipped_toy)
     assert s["test_mean"] < 20.0

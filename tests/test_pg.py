@@ -271,3 +271,18 @@ def test_copy_seeded_cartpole_starts_each_copy_as_a_single_env_with_its_seed():
         np.testing.assert_array_equal(obs3[i], o2)
         env.reset(seed=[11, 12, 13])
         obs, _ = env.reset(seed=[11, 12, 13])
+
+
+def test_every_training_round_has_its_own_seeds():
+    """round_seeds(s, it, k): the same (s, it) gives the same reset seeds and action stream; another
+    iteration or another run seed gives other ones. Red for: every round reset with the same seeds
+    (a run would replay its first round's starts), seeds shared between run seeds."""
+    from lib.learners.pg import round_seeds
+
+    a, rng_a, _ = round_seeds(3, 5, 4)
+    b, rng_b, _ = round_seeds(3, 5, 4)
+    assert a == b and rng_a.random() == rng_b.random()
+    others = [round_seeds(3, 6, 4), round_seeds(4, 5, 4)]
+    for seeds_, rng, _ in others:
+        assert not set(seeds_) & set(a)
+        assert rng.random() != round_seeds(3, 5, 4)[1].random()

@@ -319,7 +319,7 @@ def test_gaussian_policy_log_density_entropy_and_gradients():
     learner = PGLearner(cfg, 0, env=env)
     w, b, logstd = np.array([0.4, -0.3]), 0.1, -0.5
     with torch.no_grad():
-        learner.policy.net[0].weight.copy_(torch.tensor([w]))
+        learner.policy.net[0].weight.copy_(torch.tensor(w[None]))
         learner.policy.net[0].bias.fill_(b)
         learner.policy.logstd.fill_(logstd)
     acts = [np.array([0.2, -0.4, 0.9]), np.array([-0.1, 0.3]), np.array([0.6])]
