@@ -28,6 +28,8 @@ ASSIGNMENT_COMMANDS = [
 
 @pytest.mark.parametrize("cmd", ASSIGNMENT_COMMANDS, ids=lambda c: re.search(r"--exp_name (\S+)", c).group(1))
 def test_every_assignment_command_maps_and_round_trips(cmd):
+    """Red for: a flag mapped to the wrong config key, a command rendered back that does not parse to the
+    same config."""
     args = parser().parse_args(shlex.split(cmd))
     cfg = config_from_args(args)
     assert cfg.iterations == args.n_iter and cfg.batch_steps == args.batch_size
@@ -40,12 +42,15 @@ def test_every_assignment_command_maps_and_round_trips(cmd):
 
 
 def test_assignment_defaults():
+    """Red for: defaults other than the starter code's."""
     cfg = config_from_args(parser().parse_args(["--env_name", "CartPole-v0", "--exp_name", "x"]))
     assert (cfg.iterations, cfg.batch_steps, cfg.eval_steps, cfg.gamma, cfg.lr, cfg.hidden) == (200, 1000, 400, 1.0, 5e-3, (64, 64))
     assert (cfg.value_lr, cfg.value_steps, cfg.gae_lambda, cfg.normalize_advantages) == (5e-3, 5, None, False)
 
 
 def test_run_writes_the_assignment_layout(tmp_path, monkeypatch, capsys):
+    """Red for: a run directory outside the assignment's exp/ layout, a log without its columns, a rerun that
+    trains again."""
     monkeypatch.setenv("RLWB_RUNS", str(tmp_path / "runs"))
     argv = ["--env_name", "CartPole-v0", "-n", "2", "-b", "300", "-eb", "100", "-rtg", "--exp_name", "cartpole_rtg",
             "--exp_dir", str(tmp_path / "exp"), "--seed", "3"]

@@ -26,6 +26,7 @@ def _single_env_returns(env_id: str, act, seeds: list[int]) -> list[float]:
 
 
 def test_a_batched_evaluation_is_single_episodes_on_consecutive_seeds():
+    """Red for: copy i reset with another seed than seed + i, returns unlike the single env's."""
     import torch
 
     torch.manual_seed(0)
@@ -42,13 +43,15 @@ class _Left:
 
 
 def test_more_episodes_than_env_copies_play_in_rounds():
+    """Red for: an evaluation capped at the env copies it runs at once."""
     rets, lens = evaluate(_Left(), "CartPole-v1", MAX_ENVS + 4, seed=7)
     assert rets.shape == (MAX_ENVS + 4,) and (rets == lens).all()
 
 
 def test_a_sync_vector_env_plays_the_single_env_episodes():
     """LunarLander (a sync vector env, as every env but CartPole's numpy-vectorised one): doing
-    nothing, each episode's return depends on its start, and episode i is the single env on seed + i."""
+    nothing, each episode's return depends on its start, and episode i is the single env on seed + i.
+    Red for: a sync vector env seeded otherwise than seed + i per copy."""
     rets, _ = evaluate(_Left(), "LunarLander-v3", 3, seed=11)
     ref = _single_env_returns("LunarLander-v3", lambda o: 0, [11, 12, 13])
     np.testing.assert_allclose(rets, ref, rtol=1e-5)
@@ -56,6 +59,8 @@ def test_a_sync_vector_env_plays_the_single_env_episodes():
 
 
 def test_the_sampling_rng_is_the_evaluations_own():
+    """Red for: sampling from a global or unseeded RNG (two evaluations of one seed differ), a seed that is
+    ignored."""
     class Coin:
         def sample(self, obs, rng, greedy=False):
             return rng.integers(0, 2, obs.shape[0])
@@ -69,6 +74,7 @@ def test_the_sampling_rng_is_the_evaluations_own():
 
 @pytest.mark.parametrize("min_steps", [50])
 def test_min_steps_plays_complete_episodes_until_enough_steps(min_steps):
+    """Red for: an evaluation by steps that stops short of min_steps or returns a cut episode."""
     rets, lens = evaluate(_Left(), "CartPole-v1", 1, seed=0, min_steps=min_steps)
     assert lens.sum() >= min_steps and (lens > 0).all()
 

@@ -41,12 +41,14 @@ print(NumpySACActor(actor).exact()(obs).tobytes().hex())
 
 
 def test_exact_sac_actions_are_the_same_under_every_blas_kernel():
-    """The float64 actor's actions are byte-identical whichever BLAS kernel numpy runs."""
+    """The float64 actor's actions are byte-identical whichever BLAS kernel numpy runs.
+    Red for: test actions computed in float32 (they change with the BLAS kernel)."""
     outs = {core: run_python(EXACT_ACTIONS, OPENBLAS_CORETYPE=core) for core in ("", "Prescott", "Nehalem", "Haswell")}
     assert len(set(outs.values())) == 1, {k: v[:16] for k, v in outs.items()}
 
 
 def test_exact_sac_actions_match_the_float32_actor_to_rounding():
+    """Red for: an exact actor that computes another function than the float32 one."""
     torch.manual_seed(0)
     actor = SACActor(5, 2, 32, np.array([-2.0, -1.0]), np.array([2.0, 3.0]))
     obs = np.random.default_rng(0).standard_normal((16, 5)).astype(np.float32)
@@ -70,13 +72,15 @@ print(hashlib.sha256((d / "episodes.csv").read_bytes()).hexdigest())
 @pytest.mark.parametrize("capability", ["default"])
 def test_a_cartpole_run_plays_the_same_episodes_on_other_cpu_kernels(capability):
     """The claim behind "bit for bit" (lib.sections.common.BIT_FOR_BIT): the same episodes with torch's
-    generic kernels as with this CPU's own, for a learner with a value baseline."""
+    generic kernels as with this CPU's own, for a learner with a value baseline.
+    Red for: a section called bit for bit whose runs change with torch's CPU kernels."""
     here = run_python(CARTPOLE_RUN)
     there = run_python(CARTPOLE_RUN, ATEN_CPU_CAPABILITY=capability)
     assert here == there
 
 
 def test_every_section_says_how_it_reproduces():
+    """Red for: a section page without its reproduction statement."""
     from lib.publish.html import provenance_html
 
     for section in SECTIONS:
@@ -88,7 +92,8 @@ def test_every_section_says_how_it_reproduces():
 
 def test_sections_that_reproduce_bit_for_bit_are_checked_exactly():
     """Their smoke references have no tolerance (CI's second pass on other kernels then tests the claim);
-    the others compare no returns at all."""
+    the others compare no returns at all.
+    Red for: a bit-for-bit section compared with a tolerance, a MuJoCo section comparing returns."""
     for section in SECTIONS:
         ref = json.loads(reference_path(section).read_text())
         if get_section(section).REPRODUCES.kind == "bit for bit":

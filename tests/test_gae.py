@@ -25,6 +25,8 @@ def _delta(r, v, tail, h, gamma):
 
 
 def test_gae_equals_eq21_explicit_sum():
+    """Red for: a recursion with another factor than gamma lambda, the bootstrap value in the wrong place,
+    padding read."""
     r, v, tail, lengths, _ = _random_batch()
     gamma, lam = 0.97, 0.9
     got = gae(r, v, tail, lengths, gamma, lam)
@@ -41,7 +43,8 @@ def test_gae_equals_exponentially_weighted_n_step_advantages():
     with the remaining weight lam^(N-1) on the longest (Monte Carlo, bootstrapped) one.
 
     (The assignment's eq. 18 renormalises the truncated weights instead; that differs from the
-    recursion near the end of an episode and agrees with it as the horizon grows.)"""
+    recursion near the end of an episode and agrees with it as the horizon grows.)
+    Red for: GAE that is not the lambda-weighted average of the n-step advantages."""
     r, v, tail, lengths, _ = _random_batch(seed=1)
     gamma, lam = 0.95, 0.8
     got = gae(r, v, tail, lengths, gamma, lam)
@@ -58,6 +61,7 @@ def test_gae_equals_exponentially_weighted_n_step_advantages():
 
 
 def test_lambda_zero_is_td_residual_and_one_is_reward_to_go_minus_value():
+    """Red for: lambda 0 not the TD residual, lambda 1 not the (bootstrapped) Monte Carlo advantage."""
     r, v, tail, lengths, mask = _random_batch(seed=2)
     gamma = 0.9
     a0 = gae(r, v, tail, lengths, gamma, 0.0)
@@ -69,6 +73,7 @@ def test_lambda_zero_is_td_residual_and_one_is_reward_to_go_minus_value():
 
 
 def test_reward_to_go_bootstrap_tail():
+    """Red for: the tail value undiscounted, or added on the last real step instead of after it."""
     r = np.array([[1.0], [1.0], [0.0]])
     q = reward_to_go(r, 0.5, tail=np.array([8.0]), lengths=np.array([2]))
     # G1 = 1 + 0.5 * 8 = 5; G0 = 1 + 0.5 * 5 = 3.5; padded row 0
@@ -86,7 +91,8 @@ class _Const:
 @pytest.mark.parametrize("limit,truncated", [(5, True), (500, False)])
 def test_learner_bootstraps_truncations_only(limit, truncated):
     """Pushing left drops the pole in ~10 steps: with a 5-step limit every episode is cut
-    (bootstrap V(s_T)); with 500 every episode terminates (future value 0)."""
+    (bootstrap V(s_T)); with 500 every episode terminates (future value 0).
+    Red for: a bootstrap after a termination, none after a time-limit cut, bootstrap_truncated=False ignored."""
     from lib.learners.pg import PGConfig, PGLearner, make_env
     from lib.data.rollout import collect_round
 
@@ -107,6 +113,7 @@ def test_learner_bootstraps_truncations_only(limit, truncated):
 
 
 def test_gaussian_log_prob_matches_torch_distributions():
+    """Red for: a Gaussian log-density or entropy unlike torch's, a numpy sampler with another mean or std."""
     from lib.learners.nets import GaussianPolicy
 
     torch.manual_seed(0)
@@ -125,7 +132,8 @@ def test_gaussian_log_prob_matches_torch_distributions():
 def test_assignment_eq18_normalised_form_matches_far_from_the_end_only():
     """Eq. 18 renormalises the weights of the n-step advantages it sums (n = 1 .. N-1). Far from the
     end of a long episode the missing tail weight is ~lam^N and it equals the recursion; two steps
-    from the end it does not, which is why the learner uses the recursion (eq. 21/22)."""
+    from the end it does not, which is why the learner uses the recursion (eq. 21/22).
+    Red for: the learner switched to eq. 18's renormalised form, which differs near an episode's end."""
     rng = np.random.default_rng(3)
     h, gamma, lam = 300, 0.99, 0.9
     r = rng.normal(size=(h, 1))

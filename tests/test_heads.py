@@ -19,6 +19,8 @@ def normaliser(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_mog_log_prob_matches_torch_mixture():
+    """Red for: a mixture density without its weights, or with its components' log-densities combined
+    wrongly."""
     g = torch.Generator().manual_seed(0)
     B, K, A = 7, 5, 3
     logits = torch.randn(B, K, generator=g)
@@ -32,6 +34,8 @@ def test_mog_log_prob_matches_torch_mixture():
 
 
 def test_linear_schedule_by_hand():
+    """Red for: betas not from 1e-4 to 0.02, alpha_bar not their cumulative product, alpha_bar_prev shifted
+    the wrong way."""
     s = noise_schedule(3, "linear")
     betas = [1e-4, (1e-4 + 0.02) / 2, 0.02]
     torch.testing.assert_close(s["betas"], torch.tensor(betas, dtype=torch.float64))
@@ -41,6 +45,7 @@ def test_linear_schedule_by_hand():
 
 
 def test_cosine_schedule_by_hand_and_reaches_noise():
+    """Red for: the cosine schedule's offset or its cap misapplied."""
     T, s_ = 4, 0.008
     f = [math.cos((t / T + s_) / (1 + s_) * math.pi / 2) ** 2 for t in range(T + 1)]
     abar = [f[t + 1] / f[0] for t in range(T)]
@@ -54,6 +59,8 @@ def test_cosine_schedule_by_hand_and_reaches_noise():
 
 
 def test_one_denoising_step_by_hand():
+    """Red for: a DDPM step whose posterior mean or variance is not the paper's, clipping skipped, noise
+    added at t = 0."""
     sched = noise_schedule(3, "linear")
     t = 1
     beta, abar, abar_prev = 0.01005, (1 - 1e-4) * (1 - 0.01005), 1 - 1e-4
@@ -87,6 +94,8 @@ def _linear_data(n: int = 4096, seed: int = 0):
 
 @pytest.mark.parametrize("head,tol", [("gaussian", 0.05), ("mog", 0.05), ("mse", 0.05), ("mog_mse", 0.05), ("diffusion", 0.12)])
 def test_each_head_fits_a_linear_policy(head: str, tol: float):
+    """Red for: a head that cannot learn a linear policy (a wrong loss, a wrong action mapping, a sampler
+    that ignores the net)."""
     torch.manual_seed(0)
     obs, act = _linear_data()
     policy = BCPolicy(4, HeadConfig(head=head, width=64, depth=2, k=3, T=10), *normaliser(obs),
@@ -190,6 +199,7 @@ def test_the_weight_average_warms_up_then_follows_its_decay():
 
 
 def test_dataset_validation_names_the_problem():
+    """Red for: a malformed dataset or head accepted, or refused without naming what is wrong."""
     good = {"observations": np.zeros((5, 3)), "actions": np.zeros((5, 2)), "mean_reward": 1.0, "std_reward": 0.0}
     out = validate(good, "x.pt")
     assert out["observations"].dtype == torch.float32 and out["actions"].shape == (5, 2)
@@ -207,7 +217,8 @@ def test_dataset_validation_names_the_problem():
 
 
 def test_dataset_made_elsewhere_loads(tmp_path):
-    """The report's file: a dict of numpy arrays (or tensors) and float rewards, saved with torch.save."""
+    """The report's file: a dict of numpy arrays (or tensors) and float rewards, saved with torch.save.
+    Red for: the report's file format (numpy arrays or tensors, float rewards) refused or misread."""
     from lib.data.datasets import load_file as load_dataset
 
     rng = np.random.default_rng(0)
@@ -222,6 +233,7 @@ def test_dataset_made_elsewhere_loads(tmp_path):
 
 
 def test_sac_expert_ships_and_loads_with_its_checksum(tmp_path, monkeypatch):
+    """Red for: a shipped SAC actor that loads as another function, or with another checksum."""
     from lib.data import experts
     from lib.learners.nets import SACActor
 
@@ -255,6 +267,7 @@ def _cheetah_expert(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("head,rounds", [("diffusion", 0), ("gaussian", 1)])
 def test_training_run_is_deterministic_for_a_seed(tmp_path, monkeypatch, head: str, rounds: int):
+    """Red for: an unseeded draw in training (minibatches, diffusion noise, DAgger rounds)."""
     import pandas as pd
 
     from lib.learners.imitation import DemoConfig, ImitationConfig, train
@@ -280,7 +293,8 @@ def test_training_run_is_deterministic_for_a_seed(tmp_path, monkeypatch, head: s
 
 def test_test_time_ablations_are_what_a_run_acting_that_way_tests(tmp_path, monkeypatch):
     """The average of the weights and the sampler only act: a run tested also with its raw weights and
-    with DDPM gives the test returns of runs trained the same way that act so."""
+    with DDPM gives the test returns of runs trained the same way that act so.
+    Red for: an ablation tested on other starts, or with the averaged weights instead of the raw ones."""
     from lib.learners.imitation import DemoConfig, ImitationConfig, train
 
     expert = _cheetah_expert(tmp_path, monkeypatch)
@@ -305,6 +319,7 @@ def test_test_time_ablations_are_what_a_run_acting_that_way_tests(tmp_path, monk
 
 
 def test_section_09_ablates_what_only_acts_on_the_main_heads_runs():
+    """Red for: test-time ablations trained as variants of their own."""
     from lib.params import load_params
     from lib.sections import bc_heads
 
@@ -319,6 +334,8 @@ def test_section_09_ablates_what_only_acts_on_the_main_heads_runs():
 
 
 def test_shared_dataset_is_the_experts_deterministic_play_and_cached(tmp_path, monkeypatch):
+    """Red for: a shared dataset played at a temperature, remade for every run, or seeded otherwise than the
+    evaluation."""
     from lib import seeds
     from lib.data.datasets import shared_dataset
     from lib.evaluation import evaluate
@@ -336,6 +353,7 @@ def test_shared_dataset_is_the_experts_deterministic_play_and_cached(tmp_path, m
 
 
 def test_extra_episodes_follow_the_data_without_repeating_an_episode(tmp_path, monkeypatch):
+    """Red for: extra episodes that replay the demonstrations' episodes, a file's rows lost."""
     from lib import seeds
     from lib.data.datasets import demonstrations
     from lib.learners.imitation import DemoConfig, ImitationConfig, load_demos
@@ -362,6 +380,7 @@ def test_extra_episodes_follow_the_data_without_repeating_an_episode(tmp_path, m
 
 
 def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):
+    """Red for: a dataset file ignored by the section, or its checksum missing from the runs' configs."""
     from lib.config import ConfigError
     from lib.params import load_params
     from lib.sections import bc_heads
@@ -379,7 +398,8 @@ def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):
 def test_section_09_headline_tells_a_method_on_two_nets_apart():
     """The MSE head runs on our net and on the source's wider one: the headline (and the profile's
     legend, same names) gives the wider one's parameters (red when both read "Deterministic, MSE"),
-    and no parameters for a method met once (red when the long ones come back)."""
+    and no parameters for a method met once (red when the long ones come back).
+    Red for: two variants of one method given the same label."""
     import pandas as pd
 
     from lib.params import load_params
@@ -400,7 +420,8 @@ def test_section_09_says_what_made_the_difference_from_paired_seeds():
     and 2, the MSE head 5 and 9, so the per-seed differences are +40 and +70 points: mean +55, and
     with two seeds the bootstrap interval is [+40, +70]. The rows come in different seed orders; red
     for differences taken in row order (+30 and +80), for a contrast whose variants did not run, or
-    for points that are not of the expert's return."""
+    for points that are not of the expert's return.
+    Red for: contrasts not paired by seed, or intervals not from the paired differences."""
     import pandas as pd
 
     from lib.params import load_params

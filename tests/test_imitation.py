@@ -23,6 +23,8 @@ def toy_expert() -> Expert:
 
 
 def test_categorical_head_reaches_zero_error_on_a_separable_set():
+    """Red for: a cross-entropy that cannot fit separable labels (labels misaligned with states, a wrong
+    target)."""
     rng = np.random.default_rng(0)
     obs = torch.from_numpy(rng.uniform(-1, 1, size=(400, 2)).astype(np.float32))
     actions = (obs[:, 0] + 0.5 * obs[:, 1] > 0).long()  # linearly separable
@@ -41,6 +43,7 @@ def test_categorical_head_reaches_zero_error_on_a_separable_set():
 
 
 def test_demonstrations_perfect_keeps_only_full_length_episodes():
+    """Red for: short episodes kept by the perfect filter, shapes or dtypes unlike the report's."""
     demos = demonstrations(toy_expert(), ENV_ID, 5, seed=0, temperature=1.0, full_length_only=True, max_attempts=50)
     assert len(demos.lengths) == 5 and (demos.lengths == 40).all()
     assert demos.obs.shape == (200, 1) and demos.actions.shape == (200,) and demos.actions.dtype == np.int64
@@ -48,6 +51,7 @@ def test_demonstrations_perfect_keeps_only_full_length_episodes():
 
 
 def test_demonstrations_imperfect_keep_short_episodes():
+    """Red for: the temperature ignored (a hot expert playing greedily), short episodes dropped."""
     demos = demonstrations(toy_expert(), ENV_ID, 20, seed=0, temperature=50.0)  # nearly uniform: falls out
     assert len(demos.lengths) == 20
     assert demos.short_share > 0.5
@@ -55,11 +59,13 @@ def test_demonstrations_imperfect_keep_short_episodes():
 
 
 def test_greedy_demonstrations_are_the_experts_actions():
+    """Red for: greedy demonstrations labelled with sampled actions."""
     demos = demonstrations(toy_expert(), ENV_ID, 3, seed=0)
     np.testing.assert_array_equal(demos.actions, expert_action(demos.obs))
 
 
 def test_perfect_demonstrations_give_up_with_a_clear_error():
+    """Red for: an endless search for full-length episodes, or fewer returned silently."""
     with pytest.raises(RuntimeError, match="episodes of length 40"):
         demonstrations(toy_expert(), ENV_ID, 3, seed=0, temperature=1000.0, full_length_only=True, max_attempts=6)
 
@@ -70,6 +76,7 @@ class _AlwaysRight:
 
 
 def test_dagger_round_relabels_visited_states_with_the_expert():
+    """Red for: DAgger labels taken from the learner, or states from the expert's own play only."""
     env = make_vec(ENV_ID, 4)
     # beta = 0: the learner (always right) drives, so it visits states the expert never would
     obs, labels, batch = dagger_round(toy_expert(), _AlwaysRight(), env, 0.0, np.random.default_rng(0), seed=0)
@@ -80,6 +87,7 @@ def test_dagger_round_relabels_visited_states_with_the_expert():
 
 
 def test_mixture_with_beta_one_is_the_expert_and_zero_the_learner():
+    """Red for: beta inverted (the expert's share 1 - beta)."""
     obs = np.linspace(-0.9, 0.9, 50, dtype=np.float32)[:, None]
     expert = toy_expert().actor()
     np.testing.assert_array_equal(MixtureSampler(expert, _AlwaysRight(), 1.0).sample(obs, np.random.default_rng(0)),
@@ -91,7 +99,8 @@ def test_mixture_with_beta_one_is_the_expert_and_zero_the_learner():
 def test_dagger_fixes_what_cloning_one_skewed_demonstration_gets_wrong(tmp_path, shipped_toy):
     """One demonstration from a hot expert (temperature 3) covers few states; cloning it leaves the
     learner wrong somewhere; DAgger rounds driven by the learner (beta 0) collect the states it gets
-    wrong, labelled by the expert, and the learner ends up agreeing with the expert everywhere."""
+    wrong, labelled by the expert, and the learner ends up agreeing with the expert everywhere.
+    Red for: DAgger rounds that add no expert labels on the learner's states, or replace the data."""
     base = ImitationConfig(env_id=ENV_ID, expert="toy", expert_sha256=shipped_toy.sha256,
                            demos=DemoConfig(episodes=1, temperature=3.0),
                            head=HeadConfig(head="categorical", width=16, depth=1), steps=300, dagger_steps=300,
@@ -139,12 +148,15 @@ def test_test_both_gives_each_protocol_what_a_run_of_that_protocol_alone_gives(t
 
 
 def test_a_changed_expert_is_refused_before_anything_runs(tmp_path, shipped_toy):
+    """Red for: an expert whose file changed since its runs were keyed used anyway."""
     cfg = ImitationConfig(env_id=ENV_ID, expert="toy", expert_sha256="f" * 64)
     with pytest.raises(ValueError, match="the config expects sha256 ffffff"):
         train(cfg, 0, tmp_path)
 
 
 def test_shipped_cartpole_expert_loads_and_matches_its_metadata():
+    """Red for: a shipped expert whose recorded test score its recorded seed does not reproduce, a checksum
+    that does not match."""
     from lib.data.experts import expert_dir, file_sha256, load
     from lib.evaluation import evaluate
 
@@ -163,6 +175,7 @@ def test_shipped_cartpole_expert_loads_and_matches_its_metadata():
 
 
 def test_tampered_expert_is_refused(tmp_path, monkeypatch):
+    """Red for: a policy file whose sha256 differs from its metadata's loaded anyway."""
     from lib.data import experts
 
     monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path)

@@ -18,6 +18,8 @@ def _files(d):
 
 @pytest.mark.parametrize("baseline", ["none", "running_mean", "value", "rloo"])
 def test_same_seed_same_log(tmp_path, tiny_cfg, baseline):
+    """Red for: an unseeded draw anywhere in training (two runs of one seed differ), a seed that is ignored
+    (seeds 3 and 4 agree)."""
     cfg = replace(tiny_cfg, baseline=baseline)
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for d in (a, b, c):
@@ -30,6 +32,8 @@ def test_same_seed_same_log(tmp_path, tiny_cfg, baseline):
 
 
 def test_log_columns_and_budget(tmp_path, tiny_cfg):
+    """Red for: a missing log column, iterations or episodes off the budget, env steps not counted from the
+    episodes, a test of another number of episodes."""
     import pandas as pd
 
     s = train(tiny_cfg, 0, tmp_path)
@@ -45,7 +49,8 @@ def test_log_columns_and_budget(tmp_path, tiny_cfg):
 
 
 def test_baseline_changes_the_update(tmp_path, tiny_cfg):
-    """The variants are really different estimators: same seed, different logs."""
+    """The variants are really different estimators: same seed, different logs.
+    Red for: a baseline option silently ignored (two variants training alike)."""
     logs = {}
     for bl in ("none", "running_mean", "value", "rloo"):
         d = tmp_path / bl
@@ -56,6 +61,7 @@ def test_baseline_changes_the_update(tmp_path, tiny_cfg):
 
 
 def test_checkpoint_selector_keeps_last_best_window_by_default():
+    """Red for: the first of tied best windows kept by default, a window taken from the start of training."""
     sel = CheckpointSelector(window=2, min_episodes=2)
     states = [{"w": torch.tensor(float(i))} for i in range(4)]
     for r, s in zip([[1, 1], [5, 5], [3, 3], [5, 5]], states):
@@ -64,6 +70,7 @@ def test_checkpoint_selector_keeps_last_best_window_by_default():
 
 
 def test_checkpoint_selector_keeps_first_best_window():
+    """Red for: ties='first' keeping the later policy, a kept state that is a reference later updates change."""
     sel = CheckpointSelector(window=2, min_episodes=2, ties="first")
     states = [{"w": torch.tensor(float(i))} for i in range(4)]
     means = [sel.offer(np.array(r), s) for r, s in zip([[1, 1], [5, 5], [3, 3], [5, 5]], states)]
@@ -75,6 +82,7 @@ def test_checkpoint_selector_keeps_first_best_window():
 
 
 def test_checkpoint_selector_waits_for_a_full_window():
+    """Red for: a policy kept before a full window of episodes was seen."""
     sel = CheckpointSelector(window=4, min_episodes=4)
     sel.offer(np.array([100.0, 100.0]), {})
     assert sel.best_index == -1
@@ -91,6 +99,7 @@ class _Const:
 
 
 def test_evaluate_plays_exactly_n_episodes_and_returns_lengths():
+    """Red for: more or fewer episodes than asked, returns that are not CartPole's episode lengths."""
     env = make_vec("CartPole-v1", 8)
     rets, lens = evaluate(_Const(0), env, 20, seed=0)  # 20 episodes in rounds of 8
     assert rets.shape == lens.shape == (20,)
@@ -100,6 +109,8 @@ def test_evaluate_plays_exactly_n_episodes_and_returns_lengths():
 
 
 def test_collect_round_masks_steps_after_an_episode_ends():
+    """Red for: steps after an episode's end (the auto-reset) counted as its own, rewards on padded steps, a
+    fallen pole recorded as cut."""
     env = make_vec("CartPole-v1", 4)
     rng = np.random.default_rng(0)
     batch = collect_round(env, _Const(1), rng, seed=1)
@@ -110,6 +121,7 @@ def test_collect_round_masks_steps_after_an_episode_ends():
 
 
 def test_truncation_is_recorded(tmp_path):
+    """Red for: a time-limit cut recorded as a termination."""
     env = make_vec("CartPole-v1", 2, max_steps=5)
     batch = collect_round(env, _Const(0), np.random.default_rng(0), seed=0)
     np.testing.assert_array_equal(batch.lengths, [5, 5])
@@ -117,6 +129,8 @@ def test_truncation_is_recorded(tmp_path):
 
 
 def test_entropy_schedule_is_linear_between_ends():
+    """Red for: a schedule that misses either end or is not linear, or one applied when no final value is
+    set."""
     cfg = PGConfig(episodes=80, batch_episodes=8, entropy_coef=0.01, entropy_coef_final=0.0001)
     assert entropy_coef_at(cfg, 0) == pytest.approx(0.01)
     assert entropy_coef_at(cfg, 9) == pytest.approx(0.0001)
@@ -125,6 +139,8 @@ def test_entropy_schedule_is_linear_between_ends():
 
 
 def test_numpy_sampler_matches_torch_policy():
+    """Red for: a numpy copy whose logits differ from the torch policy's, sampling that does not follow the
+    softmax."""
     from lib.learners.nets import CategoricalPolicy
 
     torch.manual_seed(0)
@@ -140,11 +156,14 @@ def test_numpy_sampler_matches_torch_policy():
 
 
 def test_renamed_env_ids():
+    """Red for: the assignment's LunarLander-v2 not mapped to gymnasium 1.x's v3, a current id remapped."""
     assert resolve_env_id("LunarLander-v2") == "LunarLander-v3"
     assert resolve_env_id("CartPole-v1") == "CartPole-v1"
 
 
 def test_temperature_flattens_the_distribution():
+    """Red for: a temperature that multiplies the logits instead of dividing them, a temperature of 0
+    accepted."""
     from lib.learners.nets import CategoricalPolicy
 
     torch.manual_seed(0)
@@ -162,6 +181,8 @@ def test_temperature_flattens_the_distribution():
 
 
 def test_collect_steps_gives_complete_stitched_episodes():
+    """Red for: episodes cut at the step budget, two episodes stitched into one, auto-reset observations
+    counted as steps."""
     from lib.data.rollout import collect_steps
 
     env = make_vec("CartPole-v1", 4)
@@ -187,6 +208,8 @@ def test_collect_steps_gives_complete_stitched_episodes():
 
 
 def test_step_batches_are_deterministic_and_respect_the_budget(tmp_path):
+    """Red for: a batch smaller than the assignment's -b, step batches that differ between two runs of a
+    seed, evaluations missing from the log."""
     cfg = PGConfig(env_id="CartPole-v0", episodes=None, iterations=3, batch_episodes=4, batch_steps=500,
                    gamma=1.0, lr=5e-3, weight_decay=0.0, eval_every=1, eval_steps=200, hidden=(16,), test_episodes=4)
     a, b = tmp_path / "a", tmp_path / "b"
@@ -202,6 +225,8 @@ def test_step_batches_are_deterministic_and_respect_the_budget(tmp_path):
 
 
 def test_action_noise_discrete_and_continuous():
+    """Red for: noise at the wrong rate or scale, discrete noise drawing invalid actions, noise when its
+    level is 0, a changed dtype."""
     from lib.data.envs import ActionNoise
 
     env = ActionNoise(make_vec("CartPole-v1", 4000), prob=0.5, seed=0)

@@ -21,6 +21,7 @@ def _spec(cfg, seed=0, variant="v", trainer="lib.learners.pg:train"):
 
 
 def test_key_depends_on_config_seed_and_code(tiny_cfg):
+    """Red for: a key blind to the config, the seed or the code, or one that changes with a variant's label."""
     base = _spec(tiny_cfg)
     assert base.key("c") == _spec(tiny_cfg).key("c")
     assert base.key("c") != _spec(tiny_cfg, seed=1).key("c")
@@ -31,6 +32,8 @@ def test_key_depends_on_config_seed_and_code(tiny_cfg):
 
 
 def test_grid_writes_runs_and_reuses_them(store, tiny_cfg):
+    """Red for: a run retrained or rewritten when its key is in the store, flags.json without its seed,
+    config or versions."""
     specs = [_spec(tiny_cfg, seed=s) for s in (0, 1)]
     first = run_grid(specs, workers=1, store=store, progress=False)
     assert [r.cached for r in first] == [False, False]
@@ -47,6 +50,7 @@ def test_grid_writes_runs_and_reuses_them(store, tiny_cfg):
 
 
 def test_half_written_run_is_not_reused(store, tiny_cfg):
+    """Red for: a directory missing run files taken as a finished run."""
     spec = _spec(tiny_cfg)
     key = spec.key()
     broken = store.root / spec.dirname(key)
@@ -61,7 +65,8 @@ def test_half_written_run_is_not_reused(store, tiny_cfg):
 
 
 def test_killed_run_leaves_nothing_and_resumes(store, tiny_cfg, tmp_path):
-    """Kill a worker mid-training; the store shows no run, and the next grid trains it."""
+    """Kill a worker mid-training; the store shows no run, and the next grid trains it.
+    Red for: a run published before it finished, a killed run's work directory left behind or taken as finished."""
     slow = replace(tiny_cfg, episodes=4000, batch_episodes=8)
     spec = _spec(slow)
     script = (
@@ -95,6 +100,7 @@ def failing_trainer(cfg, seed, out_dir):
 
 
 def test_one_failed_run_does_not_lose_the_others(store, tiny_cfg):
+    """Red for: one failing run discarding the others' finished runs, or its failure swallowed."""
     specs = [_spec(tiny_cfg, seed=s, trainer="tests.test_runs:failing_trainer") for s in (0, 1, 2)]
     with pytest.raises(RuntimeError, match=r"(?s)1 run\(s\) failed \(v/sd1\).*boom for seed 1"):
         run_grid(specs, workers=1, store=store, progress=False)
@@ -103,7 +109,8 @@ def test_one_failed_run_does_not_lose_the_others(store, tiny_cfg):
 
 
 def test_process_executor_matches_serial(store, tiny_cfg, tmp_path):
-    """Two worker processes give byte-identical logs to the in-process run."""
+    """Two worker processes give byte-identical logs to the in-process run.
+    Red for: results that depend on the worker process (global state, an unseeded draw)."""
     specs = [_spec(tiny_cfg, seed=s) for s in (0, 1)]
     par = run_grid(specs, store=store, executor=ProcessExecutor(2), progress=False)
     serial_store = RunStore(tmp_path / "serial")
@@ -117,6 +124,8 @@ LEARNERS = ("lib.learners.pg", "lib.learners.sac", "lib.learners.imitation")
 
 @pytest.mark.parametrize("learner", LEARNERS)
 def test_a_learner_imports_nothing_of_the_store_sections_plots_or_reports(learner):
+    """Red for: a learner importing the store, the sections, the plots or the reports (their edits would re-
+    key its runs)."""
     from lib.provenance import REPO_ROOT, code_files
 
     files = {str(p.relative_to(REPO_ROOT)) for p in code_files(learner)}
@@ -129,7 +138,9 @@ def test_a_learner_imports_nothing_of_the_store_sections_plots_or_reports(learne
 
 def test_run_keys_follow_the_learners_code_and_nothing_else(tmp_path, monkeypatch, tiny_cfg):
     """Editing the store's progress bar, a plot helper or a learner's docstring leaves every key as it
-    was; editing what a learner computes (a return estimator) changes the keys of its runs only."""
+    was; editing what a learner computes (a return estimator) changes the keys of its runs only.
+    Red for: keys over file bytes (prose re-keys runs), keys blind to a learner's code, keys shared between
+    learners."""
     import shutil
 
     from lib import provenance
@@ -160,7 +171,8 @@ def test_run_keys_follow_the_learners_code_and_nothing_else(tmp_path, monkeypatc
 
 
 def test_a_report_counts_only_the_runs_of_its_own_section(tmp_path, monkeypatch):
-    """Another process training on the same store at the same time does not inflate a report's count."""
+    """Another process training on the same store at the same time does not inflate a report's count.
+    Red for: counting every new run in the store, a broken run directory crashing the count."""
     import json
 
     from lib.workbook import _trained_for

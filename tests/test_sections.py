@@ -1,6 +1,7 @@
 """Every section keeps the protocol (lib.sections.protocol), and every notebook makes the same calls."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,25 @@ def test_no_plt_show_in_lib():
 
     offenders = [str(p) for p in LIB_DIR.rglob("*.py") if "plt.show(" in p.read_text().replace("``plt.show()``", "")]
     assert offenders == []
+
+
+#: The unit tests of the learners, the evaluation, the statistics and the verdicts: each names the wrong
+#: implementation it turns red for ("Red for: ..." in its docstring).
+LEARNER_LEVEL_TESTS = ("test_pg", "test_pg_update", "test_learning", "test_returns", "test_gae", "test_sac_maths",
+                       "test_evaluation", "test_seeds", "test_runs", "test_assignment", "test_imitation", "test_exact",
+                       "test_verdicts", "test_heads", "test_stats")
+
+
+def test_every_learner_level_test_says_what_it_turns_red_for():
+    """Red for: a test added to these files without saying which wrong implementation it catches (a test
+    that cannot fail is a defect, and saying what it catches is how a reviewer checks that it can)."""
+    import ast
+    import re
+
+    red = re.compile(r"\bRed\s+(for|if)\b")
+    silent = []
+    for name in LEARNER_LEVEL_TESTS:
+        tree = ast.parse((Path(__file__).parent / f"{name}.py").read_text())
+        silent += [f"{name}.py::{n.name}" for n in tree.body if isinstance(n, ast.FunctionDef)
+                   and n.name.startswith("test_") and not red.search(ast.get_docstring(n) or "")]
+    assert not silent, silent

@@ -7,6 +7,7 @@ from lib.stats import first_crossing, mean_ci, relapse_share, sliding_window_mea
 
 
 def test_sliding_window_mean_known_values():
+    """Red for: a window that is not trailing, or that divides by the full width before it is full."""
     np.testing.assert_allclose(sliding_window_mean(np.array([2, 4, 6, 8]), 2), [2, 3, 5, 7])
 
 
@@ -29,6 +30,7 @@ def test_mean_ci_bootstrap_stays_inside_the_scores_and_covers_the_mean():
 
 
 def test_first_crossing_and_relapse():
+    """Red for: the first crossing off by one, relapses counted before the first crossing."""
     running = np.array([100, 150, 200, 190, 210, 220])
     assert first_crossing(running, 195) == 2
     assert relapse_share(running, 195) == pytest.approx(1 / 4)
@@ -37,7 +39,8 @@ def test_first_crossing_and_relapse():
 
 
 def test_performance_profile_known_shares_and_bands_inside_0_1():
-    """Seeds 0, 0, 500, 500 (bimodal): half above 100, none above 500, all above -1."""
+    """Seeds 0, 0, 500, 500 (bimodal): half above 100, none above 500, all above -1.
+    Red for: shares counted with >= instead of >, bands outside [0, 1]."""
     from lib.stats import performance_profile
 
     share, lo, hi = performance_profile(np.array([0.0, 0, 500, 500]), np.array([-1.0, 100, 500]))
@@ -47,7 +50,8 @@ def test_performance_profile_known_shares_and_bands_inside_0_1():
 
 
 def test_probability_of_improvement_counts_pairs():
-    """x = [1, 3], y = [2, 2]: pairs (1,2) lose, (3,2) win: 2 of 4; a tie counts half."""
+    """x = [1, 3], y = [2, 2]: pairs (1,2) lose, (3,2) win: 2 of 4; a tie counts half.
+    Red for: ties not counted as half, pairs not all compared."""
     from lib.stats import probability_of_improvement
 
     assert probability_of_improvement([1, 3], [2, 2]) == 0.5

@@ -40,6 +40,7 @@ def test_a_point_estimate_ahead_within_the_noise_is_undecided():
 
 
 def test_lower_is_better_flips_the_sign():
+    """Red for: lower-is-better claims decided as higher-is-better."""
     scores = {"a": 5 + SPREAD, "b": 50 + SPREAD}  # e.g. episodes to converge
     (v,) = decide([_rule(higher_is_better=False)], scores)
     assert v.verdict == "holds" and v.effect == pytest.approx(45.0)
@@ -57,7 +58,8 @@ def test_equivalence_inside_outside_and_between_the_margin():
 
 def test_best_needs_every_rival_beaten_and_fails_on_one_loss():
     """Intersection-union: a target clearly above one rival but level with the other is undecided,
-    and its effect is the closest rival's; a rival clearly above the target makes it not hold."""
+    and its effect is the closest rival's; a rival clearly above the target makes it not hold.
+    Red for: 'best' holding on one win or not failing on one loss, the wrong closest rival reported."""
     s = {"t": 10 + SPREAD, "low": SPREAD, "level": 10 + SPREAD[::-1], "high": 20 + SPREAD}
     assert decide([_rule("best", "t", ("low",))], s)[0].verdict == "holds"
     v = decide([_rule("best", "t", ("low", "level"))], s)[0]
@@ -89,6 +91,8 @@ def test_holm_makes_the_strongest_of_several_claims_face_alpha_over_m():
 
 
 def test_holm_lets_a_clear_claim_pass_at_alpha_over_m():
+    """Red for: Holm's levels other than alpha / (m - i), a claim decided at a stricter level than its rank
+    gives."""
     s = {"a": 10 + SPREAD, "b": SPREAD, "c": SPREAD[::-1], "d": SPREAD}
     v = decide([_rule(id="x"), _rule(id="y", target="c", others=("d",))], s)
     assert v[0].verdict == "holds" and v[0].level == pytest.approx(1 - 0.05 / 2)
@@ -96,6 +100,7 @@ def test_holm_lets_a_clear_claim_pass_at_alpha_over_m():
 
 
 def test_verdicts_are_a_function_of_the_data():
+    """Red for: an unseeded bootstrap."""
     s = _moderate()
     assert decide([_rule()], s) == decide([_rule()], {k: v.copy() for k, v in s.items()})
 
@@ -111,12 +116,15 @@ def test_an_interval_stays_inside_the_score_range():
 
 
 def test_iqm_ignores_an_outlier_seed():
+    """Red for: the IQM computed as a mean or a median."""
     x = np.array([1.0, 2, 3, 4, 5, 6, 7, 1000])
     assert aggregate_interval(x, "iqm")[0] == pytest.approx(4.5)
 
 
 def test_seeds_to_decide_known_answers():
-    """Half-width 2 at 10 seeds, distance 1 to clear: 10 * (2/1)^2 = 40 seeds."""
+    """Half-width 2 at 10 seeds, distance 1 to clear: 10 * (2/1)^2 = 40 seeds.
+    Red for: the 1/sqrt(n) rule misapplied (n times the ratio instead of its square), a count for a distance of
+    0."""
     assert seeds_to_decide(10, (-1.0, 3.0), 1.0) == 40
     assert seeds_to_decide(10, (-1.5, 2.5), 0.5) == 10 * 16  # e.g. an effect 0.5 from its margin
     assert seeds_to_decide(10, (-1.0, 1.0), 0.0) is None
@@ -131,12 +139,14 @@ def test_seeds_to_decide_known_answers():
     ({"aggregate": "mode"}, "aggregate 'mode'"),
 ])
 def test_a_malformed_rule_is_refused_with_what_is_allowed(bad, words):
+    """Red for: a malformed claim accepted, or refused without saying what is allowed."""
     entry = {"id": "c", "claim": "x", "kind": "better", "target": "a", "others": ["b"], "metric": "return", **bad}
     with pytest.raises(ValueError, match=words):
         rules_from_params([entry])
 
 
 def test_missing_or_single_seed_variants_are_named():
+    """Red for: a verdict decided without a variant's scores, or on one seed."""
     with pytest.raises(KeyError, match="'b'"):
         decide([_rule()], {"a": SPREAD})
     with pytest.raises(ValueError, match="fewer than 2 seeds"):
@@ -144,6 +154,7 @@ def test_missing_or_single_seed_variants_are_named():
 
 
 def test_a_verdict_does_not_depend_on_the_other_claims_order():
+    """Red for: bootstrap streams handed out in the claims' order."""
     s = {**_moderate(), "c": 10 + SPREAD, "d": SPREAD}
     rules = [_rule(id="x"), _rule(id="y", target="c", others=("d",))]
     forward, backward = decide(rules, s), decide(rules[::-1], s)
@@ -165,12 +176,14 @@ def test_above_a_threshold_both_ways_and_on_capped_data():
 
 
 def test_equal_capped_variants_are_equivalent_not_an_error():
+    """Red for: a zero-width interval raising, or counted as outside its margin."""
     cap = np.full(10, 500.0)
     (v,) = decide([_rule("equivalent", margin=5.0)], {"a": cap, "b": cap.copy()})
     assert v.verdict == "holds" and v.interval == (0.0, 0.0)
 
 
 def test_unknown_or_missing_fields_name_the_claim_and_the_allowed_fields():
+    """Red for: a misspelt field ignored silently, a message without the claim's id or the allowed fields."""
     with pytest.raises(ValueError, match=r"claim 'c': unknown field\(s\) \['treshold'\].*fields: id, claim"):
         rules_from_params([{"id": "c", "claim": "x", "kind": "above", "target": "a", "metric": "m", "treshold": 1}])
     with pytest.raises(ValueError, match=r"missing \['metric'\]"):
@@ -180,6 +193,7 @@ def test_unknown_or_missing_fields_name_the_claim_and_the_allowed_fields():
 
 
 def test_judge_reads_columns_and_refuses_missing_values():
+    """Red for: a per-run table read from the wrong column or variant, missing values averaged over."""
     import pandas as pd
 
     from lib.verdicts import judge
@@ -199,7 +213,8 @@ def test_judge_reads_columns_and_refuses_missing_values():
 def test_not_better_within_a_margin_both_ways():
     """"The schedule does not beat the constant": holds when the schedule's advantage is surely below
     the margin (here it is worse), does not hold when it is surely above, undecided between; the
-    seeds to decide count the distance from the effect to the margin, not to 0."""
+    seeds to decide count the distance from the effect to the margin, not to 0.
+    Red for: not_better decided against 0 instead of its margin, or with the directional interval."""
     r = Rule("c", "x", "not_better", "s", "share", others=("k",), margin=0.5)
     assert decide([r], {"s": SPREAD, "k": 3 + SPREAD})[0].verdict == "holds"
     assert decide([r], {"s": 3 + SPREAD, "k": SPREAD})[0].verdict == "does not hold"
