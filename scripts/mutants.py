@@ -9,7 +9,8 @@ original text must occur exactly once, so a mutant that no longer applies is an 
 First the unchanged tree must pass (else a red test proves nothing). For every mutant the working
 tree is copied to a temporary directory, the mutation applied there, and
 ``pytest -x`` run over tests/ only (no notebooks: a smoke regression can be re-blessed), the
-learner-level test files first. A mutant is *killed* when a test turns red, *survives* when the
+learner-level test files first, without :data:`PROVENANCE_ONLY` (it notices any edit of a learner,
+not a wrong result). A mutant is *killed* when a test turns red, *survives* when the
 whole suite passes. Every mutant should be killed; a survivor is a hole in the tests.
 
 Writes a table to stdout, and with ``--out`` a Markdown file.
@@ -31,6 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Tests that turn red for *any* edit of a learner's code, whatever it computes (the committed reports name the
+#: code hash of the learners they were made with): left out, or every learner mutant would count as caught.
+PROVENANCE_ONLY = ("tests/test_publish.py::test_committed_results_name_the_code_of_the_learners_they_used",)
 
 #: Test files run first (the fast, learner-level ones); the rest of tests/ follows in name order.
 FIRST = ("test_pg_update.py", "test_returns.py", "test_gae.py", "test_verdicts.py", "test_evaluation.py",
@@ -88,6 +93,9 @@ MUTANTS: tuple[Mutant, ...] = (
       (PG, "[seeds.seed(\"pg.round\", run_seed), iteration]).spawn(3)", "[seeds.seed(\"pg.round\", run_seed), 0]).spawn(3)")),
     m("test_on_eval_stream", "test episodes drawn from the evaluation's stream",
       (PG, "test_seed = seeds.seed(\"pg.test\", seed)", "test_seed = seeds.seed(\"pg.eval\", seed)")),
+    m("pg_evaluations_repeat", "every evaluation during training replaying the first one's episodes",
+      (PG, "eval_seeds = [seeds.seed(\"pg.eval\", s, n_eval * e_k) for s in run_seeds]",
+       "eval_seeds = [seeds.seed(\"pg.eval\", s, 0) for s in run_seeds]")),
     m("tests_final_policy", "the final policy tested instead of the kept checkpoint",
       (PG, "    learner.policy.load_state_dict(best_state)\n", "")),
     m("truncation_as_termination", "an episode cut by the time limit recorded as terminated",
@@ -144,6 +152,11 @@ MUTANTS: tuple[Mutant, ...] = (
       (IMI, "act = torch.cat([act, torch.from_numpy(labels)])", "act = torch.from_numpy(labels)")),
     m("dagger_beta_schedule", "beta_r = beta0 x decay^r instead of decay^(r - 1)",
       (IMI, "beta = cfg.beta0 * cfg.beta_decay ** (rnd - 1)", "beta = cfg.beta0 * cfg.beta_decay ** rnd")),
+    m("dagger_rounds_repeat", "every DAgger round resetting its episodes with the first round's seeds",
+      (IMI, "seeds.seed(\"imitation.dagger\", seed, rnd * cfg.dagger_episodes))",
+       "seeds.seed(\"imitation.dagger\", seed, cfg.dagger_episodes))")),
+    m("imitation_evaluations_repeat", "every evaluation of the imitation learner on the same episodes",
+      (IMI, "seeds.seed(\"imitation.eval\", seed, n_eval * eval_envs))", "seeds.seed(\"imitation.eval\", seed, 0))")),
     m("cosine_lr_rises", "the cosine learning rate rising instead of decaying",
       (IMI, "0.5 * cfg.lr * (1 + math.cos(", "0.5 * cfg.lr * (1 - math.cos(")),
     m("ema_lerp_wrong_way", "the weight average moving by d instead of 1 - d",
@@ -165,6 +178,19 @@ MUTANTS: tuple[Mutant, ...] = (
       (HEADS, "a = means[rows, logits.argmax(-1)]", "a = means[rows, 0]")),
     m("gaussian_sample_std_is_logstd", "the Gaussian head sampling with log std as its std",
       (HEADS, "a = mean if greedy else mean + log_std.exp() * torch.randn(", "a = mean if greedy else mean + log_std * torch.randn(")),
+    # ---- SAC (the fused update; CleanRL's sequential one has the same lines again)
+    m("sac_target_max", "the soft Bellman target taking the max of the twin target critics",
+      ("lib/learners/sac.py", "            q_next = self.q_target(torch.cat([next_obs, next_act], 1)).min(0).values - alpha * next_logp\n"
+       "            target = rew + self.cfg.gamma * not_done * q_next\n        q_params",
+       "            q_next = self.q_target(torch.cat([next_obs, next_act], 1)).max(0).values - alpha * next_logp\n"
+       "            target = rew + self.cfg.gamma * not_done * q_next\n        q_params")),
+    m("sac_bootstrap_terminal", "the soft Bellman target bootstrapping past a terminal state",
+      ("lib/learners/sac.py", "            target = rew + self.cfg.gamma * not_done * q_next\n        q_params",
+       "            target = rew + self.cfg.gamma * q_next\n        q_params")),
+    m("sac_actor_entropy_sign", "the actor loss with the entropy term's sign flipped",
+      ("lib/learners/sac.py", "        actor_loss = (alpha * logp - q_pi).mean()", "        actor_loss = (-alpha * logp - q_pi).mean()")),
+    m("sac_truncation_terminal", "a time-limit cut stored in the replay as terminal",
+      ("lib/learners/sac.py", "self.not_done[i] = 0.0 if terminated else 1.0", "self.not_done[i] = 0.0")),
     # ---- seeds and the run store
     m("seed_streams_overlap", "run seeds of a stream not strided apart",
       ("lib/seeds.py", "return BLOCK * STREAMS[stream].block + STRIDE * run_seed + index",
@@ -219,7 +245,8 @@ def run_one(mutant: Mutant, timeout: int) -> dict[str, str]:
             (tree / rel).write_text(text)
         env = {**os.environ, "PYTHONPATH": str(tree), "RLWB_RUNS": str(tree / "runs"), "MPLBACKEND": "Agg",
                "PYTHONHASHSEED": "0", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "OMP_NUM_THREADS": "1"}
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rf", *test_files()]
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rf",
+               *[f"--deselect={t}" for t in PROVENANCE_ONLY], *test_files()]
         proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
         try:
@@ -232,7 +259,7 @@ def run_one(mutant: Mutant, timeout: int) -> dict[str, str]:
             except ProcessLookupError:
                 pass
             proc.wait()
-    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.M)
+    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", out, re.M)
     status = {0: "survived", 1: "killed", -1: "timeout"}.get(rc, f"error (pytest exit {rc})")
     return {"id": mutant.id, "what": mutant.what, "status": status, "by": failed[0] if failed else "",
             "seconds": f"{time.perf_counter() - start:.0f}"}

@@ -533,3 +533,39 @@ def test_diffusion_loss_noises_the_action_and_regresses_the_noise():
     x_t = np.sqrt(abar) * act.numpy() / 2 + np.sqrt(1 - abar) * noise
     assert len(set(t.tolist())) > 1  # the steps do differ
     assert got == pytest.approx(((x_t - noise) ** 2).mean(), rel=1e-5)
+
+
+def test_the_likelihood_heads_act_with_their_mode_or_a_sample_of_their_distribution():
+    """Fixed outputs in [-1, 1] units, box [-2, 2]: the Gaussian (mean 0.2, std 0.1) acts greedily with
+    2 x 0.2 and samples with mean 0.4 and std 0.2 in env units; the mixture (weights 1/4, 3/4, means
+    -0.5 and 0.3, stds 0.01) acts greedily with its heaviest component's mean (0.6) and samples each
+    component about as often as its weight. Red for: the log std used as the std, the mixture's first
+    component instead of its heaviest, components drawn uniformly, actions not mapped back to the box."""
+    box = dict(act_low=-2 * torch.ones(1), act_high=2 * torch.ones(1))
+    obs = torch.zeros(20_000, 2)
+    gauss = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1), torch.zeros(2), torch.ones(2), **box)
+    _fixed_output(gauss, torch.tensor([0.2, math.log(0.1)]))
+    torch.testing.assert_close(gauss.act(obs[:3], greedy=True), torch.full((3, 1), 0.4))
+    sampled = gauss.act(obs, torch.Generator().manual_seed(0), greedy=False)
+    assert float(sampled.mean()) == pytest.approx(0.4, abs=0.01) and float(sampled.std()) == pytest.approx(0.2, abs=0.01)
+    mog = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2), torch.zeros(2), torch.ones(2), **box)
+    _fixed_output(mog, torch.tensor([0.0, math.log(3.0), -0.5, 0.3, math.log(0.01), math.log(0.01)]))
+    torch.testing.assert_close(mog.act(obs[:3], greedy=True), torch.full((3, 1), 0.6))
+    drawn = mog.act(obs, torch.Generator().manual_seed(0), greedy=False)[:, 0]
+    assert float((drawn > 0).float().mean()) == pytest.approx(0.75, abs=0.015)
+    assert float(drawn[drawn > 0].std()) == pytest.approx(0.02, abs=0.002)
+
+
+def test_observations_are_standardised_with_the_demonstrations_statistics():
+    """normalize_obs: the policy's input is (obs - mean) / std with the demonstrations' mean and std (a
+    constant feature's std floored at 1e-3); without it, the observations as they are. Red for: the std
+    multiplied instead of divided, statistics of something else than the data, no floor (division by 0)."""
+    from lib.learners.imitation import ImitationConfig, make_policy
+
+    obs = torch.tensor([[1.0, 5.0, 2.0, 0.0], [3.0, 5.0, 2.0, 1.0], [5.0, 5.0, 2.0, 2.0]])
+    cfg = ImitationConfig(env_id="CartPole-v1", head=HeadConfig(head="categorical", width=8, depth=1), normalize_obs=True)
+    pol = make_policy(cfg, obs)
+    std = torch.tensor([2.0, 1e-3, 1e-3, 1.0])
+    torch.testing.assert_close(pol.norm_obs(obs), (obs - torch.tensor([3.0, 5.0, 2.0, 1.0])) / std)
+    plain = make_policy(dataclasses.replace(cfg, normalize_obs=False), obs)
+    torch.testing.assert_close(plain.norm_obs(obs), obs)

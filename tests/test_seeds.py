@@ -67,3 +67,52 @@ def test_the_table_is_in_the_readme():
     from lib.paths import REPO_ROOT
 
     assert seeds.table_markdown() in (REPO_ROOT / "README.md").read_text()
+
+
+def test_every_evaluation_during_training_draws_new_episodes(tmp_path, monkeypatch, shipped_toy):
+    """The policy-gradient learner's n-th evaluation resets its K copies with pg.eval seeds n K .. n K + K - 1;
+    the imitation learner's n-th evaluation with imitation.eval's n K, each DAgger round r with
+    imitation.dagger's r E (E episodes per round), and the test with imitation.test's: no two evaluations,
+    rounds or tests share an episode. Red for: every evaluation (or round) replaying the first one's
+    episodes, an evaluation drawn from the test's stream."""
+    from lib.learners import imitation, pg
+    from lib.learners.heads import HeadConfig
+    from lib.learners.imitation import DemoConfig, ImitationConfig
+    from tests.toy_env import ENV_ID
+
+    seen: list[list[int]] = []
+    stacked = pg.evaluate_stacked
+
+    def recorded_stacked(policies, env, n, eval_seeds, **kw):
+        seen.append(list(eval_seeds))
+        return stacked(policies, env, n, eval_seeds, **kw)
+
+    monkeypatch.setattr(pg, "evaluate_stacked", recorded_stacked)
+    cfg = pg.PGConfig(episodes=24, batch_episodes=4, eval_every=2, eval_episodes=3, hidden=(8,), test_episodes=2)
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    pg.train_batch(cfg, [2, 5], [tmp_path / "a", tmp_path / "b"])
+    k = pg.eval_envs(cfg)
+    assert seen == [[seeds.seed("pg.eval", s, n * k) for s in (2, 5)] for n in range(len(seen))] and len(seen) == 4
+
+    calls: list[tuple[str, int]] = []
+    evaluate, dagger_round = imitation.evaluate, imitation.dagger_round
+
+    def recorded_evaluate(policy, env, n, seed, *a, **kw):
+        calls.append(("eval", seed))
+        return evaluate(policy, env, n, seed, *a, **kw)
+
+    def recorded_round(*a):  # (expert, learner, env, beta, rng, seed)
+        calls.append(("dagger", a[-1]))
+        return dagger_round(*a)
+
+    monkeypatch.setattr(imitation, "evaluate", recorded_evaluate)
+    monkeypatch.setattr(imitation, "dagger_round", recorded_round)
+    icfg = ImitationConfig(env_id=ENV_ID, expert="toy", expert_sha256=shipped_toy.sha256, demos=DemoConfig(episodes=1),
+                           head=HeadConfig(head="categorical", width=8, depth=1), steps=10, dagger_rounds=2, dagger_steps=10,
+                           dagger_episodes=2, eval_episodes=3, test_episodes=4)
+    (tmp_path / "i").mkdir()
+    imitation.train(icfg, 7, tmp_path / "i")
+    evals = [s for kind, s in calls if kind == "eval"]
+    assert [s for kind, s in calls if kind == "dagger"] == [seeds.seed("imitation.dagger", 7, r * 2) for r in (1, 2)]
+    assert evals == [seeds.seed("imitation.eval", 7, n * 3) for n in range(3)] + [seeds.seed("imitation.test", 7)]
