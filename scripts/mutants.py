@@ -172,6 +172,8 @@ MUTANTS: tuple[Mutant, ...] = (
       (HEADS, "return a.clamp(-1.0, 1.0) * self.act_scale + self.act_bias", "return a.clamp(-1.0, 1.0)")),
     m("demos_ignore_temperature", "demonstrations played greedily whatever the temperature",
       ("lib/data/datasets.py", "actor = expert.actor(temperature)", "actor = expert.actor(None)")),
+    m("shared_cache_ignores_seed", "a shared dataset's cache file that does not name its seed",
+      ("lib/data/datasets.py", "_{episodes}ep_{how}_seed{seed}.pt\"", "_{episodes}ep_{how}.pt\"")),
     m("obs_normaliser_inverted", "observations normalised by multiplying by the std",
       (HEADS, "return (obs - self.obs_mean) / self.obs_std", "return (obs - self.obs_mean) * self.obs_std")),
     m("mog_greedy_first_component", "the mixture acting greedily with its first component, not its heaviest",

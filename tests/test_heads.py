@@ -569,3 +569,20 @@ def test_observations_are_standardised_with_the_demonstrations_statistics():
     torch.testing.assert_close(pol.norm_obs(obs), (obs - torch.tensor([3.0, 5.0, 2.0, 1.0])) / std)
     plain = make_policy(dataclasses.replace(cfg, normalize_obs=False), obs)
     torch.testing.assert_close(plain.norm_obs(obs), obs)
+
+
+def test_a_shared_dataset_is_cached_under_everything_that_makes_it():
+    """The cache file of a shared dataset names the expert and its checksum, the episodes, how the expert
+    played (deterministic, a temperature, full-length only) and the seed: change any and another file is
+    read. Red for: a cache that serves one seed's (or one temperature's) dataset to another."""
+    from lib.data.datasets import shared_path
+    from lib.data.experts import Expert
+
+    def path(expert=("e", "a" * 64), episodes=5, seed=3, temperature=None, full=False):
+        ex = Expert(expert[0], None, {"policy_sha256": expert[1]})
+        return shared_path(ex, episodes, seed, temperature, full)
+
+    variants = [path(), path(expert=("f", "a" * 64)), path(expert=("e", "b" * 64)), path(episodes=6), path(seed=4),
+                path(temperature=2.0), path(temperature=3.0), path(full=True)]
+    assert len(set(variants)) == len(variants)
+    assert path() == path()
