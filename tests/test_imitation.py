@@ -13,7 +13,7 @@ import torch
 from lib.data.datasets import demonstrations
 from lib.data.envs import make_vec
 from lib.data.experts import Expert
-from lib.learners.heads import BCPolicy, HeadConfig, TorchSampler
+from lib.learners.heads import BCPolicy, HeadConfig
 from lib.learners.imitation import DemoConfig, ImitationConfig, MixtureSampler, dagger_round, train
 from tests.toy_env import ENV_ID, expert_action, expert_policy
 
