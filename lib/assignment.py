@@ -115,6 +115,9 @@ def parser() -> argparse.ArgumentParser:
     # ours
     p.add_argument("--action_noise_prob", type=_number(float, ge=0, le=1), default=0.0,
                    help="discrete envs: chance in [0, 1] that an executed action is random")
+    p.add_argument("--bootstrap_truncated", action="store_true",
+                   help="with --use_baseline, bootstrap V(s_T) where the time limit cut an episode (the starter's "
+                        "returns are pure Monte Carlo: a cut episode is treated as ended)")
     p.add_argument("--parallel_envs", type=_number(int, ge=1, le=4096), default=None,
                    help="env copies filling a batch (default: ceil(b / ep_len), at most 16)")
     p.add_argument("--exp_dir", type=str, default=str(REPO_ROOT / "exp"), help="where the run folder is written")
@@ -127,7 +130,7 @@ FLAG_OF_KEY = {
     "batch_episodes": "--parallel_envs", "gamma": "--discount", "return_type": "-rtg", "value_lr": "-blr",
     "value_steps": "-bgs", "gae_lambda": "--gae_lambda", "normalize_advantages": "-na", "hidden": "-l/-s",
     "value_hidden": "-l/-s", "lr": "-lr", "action_noise_std": "--action_noise_std",
-    "action_noise_prob": "--action_noise_prob", "eval_every": "--scalar_log_freq", "eval_steps": "-eb",
+    "action_noise_prob": "--action_noise_prob", "bootstrap_truncated": "--bootstrap_truncated", "eval_every": "--scalar_log_freq", "eval_steps": "-eb",
 }
 
 
@@ -169,6 +172,7 @@ def config_from_args(args: argparse.Namespace) -> PGConfig:
         "weight_decay": 0.0,
         "action_noise_std": args.action_noise_std,
         "action_noise_prob": args.action_noise_prob,
+        "bootstrap_truncated": args.bootstrap_truncated,
         "eval_every": args.scalar_log_freq,
         "eval_steps": args.eval_batch_size,
         "test_episodes": 5,
@@ -210,6 +214,8 @@ def command_for(cfg: PGConfig, exp_name: str, seed: int, program: str = "./workb
         parts += ["--gae_lambda", f"{cfg.gae_lambda:g}"]
     opt("--action_noise_std", cfg.action_noise_std, 0.0)
     opt("--action_noise_prob", cfg.action_noise_prob, 0.0)
+    if cfg.bootstrap_truncated:
+        parts.append("--bootstrap_truncated")
     opt("--scalar_log_freq", cfg.eval_every, defaults.scalar_log_freq)
     ep_len = cfg.max_episode_steps or max_episode_steps(cfg.env_id) or 1000
     if cfg.batch_steps is not None and cfg.batch_episodes != parallel_envs(cfg.batch_steps, ep_len):

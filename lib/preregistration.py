@@ -29,9 +29,9 @@ REGISTERED_PROFILES = ("default", "full")
 
 
 def rules_hash(cfg: Any) -> str:
-    """sha256 of a config's rules: its ``claims`` (all but their wording, ``claim``) and ``alpha``, as
-    canonical JSON."""
-    claims = [{k: v for k, v in c.items() if k != "claim"} for c in to_dict(cfg.claims)]
+    """sha256 of a config's rules: its ``claims`` (all but their wording, ``claim``, and whose claim it is,
+    ``origin``) and ``alpha``, as canonical JSON."""
+    claims = [{k: v for k, v in c.items() if k not in ("claim", "origin")} for c in to_dict(cfg.claims)]
     text = json.dumps({"claims": claims, "alpha": cfg.alpha}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -48,6 +48,8 @@ KINDS = ("better", "best", "equivalent", "not_better", "above")
 #: kinds decided against a margin with the 1 - 2 alpha interval (one-sided tests)
 MARGIN_KINDS = ("equivalent", "not_better")
 AGGREGATES = ("mean", "median", "iqm")
+#: Whose claim a rule tests: the source report's, as it states it, or a stricter or further claim of ours.
+ORIGINS = ("source", "ours")
 #: Fewest seeds per variant a verdict is decided on: below it a percentile bootstrap has too few
 #: distinct resamples (3 seeds give 10) to mean anything, so the verdict is undecided.
 MIN_SEEDS = 5
@@ -71,11 +73,14 @@ class Rule:
     margin: float | None = None
     threshold: float | None = None
     aggregate: Literal["mean", "median", "iqm"] = "mean"
+    origin: Literal["source", "ours"] = "source"
 
     def check(self) -> list[str]:
         """What is wrong with the rule (empty when nothing): the config loader reports these with the
         params file and the claim's position; :func:`decide` refuses a rule with any."""
         problems = []
+        if self.origin not in ORIGINS:
+            problems.append(f"origin {self.origin!r} is not one of {', '.join(ORIGINS)}")
         if self.kind not in KINDS:
             problems.append(f"kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.aggregate not in AGGREGATES:

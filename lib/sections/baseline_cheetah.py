@@ -101,6 +101,7 @@ def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 CLAIM_METRICS = {
     f"last {LAST} mean": f"the mean eval return over the last {LAST} iterations",
     "final": "the eval return of the last iteration",
+    "final above threshold": "1 if the eval return of the last iteration is at or above the threshold, else 0",
     "final baseline loss": "the value baseline's loss at the last iteration",
 }
 

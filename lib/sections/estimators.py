@@ -98,6 +98,8 @@ CLAIM_METRICS = {
     "mean over training": "the mean eval return over all iterations (the area under the eval curve)",
     f"last {LAST} mean": f"the mean eval return over the last {LAST} iterations",
     "best": "the best eval return of the run",
+    "steps to threshold (never = budget)": "environment steps until the first evaluation at the threshold; a run that never "
+                                           "got there counts as all the steps it made",
     "reached": "1 if an evaluation reached the threshold, else 0",
 }
 

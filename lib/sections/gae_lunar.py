@@ -34,6 +34,8 @@ class Config(GridConfig):
     command: str = spec("", doc="the assignment's command; --gae_lambda and --exp_name are added per lambda")
     lambdas: tuple[float, ...] = spec((0.0, 0.95, 0.98, 0.99, 1.0))
     threshold: float = spec(150.0, doc="eval return the best lambda should reach at least once")
+    ours: tuple[str, ...] = spec((), doc="our variants beside the assignment's sweep: whole commands, each with its "
+                                 "own --exp_name (e.g. the sweep's command with our action noise and bootstrap)")
 
     def check(self) -> list[str]:
         errs = pgexp.check_commands([self.command + " --exp_name x"], key="command", indexed=False)
@@ -41,7 +43,9 @@ class Config(GridConfig):
             errs.append("key 'command' must leave out --gae_lambda and --exp_name (the sweep adds them)")
         if any(not 0 <= x <= 1 for x in self.lambdas) or len(set(self.lambdas)) != len(self.lambdas):
             errs.append("key 'lambdas' must hold distinct values in [0, 1]")
-        return errs + claim_problems(self.claims, [exp_name(lam) for lam in self.lambdas], list(CLAIM_METRICS), self.skip_claims)
+        errs += pgexp.check_commands(list(self.ours), key="ours")
+        return errs + claim_problems(self.claims, list(experiments(self)) if not errs else [], list(CLAIM_METRICS),
+                                     self.skip_claims)
 
 
 def exp_name(lam: float) -> str:
@@ -50,7 +54,7 @@ def exp_name(lam: float) -> str:
 
 def experiments(cfg: Config) -> dict[str, PGConfig]:
     _, base = pgexp.parse_command(cfg.command + " --exp_name base", "command")
-    return {exp_name(lam): replace(base, gae_lambda=lam) for lam in cfg.lambdas}
+    return {**{exp_name(lam): replace(base, gae_lambda=lam) for lam in cfg.lambdas}, **pgexp.experiments(cfg.ours)}
 
 
 

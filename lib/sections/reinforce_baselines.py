@@ -60,8 +60,6 @@ class Config(GridConfig):
             errs.append("key 'variants' lists a variant twice")
         if self.train.baseline != "none":
             errs.append("key 'train.baseline' is set per variant; list the variants in 'variants' instead")
-        if "rloo" in self.variants and self.train.batch_episodes < 2:
-            errs.append("key 'train.batch_episodes' must be >= 2 when 'rloo' is a variant")
         if any(b < 1 for b in self.other_batch_sizes) or self.train.batch_episodes in self.other_batch_sizes \
                 or len(set(self.other_batch_sizes)) != len(self.other_batch_sizes):
             errs.append(f"key 'other_batch_sizes' must list episodes per update >= 1, without repeats and without "
@@ -69,19 +67,30 @@ class Config(GridConfig):
         return errs + claim_problems(self.claims, list(grid(self)), list(CLAIM_METRICS), self.skip_claims)
 
 
+#: RLOO's fewest episodes per update: its baseline for an episode is the mean of the others.
+RLOO_MIN = 2
+
+
+def batch_of(variant: Variant, b: int) -> int:
+    """Episodes per update of ``variant`` asked to run at ``b``: ``b``, but at least :data:`RLOO_MIN` for RLOO."""
+    return max(b, RLOO_MIN) if variant == "rloo" else b
+
+
 def grid(cfg: Config) -> dict[str, tuple[Variant, int]]:
     """variant name -> (baseline variant, episodes per update), in the report's order: every variant at
-    ``train.batch_episodes`` (named as the variant), then each of ``other_batch_sizes`` for the
-    variants that allow it (named ``<variant>_b<size>``)."""
-    out: dict[str, tuple[Variant, int]] = {v: (v, cfg.train.batch_episodes) for v in cfg.variants}
+    ``train.batch_episodes`` (named as the variant; RLOO at its minimum of 2 when that is 1, with the same
+    episode budget), then each of ``other_batch_sizes`` (named ``<variant>_b<size>``) for the variants it
+    gives a batch they do not already run."""
+    out: dict[str, tuple[Variant, int]] = {v: (v, batch_of(v, cfg.train.batch_episodes)) for v in cfg.variants}
     for b in cfg.other_batch_sizes:
-        out.update({f"{v}_b{b}": (v, b) for v in cfg.variants if not (v == "rloo" and b < 2)})
+        out.update({f"{v}_b{b}": (v, b) for v in cfg.variants if batch_of(v, b) == b and out[v][1] != b})
     return out
 
 
 def labels(cfg: Config) -> dict[str, str]:
-    """variant name -> its label; other batch sizes say theirs."""
-    return {name: LABEL[v] if b == cfg.train.batch_episodes else f"{LABEL[v]}, {b} ep/update"
+    """variant name -> its label; a batch other than ``train.batch_episodes`` says its size."""
+    return {name: LABEL[v] if b == cfg.train.batch_episodes else
+            (f"{LABEL[v]}, {b} ep/update" + (" (its minimum)" if name == v else ""))
             for name, (v, b) in grid(cfg).items()}
 
 
