@@ -33,7 +33,7 @@ def claims_path(section: str) -> Path:
     return PARAMS_DIR / "claims" / f"{section}.yaml"
 
 
-CLAIM_KEYS = ("claims", "alpha")
+CLAIM_KEYS = ("claims", "alpha", "source")
 
 
 def read_params(section: str, path: Path) -> tuple[dict[str, Any], str]:

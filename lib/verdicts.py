@@ -6,8 +6,9 @@ claims is better (``better``), best of several (``best``), or no different withi
 (``equivalent``), on which per-seed metric, in which direction. :func:`decide` turns the per-seed
 scores of each variant into a :class:`Verdict` per rule:
 
-- the effect is ``agg(target) - agg(other)`` (``agg``: mean, median or IQM over seeds), signed so
-  that a positive effect is the claimed direction;
+- the effect is ``agg(target) - agg(other)`` (``agg``: mean, median or IQM over seeds); the engine
+  works with it signed so that positive is the claimed direction, and prints it unsigned, in the
+  rule's own words (:meth:`Rule.text`, :meth:`Rule.bound`): one orientation on the page;
 - its interval is a percentile bootstrap that resamples each variant's seeds separately
   (stratified over variants; :func:`scipy.stats.bootstrap` with ``paired=False``). The interval of a
   difference of aggregates of scores inside a range stays inside that range's width, and the interval
@@ -19,6 +20,10 @@ scores of each variant into a :class:`Verdict` per rule:
 - ``best`` is an intersection-union rule: it holds when the target beats every other variant, does
   not hold when some variant beats it, and is undecided otherwise; its effect and interval are those
   of the closest rival;
+- a share of seeds against a threshold gets the exact binomial (Clopper-Pearson) interval, and its
+  seeds to decide are counted exactly (:func:`binomial_seeds_to_decide`);
+- a tie in every seed (both variants at a score cap, say) is no lead: a ``better`` or ``best`` claim
+  does not hold, whatever Holm's step-down says (nothing is estimated);
 - fewer than :data:`MIN_SEEDS` seeds in a compared variant: undecided, whatever the interval;
 - Holm: with m rules, sorted by their bootstrap p-value, the i-th (from 0) is decided at level
   ``alpha / (m - i)``; after the first undecided one, every later one is undecided too (step-down).
@@ -108,53 +113,90 @@ class Rule:
             problems.append(f"margin is only for kinds {', '.join(MARGIN_KINDS)}, not {self.kind!r}")
         return problems
 
+    def bound(self) -> tuple[str, float]:
+        """Where the printed interval must lie for the rule to hold: ("above" | "below", value) or
+        ("inside", margin), in the orientation of :meth:`text` (the metric's units; for ``above``, the
+        aggregate itself; otherwise target minus other)."""
+        if self.kind == "above":
+            return ("above" if self.higher_is_better else "below"), float(self.threshold)  # type: ignore[arg-type]
+        if self.kind == "equivalent":
+            return "inside", float(self.margin)  # type: ignore[arg-type]
+        if self.kind == "not_better":
+            m = float(self.margin)  # type: ignore[arg-type]
+            return ("below", m) if self.higher_is_better else ("above", -m)
+        return ("above" if self.higher_is_better else "below"), 0.0
+
     def text(self) -> str:
-        """The rule in words, as the report prints it."""
+        """The rule in words, as the report prints it, in the orientation of the printed effect and
+        interval: the target's aggregate (``above``), or the target minus the other variant."""
         agg = {"mean": "mean", "median": "median", "iqm": "interquartile mean"}[self.aggregate]
         what = f"{agg} of '{self.metric}' over seeds"
+        side, bound = self.bound()
+        other = {"above": "below", "below": "above"}.get(side, "")
         if self.kind == "above":
-            side = "above" if self.higher_is_better else "below"
-            return f"{what} of {self.target} {side} {self.threshold:g}: holds if its interval lies {side} it, does not hold if it lies on the other side"
-        if self.kind == "not_better":
-            better = "higher" if self.higher_is_better else "lower"
-            return (f"{what} ({better} is better), {self.target} against {self.others[0]}: holds if the interval of the "
-                    f"advantage lies below {self.margin:g}, does not hold if it lies above")
+            return (f"{what} of {self.target}: holds if its interval lies {side} {bound:g}, does not hold if it lies "
+                    f"{other} it")
         if self.kind == "equivalent":
-            return (f"{what}, {self.target} minus {self.others[0]}: holds if the interval of the difference lies inside "
-                    f"(-{self.margin:g}, {self.margin:g}), does not hold if it lies outside")
-        side, other = ("above", "below") if self.higher_is_better else ("below", "above")
+            return (f"{what}, {self.target} minus {self.others[0]}: holds if the interval lies inside "
+                    f"(-{bound:g}, {bound:g}), does not hold if it lies outside")
+        claimed = "higher" if self.higher_is_better else "lower"
+        if self.kind == "not_better":
+            return (f"{what} ({claimed} is better), {self.target} minus {self.others[0]}: holds if the interval lies "
+                    f"{side} {bound:g} (the target gains less than {abs(bound):g}), does not hold if it lies {other} it")
         if self.kind == "better":
-            return (f"{what} (claimed: {'higher' if self.higher_is_better else 'lower'}), {self.target} against {self.others[0]}: "
-                    f"holds if the interval of the difference lies {side} 0, does not hold if it lies {other}")
-        return (f"{what} (claimed: {'higher' if self.higher_is_better else 'lower'}), {self.target} against each of "
-                f"{', '.join(self.others)}: holds if every interval of the difference lies {side} 0, does not hold if any "
-                f"lies {other}")
+            return (f"{what} (claimed: {claimed}), {self.target} minus {self.others[0]}: holds if the interval lies "
+                    f"{side} 0, does not hold if it lies {other} 0")
+        return (f"{what} (claimed: {claimed}), {self.target} minus each of {', '.join(self.others)}: holds if every "
+                f"interval lies {side} 0, does not hold if any lies {other} 0 (or ties it in every seed)")
+
+
+@dataclass(frozen=True)
+class SourceClaim:
+    """One statement of the source report, quoted, and what here answers it: the ``claim`` (an id of
+    the section's claims) that decides it, and/or a ``number`` (a name the section's analysis reports in
+    :attr:`lib.sections.protocol.SectionResult.numbers`) to set beside it. ``where``: the part of the
+    source it is quoted from."""
+
+    quote: str
+    where: str
+    claim: str = ""
+    number: str = ""
+
+    def check(self) -> list[str]:
+        return [] if (self.claim or self.number) else [f"source entry {self.quote[:40]!r}: give a 'claim' id or a 'number'"]
 
 
 @dataclass(frozen=True)
 class ClaimsFile:
-    """``params/claims/<section>.yaml``: a section's claims and the family-wise error rate of their
-    verdicts (validated on its own, then as part of each profile's config)."""
+    """``params/claims/<section>.yaml``: a section's claims, the family-wise error rate of their
+    verdicts, and the source's statements they answer (validated on its own, then as part of each
+    profile's config)."""
 
     claims: tuple[Rule, ...] = ()
     alpha: float = 0.05
+    source: tuple[SourceClaim, ...] = ()
 
     def check(self) -> list[str]:
         out = [] if 0 < self.alpha < 0.5 else [f"key 'alpha' must be in (0, 0.5); got {self.alpha}"]
         ids = [r.id for r in self.claims]
         if len(set(ids)) != len(ids):
             out.append(f"claim ids must be unique, got {ids}")
+        out += [f"source entry {e.quote[:40]!r}: claim {e.claim!r} is not a claim id ({', '.join(ids)})"
+                for e in self.source if e.claim and e.claim not in ids]
         return out
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of one :class:`Rule`. ``effect`` and ``interval`` are in the metric's units, signed so
-    that positive is the claimed direction (for ``equivalent``: target minus other; for ``not_better``:
-    the target's advantage, target minus other, or other minus target when lower is better); ``level`` is the
-    confidence of the interval after Holm; ``seeds`` the number of seeds per variant compared;
-    ``seeds_to_decide`` (undecided only) the seeds per variant that would likely decide it, None
-    when no number would (an effect of 0 on a directional claim)."""
+    """The outcome of one :class:`Rule`, printed in the rule's own orientation (:meth:`Rule.text`):
+    ``effect`` and ``interval`` are in the metric's units, the target's aggregate for ``above`` and the
+    target minus ``versus`` otherwise, never flipped; ``holds_if`` is :meth:`Rule.bound` (side, value), so
+    the verdict can be checked from the page (:func:`printed_problems`): holds when the interval (every
+    pair's, for ``best``) lies on that side of the value, does not hold when one lies on the other side
+    (or ties in every seed), undecided otherwise or when ``note`` says why (Holm's step-down stopped, too
+    few seeds). ``level`` is the confidence of the interval after Holm; ``seeds`` the number of seeds
+    per variant compared; ``seeds_to_decide`` (undecided only) the seeds per variant that would likely
+    decide it (for a share of seeds, the exact binomial count), None when no number would."""
 
     id: str
     claim: str
@@ -169,10 +211,15 @@ class Verdict:
     versus: str
     seeds_to_decide: int | None = None
     pairs: list[dict[str, Any]] = field(default_factory=list)
+    target: str = ""
+    holds_if: tuple[str, float] = ("above", 0.0)
+    note: str = ""
+    origin: str = "source"
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["interval"] = list(self.interval)
+        d["holds_if"] = list(self.holds_if)
         return d
 
 
@@ -336,7 +383,7 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
 
     order = sorted(range(len(rules)), key=lambda i: pvals[i])
     out: dict[int, Verdict] = {}
-    stopped = False
+    stopped_at = ""
     m = len(rules)
     for rank, i in enumerate(order):
         r, per = rules[i], comps[i]
@@ -345,6 +392,7 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
         conf = 1 - 2 * level_alpha if r.kind in MARGIN_KINDS else 1 - level_alpha
         intervals = {o: c.interval(conf) for o, c in per.items()}
         n = min(len(data[k]) for k in (r.target, *r.others))
+        ties = [o for o in r.others if _tie(data[r.target], data[o])] if r.kind in ("better", "best") else []
         if r.kind == "equivalent":
             o = r.others[0]
             lo, hi = intervals[o]
@@ -358,25 +406,103 @@ def decide(rules: Sequence[Rule], scores: Mapping[str, Sequence[float] | np.ndar
             distance = abs(effects[versus] - float(r.margin))  # type: ignore[arg-type]
         else:
             wins = [o for o in per if intervals[o][0] > 0]
-            losses = [o for o in per if intervals[o][1] < 0]
+            # a tie in every seed of both (both at a score cap, say) is no lead: decided, not undecided
+            losses = [o for o in per if intervals[o][1] < 0 or o in ties]
             verdict = "does not hold" if losses else ("holds" if len(wins) == len(per) else "undecided")
             # the decisive comparison: the worst loss, else the closest rival not beaten, else the closest
             pool = losses or [o for o in per if o not in wins] or list(per)
             versus = min(pool, key=lambda o: effects[o])
             distance = abs(effects[versus])
-        if stopped or n < MIN_SEEDS:
+        note = "a tie: " + "; ".join(f"{r.target} and {o} score {data[o][0]:g} in every seed" for o in ties) if ties else ""
+        if n < MIN_SEEDS:
+            verdict, note = "undecided", f"undecided: fewer than {MIN_SEEDS} seeds in a compared variant"
+        elif stopped_at and not ties:
+            if verdict != "undecided":
+                note = f"undecided: Holm's step-down stopped at the undecided claim {stopped_at!r}"
             verdict = "undecided"
-        if verdict == "undecided":
-            stopped = True
+        if verdict == "undecided" and not stopped_at:
+            stopped_at = r.id
         lo, hi = intervals[versus]
+        to_decide = None
+        if verdict == "undecided":
+            c = per[versus]
+            if n < MIN_SEEDS:
+                to_decide = max(MIN_SEEDS, seeds_to_decide(n, (lo, hi), distance) or MIN_SEEDS)
+            elif c.boot is None:
+                to_decide = binomial_seeds_to_decide(c.successes, c.trials, c.threshold, conf)
+            else:
+                to_decide = seeds_to_decide(n, (lo, hi), distance)
+        shown = {o: _printed(r, effects[o], intervals[o]) for o in per}
         out[i] = Verdict(
-            id=r.id, claim=r.claim, kind=r.kind, verdict=verdict, rule=r.text(), effect=effects[versus], interval=(lo, hi), level=conf,
-            seeds={k: int(len(data[k])) for k in (r.target, *r.others)}, p=pvals[i], versus=versus,
-            seeds_to_decide=(max(MIN_SEEDS, seeds_to_decide(n, (lo, hi), distance) or MIN_SEEDS) if n < MIN_SEEDS
-                             else seeds_to_decide(n, (lo, hi), distance)) if verdict == "undecided" else None,
-            pairs=[{"versus": o, "effect": effects[o], "interval": list(intervals[o])} for o in per],
+            id=r.id, claim=r.claim, kind=r.kind, verdict=verdict, rule=r.text(), effect=shown[versus][0],
+            interval=shown[versus][1], level=conf, seeds={k: int(len(data[k])) for k in (r.target, *r.others)}, p=pvals[i],
+            versus=versus, seeds_to_decide=to_decide,
+            pairs=[{"versus": o, "effect": e, "interval": list(iv)} for o, (e, iv) in shown.items()],
+            target=r.target, holds_if=r.bound(), note=note, origin=r.origin,
         )
     return [out[i] for i in range(len(rules))]
+
+
+def _tie(a: np.ndarray, b: np.ndarray) -> bool:
+    """Every seed of both variants has one and the same score (both at a cap, say)."""
+    return bool(np.ptp(a) == 0 and np.ptp(b) == 0 and a[0] == b[0])
+
+
+def _printed(r: Rule, signed: float, interval: tuple[float, float]) -> tuple[float, tuple[float, float]]:
+    """A comparison's effect and interval as printed, from the engine's signed form (positive = the
+    claimed side): unflipped into the rule's orientation (target minus other), and for ``above`` the
+    threshold added back, so the printed numbers are the target's aggregate and its interval."""
+    sign = 1.0 if (r.higher_is_better or r.kind == "equivalent") else -1.0
+    shift = float(r.threshold) if r.kind == "above" else 0.0  # type: ignore[arg-type]
+    ends = sorted((sign * interval[0] + shift, sign * interval[1] + shift))
+    return sign * signed + shift, (float(ends[0]), float(ends[1]))
+
+
+def binomial_seeds_to_decide(successes: int, trials: int, threshold: float, conf: float, most: int = 10_000) -> int | None:
+    """Seeds that would decide a share of seeds against ``threshold``: the fewest n > ``trials`` at which
+    the same observed share p gets an exact binomial (Clopper-Pearson) ``conf`` interval wholly on its
+    side of the threshold, with p x n successes (the beta quantiles taken at that real count, so the
+    answer grows steadily with the distance, not with the rounding of p x n). 10 of 10 against 0.8 at
+    95%: 17 (the lower end of n of n is 0.025^(1/n): 0.794 at 16, 0.805 at 17). None when the share
+    equals the threshold (no number decides it) or past ``most``."""
+    share, a = successes / trials, 1 - conf
+    if share == threshold:
+        return None
+    for n in range(trials + 1, most + 1):
+        k = share * n
+        low = 0.0 if k == 0 else float(_st.beta.ppf(a / 2, k, n - k + 1))
+        high = 1.0 if k == n else float(_st.beta.ppf(1 - a / 2, k + 1, n - k))
+        if (share > threshold and low > threshold) or (share < threshold and high < threshold):
+            return n
+    return None
+
+
+def expected_verdict(holds_if: Sequence[Any], intervals: Sequence[Sequence[float]], tie: bool = False) -> str:
+    """The verdict a page's numbers imply: ``holds_if`` (side, bound) of the rule, the printed interval of
+    each comparison (every rival's for ``best``), and whether a comparison is a tie in every seed.
+    Holds when every interval lies on the rule's side of the bound; does not hold when one lies wholly
+    on the other side (outside the margin, for "inside"), or ties; undecided otherwise."""
+    side, b = holds_if[0], float(holds_if[1])
+    on = {"above": lambda i: i[0] > b, "below": lambda i: i[1] < b, "inside": lambda i: -b < i[0] and i[1] < b}[side]
+    off = {"above": lambda i: i[1] < b, "below": lambda i: i[0] > b, "inside": lambda i: i[0] > b or i[1] < -b}[side]
+    if all(on(i) for i in intervals) and not tie:
+        return "holds"
+    return "does not hold" if tie or any(off(i) for i in intervals) else "undecided"
+
+
+def printed_problems(claim: Mapping[str, Any]) -> list[str]:
+    """What is wrong between a published claim's verdict and its printed numbers (a claim of a
+    ``results.json``: ``verdict``, ``holds_if``, ``pairs``, ``note``): empty when the verdict follows
+    from them by :func:`expected_verdict`, or is undecided for the reason its note gives (Holm's
+    step-down, too few seeds). Claims checked exactly (no ``holds_if``) have nothing to check."""
+    if not claim.get("holds_if"):
+        return []
+    note = str(claim.get("note") or "")
+    want = expected_verdict(claim["holds_if"], [p["interval"] for p in claim["pairs"]], note.startswith("a tie"))
+    if claim["verdict"] == want or (claim["verdict"] == "undecided" and note.startswith("undecided:")):
+        return []
+    return [f"claim {claim.get('id') or claim.get('claim')!r}: printed {claim['verdict']!r}, but its intervals "
+            f"{[p['interval'] for p in claim['pairs']]} against {list(claim['holds_if'])} say {want!r}"]
 
 
 def judge(rules: Sequence[Rule], per_run: "pd.DataFrame", alpha: float = 0.05, variant: str = "variant",
@@ -401,6 +527,7 @@ def judge(rules: Sequence[Rule], per_run: "pd.DataFrame", alpha: float = 0.05, v
     out = decide(keyed, scores, alpha=alpha, seed=seed)
     strip = lambda k: k.split("\x00")[0]  # noqa: E731
     return [replace(v, rule=r.text(), seeds={strip(k): n for k, n in v.seeds.items()}, versus=strip(v.versus),
+                    target=r.target, note=v.note.replace("\x00" + r.metric, ""),
                     pairs=[{**p, "versus": strip(p["versus"])} for p in v.pairs]) for r, v in zip(rules, out)]
 
 

@@ -272,3 +272,40 @@ def test_profile_figure_draws_every_label(tmp_path):
     path = profile_figure({"a": np.array([0.0, 500, 500]), "b": np.array([100.0, 200])}, tmp_path / "p.png",
                           xlabel="test return", title="t")
     assert path.exists() and path.stat().st_size > 5000
+
+
+#: Committed reports made before one sign convention on the page (issue 27): their claims print the
+#: engine's signed effect without ``holds_if``. Strict: the test turns red once the report is remade.
+VERDICT_FACE_PENDING: set[str] = {"04_bc_dagger", "09_bc_heads"}
+
+
+@pytest.mark.parametrize("section", [
+    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="committed report predates one orientation on the page"))
+    if s in VERDICT_FACE_PENDING else s for s in SECTIONS])
+def test_committed_verdicts_follow_from_their_printed_numbers(section):
+    """Every claim the engine decided in a committed results.json prints its rule, its bound (``holds_if``)
+    and every comparison's interval in one orientation, and its verdict follows from them
+    (:func:`lib.verdicts.printed_problems`): a statistician can check it from the page. Every statement of
+    the source listed in params has a row of ``source_vs_here`` with our number and, where a claim decides
+    it, that claim's verdict. Red for: an effect printed flipped against its rule, a verdict that contradicts
+    its interval, a source statement missing from the page."""
+    from lib.params import load_params
+    from lib.verdicts import printed_problems
+
+    path = ROOT / "reports" / section / "results.json"
+    if not path.exists():
+        pytest.skip("no committed report")
+    res = json.loads(path.read_text())
+    engine = [c for c in res["claims"] if c.get("level") != 1.0]
+    for c in engine:
+        assert c.get("holds_if") and c.get("pairs"), f"claim {c.get('id')!r} lacks its bound or its comparisons"
+        assert printed_problems(c) == []
+        side, bound = c["holds_if"]
+        assert f"{bound:g}" in c["rule"] and (side in c["rule"]), (c["rule"], c["holds_if"])
+    listed = getattr(load_params(section, "default", {}), "source", ())
+    rows = res.get("source_vs_here", [])
+    assert [r["source"] for r in rows] == [e.quote for e in listed]
+    verdicts = {c["id"]: c["verdict"] for c in res["claims"]}
+    for r, e in zip(rows, listed):
+        assert {"source", "where", "here", "verdict", "claim_id"} <= set(r) and r["here"]
+        assert r["verdict"] == (verdicts[e.claim] if e.claim else "")

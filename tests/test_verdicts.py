@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from lib.stats import mean_ci
-from lib.verdicts import Rule, aggregate_interval, decide, rules_from_params, seeds_to_decide
+from lib.verdicts import (Rule, aggregate_interval, binomial_seeds_to_decide, decide, expected_verdict, printed_problems,
+                          rules_from_params, seeds_to_decide)
 
 
 def _rule(kind="better", target="a", others=("b",), **kw) -> Rule:
@@ -43,7 +44,8 @@ def test_lower_is_better_flips_the_sign():
     """Red for: lower-is-better claims decided as higher-is-better."""
     scores = {"a": 5 + SPREAD, "b": 50 + SPREAD}  # e.g. episodes to converge
     (v,) = decide([_rule(higher_is_better=False)], scores)
-    assert v.verdict == "holds" and v.effect == pytest.approx(45.0)
+    assert v.verdict == "holds" and v.effect == pytest.approx(-45.0)  # printed as target minus other
+    assert v.holds_if == ("below", 0.0) and "a minus b" in v.rule and "lies below 0" in v.rule
 
 
 def test_equivalence_inside_outside_and_between_the_margin():
@@ -167,7 +169,7 @@ def test_above_a_threshold_both_ways_and_on_capped_data():
     one-sided threshold rule."""
     at_cap = np.full(10, 500.0)
     (v,) = decide([Rule("c", "x", "above", "a", "test mean", threshold=495)], {"a": at_cap})
-    assert v.verdict == "holds" and v.effect == pytest.approx(5.0) and v.interval == (pytest.approx(5.0), pytest.approx(5.0))
+    assert v.verdict == "holds" and v.effect == pytest.approx(500.0) and v.interval == (pytest.approx(500.0), pytest.approx(500.0))
     few = np.array([1.0, 1] + [0] * 8)
     (v,) = decide([Rule("c", "x", "above", "a", "share at 500", threshold=0.8)], {"a": few})
     assert v.verdict == "does not hold" and v.versus == "0.8"
@@ -232,7 +234,8 @@ def test_a_share_of_seeds_gets_the_exact_binomial_interval():
     Red for: bootstrap intervals on shares at the boundary."""
     r = Rule("c", "x", "above", "a", "reached", threshold=0.8)
     v = decide([r], {"a": np.ones(10)})[0]
-    assert v.verdict == "undecided" and v.interval[0] == pytest.approx(0.6915 - 0.8, abs=1e-3)
+    assert v.verdict == "undecided" and v.interval[0] == pytest.approx(0.6915, abs=1e-3)
+    assert v.seeds_to_decide == 17  # 16 of 16: lower end 0.794; 17 of 17: 0.805 (exact, not a 1/sqrt(n) guess)
     assert decide([r], {"a": np.ones(20)})[0].verdict == "holds"
     assert decide([r], {"a": np.array([1.0] * 2 + [0.0] * 18)})[0].verdict == "does not hold"
     low = Rule("c", "x", "above", "a", "failed", threshold=0.2, higher_is_better=False)
@@ -281,7 +284,7 @@ def test_holm_on_a_family_computed_by_hand_stops_at_the_first_undecided_claim():
     for k, (s, n) in counts.items():
         lo, hi = _cp_interval(s, n, levels[k])
         assert got[k].level == pytest.approx(levels[k])
-        assert got[k].interval == (pytest.approx(lo - 0.5, abs=1e-9), pytest.approx(hi - 0.5, abs=1e-9))
+        assert got[k].interval == (pytest.approx(lo, abs=1e-9), pytest.approx(hi, abs=1e-9))
     assert _cp_interval(15, 20, 0.95)[0] > 0.5 > _cp_interval(10, 12, 0.975)[0]  # the premise: C alone would hold
     assert [got[k].verdict for k in "ABC"] == ["holds", "undecided", "undecided"]
     (alone,) = decide([_share("C", 0.5)], scores)
@@ -346,11 +349,57 @@ HIGH, LOW = 10 + SPREAD, SPREAD
 def test_every_kind_points_the_obvious_way(rule, scores, verdict):
     """Each kind of claim, higher or lower being better, on data 10 apart with a spread of about 1 (or
     all seeds succeeding or failing): the verdict is the obvious one, and a decided claim's effect is
-    on the side its verdict says (positive: as claimed; for not_better, the target's advantage against
-    its margin). Red for: a kind decided in the wrong direction, higher_is_better ignored for a kind."""
+    on the side of the rule's bound its verdict says, printed unflipped (target minus other, or the
+    target's aggregate against a threshold). Red for: a kind decided in the wrong direction,
+    higher_is_better ignored for a kind, a printed effect flipped against its rule's words."""
     (v,) = decide([rule], scores)
     assert v.verdict == verdict
-    if rule.kind == "not_better":
-        assert (v.effect < rule.margin) == (verdict == "holds")
-    elif rule.kind != "equivalent":
-        assert (v.effect > 0) == (verdict == "holds")
+    assert expected_verdict(v.holds_if, [p["interval"] for p in v.pairs]) == verdict  # checkable from the page
+    side, bound = v.holds_if
+    if side != "inside":  # the printed effect is on the side its verdict says, in the rule's own orientation
+        assert ((v.effect > bound) if side == "above" else (v.effect < bound)) == (verdict == "holds")
+
+
+def test_a_tie_at_the_cap_is_decided_as_a_tie():
+    """Both variants at 200 in every seed (CartPole-v0's cap): "a is better" does not hold, as a tie,
+    even after an undecided claim stopped Holm's step-down; "equivalent" holds. Red for: a tie at the cap
+    reported undecided with interval [0, 0] (section 05's old batch-size claims)."""
+    cap = np.full(10, 200.0)
+    wide = {"u": np.array([0.0, 10, 0, 10, 0, 10, 0, 10, 0, 10]), "w": np.array([10.0, 0, 10, 0, 10, 0, 10, 0, 10, 0])}
+    unsure = _rule(id="u", target="u", others=("w",))
+    v, u = decide([_rule(), unsure], {"a": cap, "b": cap.copy(), **wide})
+    assert u.verdict == "undecided"
+    assert v.verdict == "does not hold" and v.note.startswith("a tie") and "200" in v.note
+    assert v.interval == (0.0, 0.0) and printed_problems({**v.as_dict()}) == []
+    (e,) = decide([_rule("equivalent", margin=1.0)], {"a": cap, "b": cap.copy()})
+    assert e.verdict == "holds"
+
+
+def test_binomial_seeds_to_decide_known_answers():
+    """Clopper-Pearson by hand: n of n has the lower end (alpha/2)^(1/n); against 0.8 at 95% that passes
+    0.8 first at n = 17 (0.025^(1/16) = 0.794, 0.025^(1/17) = 0.805), where a 1/sqrt(n) guess says 11.
+    8 of 10 against 0.5: the first n whose beta quantile at 0.8 n successes clears 0.5, and the one before
+    it does not. A share equal to its threshold: None. Red for: the 1/sqrt(n) guess."""
+    from scipy.stats import beta
+
+    assert binomial_seeds_to_decide(10, 10, 0.8, 0.95) == 17
+    assert 0.025 ** (1 / 16) < 0.8 < 0.025 ** (1 / 17)
+    n = binomial_seeds_to_decide(8, 10, 0.5, 0.95)
+    low = lambda m: beta.ppf(0.025, 0.8 * m, 0.2 * m + 1)  # noqa: E731
+    assert n is not None and low(n) > 0.5 >= low(n - 1)
+    assert binomial_seeds_to_decide(5, 10, 0.5, 0.95) is None
+
+
+def test_a_verdict_contradicting_its_printed_numbers_is_caught():
+    """The check the committed reports go through: a "holds" whose interval crosses its bound, a "does not
+    hold" whose interval is on the claimed side, an undecided claim with a clearing interval and no reason.
+    Red for: a checker that trusts the verdict word."""
+    base = {"id": "x", "holds_if": ["below", 0.0], "note": ""}
+    assert printed_problems({**base, "verdict": "holds", "pairs": [{"interval": [-26.6, -2.64]}]}) == []
+    assert printed_problems({**base, "verdict": "does not hold", "pairs": [{"interval": [-26.6, -2.64]}]})
+    assert printed_problems({**base, "verdict": "holds", "pairs": [{"interval": [-3.0, 1.0]}]})
+    assert printed_problems({**base, "verdict": "undecided", "pairs": [{"interval": [-3.0, -1.0]}]})
+    assert printed_problems({**base, "verdict": "undecided", "note": "undecided: Holm's step-down stopped at 'y'",
+                             "pairs": [{"interval": [-3.0, -1.0]}]}) == []
+    best = {**base, "holds_if": ["above", 0.0], "pairs": [{"interval": [1.0, 2.0]}, {"interval": [-2.0, -1.0]}]}
+    assert printed_problems({**best, "verdict": "does not hold"}) == [] and printed_problems({**best, "verdict": "holds"})

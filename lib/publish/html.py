@@ -232,10 +232,20 @@ def build_index(profile: str = "default", overrides: Mapping[str, Any] | None = 
             f'<tr><td class="thumbcell">{thumb}</td><td><b>{section[:2]} · {html.escape(res["title"])}</b><br>'
             f'{html.escape(res["headline"])}<div class="tally">{tally}</div><div class="links">{links}</div></td></tr>'
         )
-        items = "".join(
-            f"<li>{_badge(c['verdict'])} <i>{html.escape(c['claim'])}</i>. {html.escape(c['evidence'])}</li>"
-            for c in res.get("claims", [])
-        )
+        said = res.get("source_vs_here") or []
+        if said:  # one line per statement of the source: the quote, our number, the verdict
+            items = "".join(
+                f"<li>{_badge(r['verdict']) if r['verdict'] else '<em>reported</em>'} "
+                f"<i>“{html.escape(r['source'])}”</i> ({html.escape(r['where'])}). Here: {html.escape(r['here'])}.</li>"
+                for r in said)
+            ours = [c for c in res.get("claims", []) if c.get("origin") == "ours"]
+            if ours:
+                items += "".join(f"<li>{_badge(c['verdict'])} ours: <i>{html.escape(c['claim'])}</i>.</li>" for c in ours)
+        else:
+            items = "".join(
+                f"<li>{_badge(c['verdict'])} <i>{html.escape(c['claim'])}</i>. {html.escape(c['evidence'])}</li>"
+                for c in res.get("claims", [])
+            )
         claims_html.append(f'<h3 id="{section}">{section}: {html.escape(res["title"])}</h3><ul>{items}</ul>')
     what = f"Profile <code>{profile}</code>" + (
         f", overrides <code>{html.escape(json.dumps(dict(overrides), sort_keys=True))}</code>" if overrides else "")
@@ -258,7 +268,9 @@ when <code>./workbook reports</code> ran them; each report's box "How this was m
 HalfCheetah, speed and CleanRL's algorithm against the fast one: <a href="benchmarks_sac.md">benchmarks_sac.md</a>
 (<code>./workbook bench --sac</code>, <code>--sac-return</code>); wall time of every report run:
 <a href="timings.jsonl">timings.jsonl</a>.</p>
-<h2>Claims of the reports, checked against the data</h2>
+<h2>What the source reports say, and what we found</h2>
+<p>One line per statement of a source report (quoted, with where it stands), our number with its interval and
+seeds, and the verdict of the claim that tests it; then our own, stricter claims.</p>
 {''.join(claims_html)}
 </body></html>
 """

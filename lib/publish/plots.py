@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,25 +21,55 @@ def style() -> None:
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "figure.figsize": (8.0, 4.5)})
 
 
+def colours(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """One colour per label, in order (the colour-blind palette, cycled): a section makes it once from
+    all its variants, so a variant keeps its colour in every figure, whatever subset a figure shows."""
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+
+
+def _colour(label: str, i: int, palette: Mapping[str, Any] | None) -> Any:
+    """``label``'s colour: from ``palette`` (by the label, or by its text before " (n="), else by position."""
+    if palette:
+        for key in (label, label.split(" (n=")[0]):
+            if key in palette:
+                return palette[key]
+    return PALETTE[i % len(PALETTE)]
+
+
+def legend(ax: plt.Axes, where: str = "outside") -> None:
+    """The legend of ``ax``: "outside" (right of the axes, covering no data: the default for a figure of one
+    axes), "below", or "inside" (matplotlib's best place: small multiples)."""
+    if where == "outside":
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    elif where == "below":
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="small", frameon=False)
+    else:
+        ax.legend(loc="best", fontsize="small")
+
+
 def band_plot(
     ax: plt.Axes,
     curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
     level: float = 0.95,
     hlines: Mapping[str, float] | None = None,
-) -> None:
+    palette: Mapping[str, Any] | None = None,
+    where: str = "outside",
+) -> plt.Axes:
     """One line per label: mean over seeds with a ``level`` percentile-bootstrap band (:func:`lib.stats.mean_ci`).
 
     ``curves[label] = (x (G,), y (S, G))``: S seeds sampled on a shared x grid of G points.
-    ``hlines`` draws labelled horizontal reference lines (thresholds, an expert's return).
+    ``hlines`` draws labelled horizontal reference lines (thresholds, an expert's return); ``palette``
+    (:func:`colours`) fixes each label's colour; ``where`` places the legend (:func:`legend`). Returns ``ax``.
     """
     for i, (label, (x, y)) in enumerate(curves.items()):
         mean, lo, hi = mean_ci(y, level)
-        color = PALETTE[i % len(PALETTE)]
+        color = _colour(label, i, palette)
         ax.plot(x, mean, color=color, lw=1.6, label=f"{label} (n={y.shape[0]})")
         ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
     for j, (label, yv) in enumerate((hlines or {}).items()):
         ax.axhline(yv, color="0.3", ls=(0, (4, 2 + 2 * j)), lw=1, label=label)
-    ax.legend(loc="best", fontsize="small")
+    legend(ax, where)
+    return ax
 
 
 def save(fig: plt.Figure, path: Path) -> Path:
@@ -54,24 +85,26 @@ def save(fig: plt.Figure, path: Path) -> Path:
 
 
 def profile_figure(scores: Mapping[str, np.ndarray], path: Path, *, xlabel: str, title: str,
-                   lo: float | None = None, hi: float | None = None, points: int = 201) -> Path:
+                   lo: float | None = None, hi: float | None = None, points: int = 201,
+                   palette: Mapping[str, Any] | None = None) -> Path:
     """Performance profiles: for each label, the share of its seeds scoring above each threshold, with a
     95% bootstrap band over seeds (:func:`lib.stats.performance_profile`). ``scores[label]``: one
     score per seed (S,). Shows what a mean hides: a bimodal set of seeds, a ceiling, one bad seed.
-    The thresholds run over [lo, hi] (default: the range of all scores)."""
+    The thresholds run over the range of all scores, padded by 5% of it (``lo``/``hi`` only narrow it:
+    a profile's x-axis holds the scores, not the empty range up to a cap)."""
     from ..stats import performance_profile
 
     every = np.concatenate([np.asarray(v, dtype=np.float64) for v in scores.values()])
-    lo = float(every.min()) if lo is None else lo
-    hi = float(every.max()) if hi is None else hi
-    pad = 0.02 * (hi - lo or 1.0)
-    taus = np.linspace(lo - pad, hi + pad, points)
+    a, b = float(every.min()), float(every.max())
+    a, b = max(a, lo) if lo is not None else a, min(b, hi) if hi is not None else b
+    pad = 0.05 * (b - a or abs(b) or 1.0)
+    taus = np.linspace(a - pad, b + pad, points)
     fig, ax = plt.subplots(figsize=(8.0, 4.2))
     for i, (label, x) in enumerate(scores.items()):
         share, blo, bhi = performance_profile(np.asarray(x, dtype=np.float64), taus)
-        color = PALETTE[i % len(PALETTE)]
+        color = _colour(label, i, palette)
         ax.step(taus, share, where="post", color=color, lw=1.6, label=f"{label} (n={len(x)})")
         ax.fill_between(taus, blo, bhi, step="post", color=color, alpha=0.15, lw=0)
     ax.set(xlabel=xlabel, ylabel="share of seeds scoring above x", ylim=(-0.02, 1.02), title=title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    legend(ax)
     return save(fig, path)

@@ -144,22 +144,26 @@ def table_html(df: pd.DataFrame, caption: str | None = None, per_cell: bool = Fa
 class Table:
     """A table as a report shows it (HTML) and a terminal prints it (plain text)."""
 
-    def __init__(self, df: pd.DataFrame, caption: str | None = None, per_cell: bool = False):
-        self.df, self.caption, self.per_cell = df, caption, per_cell
+    def __init__(self, df: pd.DataFrame, caption: str | None = None, per_cell: bool = False, folded: str | None = None):
+        self.df, self.caption, self.per_cell, self.folded = df, caption, per_cell, folded
 
     def _repr_html_(self) -> str:
-        return table_html(self.df, self.caption, self.per_cell)
+        body = table_html(self.df, self.caption, self.per_cell)
+        if self.folded:  # closed in the report (its PDF prints the summary line); a click opens it
+            return f'<details class="rlwb-folded"><summary>{html.escape(self.folded)}</summary>{body}</details>'
+        return body
 
     def __repr__(self) -> str:
         return format_table(self.df, self.per_cell).to_string(index=False)
 
 
-def show_table(df: pd.DataFrame, caption: str | None = None, transpose: bool = False) -> None:
-    """Display ``df`` as a report table. ``transpose`` shows a one-row table as field/value rows."""
+def show_table(df: pd.DataFrame, caption: str | None = None, transpose: bool = False, folded: str | None = None) -> None:
+    """Display ``df`` as a report table. ``transpose`` shows a one-row table as field/value rows;
+    ``folded``: closed under this summary line until a reader opens it (long per-run tables)."""
     if transpose:
         df = df.T.reset_index()
         df.columns = ["field"] + (["value"] if len(df.columns) == 2 else [str(c) for c in df.columns[1:]])
-    _display(Table(df, caption, per_cell=transpose))
+    _display(Table(df, caption, per_cell=transpose, folded=folded))
 
 
 # ---------------------------------------------------------------- claims

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ..verdicts import Verdict
+    from ..verdicts import SourceClaim, Verdict
 
 from ..config import to_dict
 from ..provenance import git_commit
@@ -80,6 +80,13 @@ class Claim:
     seeds: dict[str, int] = field(default_factory=dict)
     seeds_to_decide: int | None = None
     id: str = ""
+    holds_if: tuple[str, float] | None = None
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+    origin: str = "source"
+    kind: str = ""
+    target: str = ""
+    versus: str = ""
 
     def __post_init__(self) -> None:
         from ..verdicts import VERDICTS
@@ -90,23 +97,99 @@ class Claim:
     @classmethod
     def judged(cls, v: "Verdict", evidence: str = "") -> "Claim":
         """The claim of a :class:`lib.verdicts.Verdict`; ``evidence`` adds what the section wants said."""
-        sense = {"equivalent": "target minus other", "not_better": "the target's advantage"}.get(v.kind, "positive: as claimed")
-        where = (f"{v.effect:+.3g} against {v.versus} ({sense}), {v.level:.1%} interval "
-                 f"[{v.interval[0]:.3g}, {v.interval[1]:.3g}] (Holm)")
-        seeds = ", ".join(f"{k} {n}" for k, n in v.seeds.items())
-        more = ""
-        if v.verdict == "undecided":
-            more = (f"; about {v.seeds_to_decide} seeds per variant would likely decide it" if v.seeds_to_decide else
-                    "; the effect sits on the bound, so more seeds would not likely decide it")
-        text = f"Rule: {v.rule}. Effect {where}; seeds: {seeds}{more}." + (f" {evidence}" if evidence else "")
+        text = f"Rule: {v.rule}. {printed(v)}" + (f" {evidence}" if evidence else "")
         return cls(v.claim, v.verdict, text, rule=v.rule, effect=v.effect, interval=v.interval, level=v.level,
-                   seeds=dict(v.seeds), seeds_to_decide=v.seeds_to_decide, id=v.id)
+                   seeds=dict(v.seeds), seeds_to_decide=v.seeds_to_decide, id=v.id, holds_if=tuple(v.holds_if),
+                   pairs=list(v.pairs), note=v.note, origin=v.origin, kind=v.kind, target=v.target, versus=v.versus)
 
     @classmethod
     def exact(cls, claim: str, ok: bool, rule: str, evidence: str, effect: float | None = None, id: str = "") -> "Claim":
         """A fact checked exactly (no sampling): holds or does not hold, its interval the value itself."""
         return cls(claim, verdict_word(ok), f"Rule: {rule}. {evidence}", rule=rule, effect=effect,
                    interval=(effect, effect) if effect is not None else None, level=1.0, id=id)
+
+
+def printed(v: "Verdict") -> str:
+    """A verdict's numbers in words, in its rule's orientation: the value or difference, its interval
+    (Holm), every rival's for a ``best`` claim, the seeds, and why it is undecided where it is."""
+    iv = lambda e, i: f"{e:.4g} [{i[0]:.4g}, {i[1]:.4g}]"  # noqa: E731
+    if v.kind == "above":
+        what = f"{v.target}: {iv(v.effect, v.interval)}"
+    else:
+        what = "; ".join(f"{v.target} minus {p['versus']}: {iv(p['effect'], p['interval'])}" for p in v.pairs)
+    seeds = ", ".join(f"{k} {n}" for k, n in v.seeds.items())
+    more = f" {v.note[0].upper()}{v.note[1:]}." if v.note else ""
+    if v.verdict == "undecided":
+        more += (f" About {v.seeds_to_decide} seeds per variant would likely decide it." if v.seeds_to_decide else
+                 " The estimate sits on the bound, so more seeds would not likely decide it.")
+    return f"{what} ({v.level:.1%} interval, Holm); seeds: {seeds}.{more}"
+
+
+def here_text(c: Claim) -> str:
+    """A decided claim's number in a few words: the target's value or its difference to the decisive
+    rival, the interval and the seeds (the "here" column of the source-vs-here table)."""
+    if c.effect is None or c.interval is None:
+        return c.evidence
+    n = min(c.seeds.values()) if c.seeds else 0
+    iv = f"[{c.interval[0]:.4g}, {c.interval[1]:.4g}]"
+    what = f"{c.target} {c.effect:.4g} {iv}" if c.kind == "above" else f"{c.target} minus {c.versus} {c.effect:+.4g} {iv}"
+    return f"{what}, {n} seeds" + (" each" if c.kind != "above" else "")
+
+
+def said(v: "Verdict | Claim") -> str:
+    """One claim's verdict in a sentence, for a section's answers: the claim, the verdict, and its number
+    in the rule's orientation (:func:`here_text`)."""
+    c = v if isinstance(v, Claim) else Claim.judged(v)
+    return f"*{c.claim}*: **{c.verdict}** ({here_text(c)})"
+
+
+def source_vs_here(entries: Sequence["SourceClaim"], claims: Sequence[Claim], numbers: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One row per statement of the source (params ``source``): ``source`` (the quote), ``where``,
+    ``here`` (our number and interval with its seeds, as text: the section's ``numbers`` entry, else
+    the deciding claim's), ``verdict`` and ``claim_id`` (where a claim decides it; empty when none
+    does, or this profile skips it)."""
+    by_id = {c.id: c for c in claims}
+    rows = []
+    for e in entries:
+        c = by_id.get(e.claim) if e.claim else None
+        parts = [numbers[e.number]] if e.number and e.number in numbers else []
+        if c is not None and not parts:
+            parts.append(here_text(c))
+        rows.append({"source": e.quote, "where": e.where, "here": "; ".join(parts) or "not measured in this profile",
+                     "verdict": c.verdict if c is not None else "", "claim_id": e.claim if c is not None else ""})
+    return rows
+
+
+_IN_WORDS = {"holds": "it holds", "does not hold": "it does not hold", "undecided": "it is undecided",
+             "": "no claim decides it in this profile; we measured"}
+
+
+def conclusions(rows: Sequence[Mapping[str, Any]], claims: Sequence[Claim]) -> str:
+    """The section's conclusions in plain words, generated from the verdicts: what the source said and
+    what was found here, statement by statement, then our own (stricter or further) claims."""
+    if not rows and not claims:
+        return ""
+    judged = [r for r in rows if r["verdict"]]
+    count = {v: sum(r["verdict"] == v for r in judged) for v in ("holds", "does not hold", "undecided")}
+    by_id = {c.id: c for c in claims}
+    lines = [f"**What the source says, and what we found.** Of the source's {len(rows)} statements listed here, "
+             f"{len(judged)} have a verdict: {count['holds']} hold, {count['does not hold']} do not hold, "
+             f"{count['undecided']} are undecided."]
+    for r in rows:
+        c = by_id.get(r["claim_id"])
+        verdict = _IN_WORDS.get(r["verdict"], "we report")
+        more = ""
+        if c is not None and c.verdict == "undecided":
+            more = (f" (about {c.seeds_to_decide} seeds per variant would likely decide it)" if c.seeds_to_decide
+                    else " (the estimate sits on its bound)")
+            if c.note.startswith("undecided:"):
+                more = f" ({c.note[len('undecided: '):]})"
+        lines.append(f"- The source ({r['where']}): “{r['source']}” Here {verdict}{more}: {r['here']}.")
+    ours = [c for c in claims if c.origin == "ours"]
+    if ours:
+        lines.append("\nOur own claims, beside the source's (stricter tests, or our protocol):")
+        lines += [f"- *{c.claim}*: {_IN_WORDS[c.verdict]}: {here_text(c)}." for c in ours]
+    return "\n".join(lines)
 
 
 def claims_markdown(claims: list[Claim]) -> str:

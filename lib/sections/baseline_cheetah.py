@@ -10,8 +10,8 @@ import pandas as pd
 
 from ..config import spec
 from ..data.envs import max_episode_steps
-from ..publish.plots import save
-from ..publish.report import Claim
+from ..publish.plots import colours, legend, save
+from ..publish.report import Claim, said as report_said
 from ..verdicts import Verdict, claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
@@ -59,15 +59,39 @@ def describe(cfg: Config) -> str:
         f"- **Baseline**: a value MLP fitted to the reward-to-go with `-bgs` full-batch Adam steps of lr `-blr` per "
         f"iteration (its loss before the last step of each iteration is `Baseline Loss`); the advantage is "
         f"reward-to-go minus its prediction. HalfCheetah episodes always end at the "
-        f"{b.max_episode_steps or max_episode_steps(b.env_id)}-step limit, so with a "
-        f"baseline the reward-to-go is bootstrapped with V of the state where the limit cut the episode.\n"
+        f"{b.max_episode_steps or max_episode_steps(b.env_id)}-step limit. **As the starter code does**, the "
+        f"reward-to-go is pure Monte Carlo: a cut episode is treated as ended, and the value of the state it reached "
+        f"is not added. **Ours**, beside it: "
+        + (", ".join(f"`{n}`" for n, c in exps.items() if c.bootstrap_truncated) or "none")
+        + " bootstraps V of the state where the limit cut the episode (`--bootstrap_truncated`), which the "
+        f"discount {b.gamma:g} makes worth about {1 / (1 - b.gamma):.0f} rewards at the cut.\n"
         f"- **Seeds**: {cfg.seeds} per experiment; bands and intervals are 95% percentile-bootstrap intervals over seeds.\n\n"
         + pgexp.commands_markdown(exps, seed_range(cfg))
     )
 
 
 def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
-    return pgexp.per_run(results, cfg.threshold, last=LAST)
+    """One row per run (:func:`lib.sections.pgexp.per_run`) with "final above threshold" (1 or 0)."""
+    runs = pgexp.per_run(results, cfg.threshold, last=LAST)
+    return runs.assign(**{"final above threshold": (runs.final >= cfg.threshold).astype(float)})
+
+
+def numbers(runs: pd.DataFrame, cfg: Config, runs_allowed: int = 3) -> dict[str, str]:
+    """The assignment's "it should not take more than 2-3 runs" in numbers: the baselined run's per-run
+    chance p of ending at or above the threshold, with its exact (Clopper-Pearson) 95% interval, and the
+    chance 1 - (1 - p)^k that ``runs_allowed`` runs pass at least once (the interval mapped through it)."""
+    from scipy.stats import binomtest
+
+    d = runs[runs.variant == cfg.baseline]
+    k, n = int((d.final >= cfg.threshold).sum()), len(d)
+    if not n:
+        return {}
+    ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+    within = lambda p: 1 - (1 - p) ** runs_allowed  # noqa: E731
+    return {"pass_within_3_runs": (
+        f"{k} of {n} seeds of {cfg.baseline} end at or above {cfg.threshold:g}: a per-run chance of {k / n:.2f} "
+        f"[{ci.low:.2f}, {ci.high:.2f}] (exact 95%), so {runs_allowed} runs pass at least once with chance "
+        f"{within(k / n):.2f} [{within(ci.low):.2f}, {within(ci.high):.2f}]")}
 
 
 def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
@@ -75,20 +99,22 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     with_baseline = [n for n in names if pgexp.experiments(cfg.experiments)[n].baseline == "value"]
     env = pgexp.experiments(cfg.experiments)[names[0]].env_id
     paths = []  # the eval return first: the main figure (the index shows it)
+    palette = colours(names)  # one colour per experiment in every figure
     cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
     paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "eval_return.png", ylabel="Eval_AverageReturn",
-                                     title=f"{env}: eval return, 95% CI over {cfg.seeds} seeds", hlines={f"{cfg.threshold:g}": cfg.threshold}))
+                                     title=f"{env}: eval return, 95% CI over {cfg.seeds} seeds", hlines={f"{cfg.threshold:g}": cfg.threshold},
+                                     palette=palette))
     cs = pgexp.step_curves(results, with_baseline, "Baseline Loss")
     paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "baseline_loss.png", ylabel="Baseline Loss (MSE, log scale)",
-                                     title=f"{env}: value-baseline loss, 95% CI over {cfg.seeds} seeds", logy=True))
+                                     title=f"{env}: value-baseline loss, 95% CI over {cfg.seeds} seeds", logy=True, palette=palette))
     fig, ax = plt.subplots()
     for n in names:
         for r in results:
             if r.spec.variant == n and r.spec.seed == cfg.first_seed:
                 lg = r.log()
-                ax.plot(lg.Train_EnvstepsSoFar, lg.Eval_AverageReturn, lw=1, label=n)
+                ax.plot(lg.Train_EnvstepsSoFar, lg.Eval_AverageReturn, lw=1, label=n, color=palette[n])
     ax.set(xlabel="environment steps", ylabel="Eval_AverageReturn", title=f"one seed ({cfg.first_seed}) per experiment, unsmoothed")
-    ax.legend(fontsize="small")
+    legend(ax)
     paths.append(save(fig, out_dir / "figures" / "eval_return_seed.png"))
     return [p for p in paths if p is not None]
 
@@ -122,7 +148,9 @@ def answers(cfg: Config, verdicts: list[Verdict]) -> str:
             what.append(f"-blr {c.value_lr:g} instead of {base.value_lr:g}")
         if c.normalize_advantages and not base.normalize_advantages:
             what.append("-na added")
-        said = [f"*{v.claim}*: **{v.verdict}** (effect {v.effect:+.1f}, interval [{v.interval[0]:.1f}, {v.interval[1]:.1f}])"
+        if c.bootstrap_truncated and not base.bootstrap_truncated:
+            what.append("V(s_T) bootstrapped at the time limit, ours")
+        said = [report_said(v)
                 for v in verdicts if name in (v.versus, *v.seeds) and cfg.baseline in v.seeds]
         lines.append(f"- **{name}** ({', '.join(what) or 'same baseline'}): " + ("; ".join(said) or "no claim in params compares it") + ".")
     return "\n".join(lines)
@@ -147,6 +175,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     d = runs[runs.variant == cfg.baseline]
     finals = f"Final eval returns of {cfg.baseline}: {', '.join(f'{x:.0f}' for x in d.final)}."
     return SectionResult(table=table(runs, cfg), claims=[Claim.judged(v, finals if i == 0 else "") for i, v in enumerate(verdicts)],
+                         numbers=numbers(runs, cfg),
                          figures=figures(results, cfg, out_dir) + [profile(
                              runs, f"last {LAST} mean", list(pgexp.experiments(cfg.experiments)), {}, out_dir / "figures" / "profile.png",
                              xlabel=f"eval return, mean of the last {LAST} iterations",

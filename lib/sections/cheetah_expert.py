@@ -26,7 +26,7 @@ from ..evaluation import evaluate
 from ..learners.nets import NumpySACActor, SACActor
 from ..learners.sac import CLEANRL, SACConfig
 from ..provenance import git_commit, package_versions
-from ..publish.plots import PALETTE, save
+from ..publish.plots import PALETTE, legend, save
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 
@@ -232,7 +232,7 @@ def figure(expert: CheetahExpert, cfg: CheetahExpertConfig, out_dir: Path) -> Pa
            title=f"HalfCheetah SAC expert (seed {m['seed']}): {m['env_steps']:,} steps in {m['wall_time_s'] / 60:.0f} min")
     ax.set_ylim(top=max(cfg.aim, float(ep["return"].max()), float(log["eval_mean"].max())) * 1.08)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
-    ax.legend(fontsize="small", loc="lower right")  # below the curve, which ends at the top
+    legend(ax)  # beside the axes: it covers no curve
     steps, minutes = np.r_[0.0, log["step"].to_numpy()], np.r_[0.0, log["wall_s"].to_numpy() / 60]
     top = ax.secondary_xaxis("top", functions=(lambda x: np.interp(x, steps, minutes), lambda m: np.interp(m, minutes, steps)))
     top.set_xlabel("wall-clock minutes (training)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -108,13 +108,17 @@ def claim_columns(runs: pd.DataFrame, budget: float) -> pd.DataFrame:
 
 def profile(runs: pd.DataFrame, column: str, variants: Sequence[str], labels: Mapping[str, str], path: Path, *,
             xlabel: str, title: str, lo: float | None = None, hi: float | None = None) -> Path:
+    # every variant of the section in the order given keeps one colour (:func:`lib.publish.plots.colours`)
     """The performance-profile figure of ``column`` (one score per seed) for ``variants`` of a per-run
     table (:func:`lib.publish.plots.profile_figure`); ``labels`` name them in the legend."""
     from ..publish.plots import profile_figure
 
     scores = {labels.get(v, v): pd.to_numeric(runs[runs.variant == v][column], errors="coerce").dropna().to_numpy(dtype=float)
               for v in variants}
-    return profile_figure({k: x for k, x in scores.items() if len(x)}, path, xlabel=xlabel, title=title, lo=lo, hi=hi)
+    from ..publish.plots import colours
+
+    return profile_figure({k: x for k, x in scores.items() if len(x)}, path, xlabel=xlabel, title=title, lo=lo, hi=hi,
+                          palette=colours(list(scores)))
 
 
 def episode_curves(results: list[RunResult], variants: Sequence[str], labels: dict[str, str], window: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -138,10 +142,11 @@ def log_curves(results: list[RunResult], variants: Sequence[str], labels: dict[s
 
 
 def curve_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, xlabel: str, ylabel: str, title: str,
-                 hlines: dict[str, float] | None = None, ylim: tuple[float, float] | None = None, logy: bool = False) -> Path:
-    """One axes of mean-and-95%-band curves, saved to ``path`` and shown."""
+                 hlines: dict[str, float] | None = None, ylim: tuple[float, float] | None = None, logy: bool = False,
+                 palette: Mapping[str, Any] | None = None) -> Path:
+    """One axes of mean-and-95%-band curves (legend beside the axes), saved to ``path``."""
     fig, ax = plt.subplots()
-    band_plot(ax, curves, hlines=hlines)
+    band_plot(ax, curves, hlines=hlines, palette=palette)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if ylim:
         ax.set_ylim(*ylim)

@@ -77,9 +77,10 @@ def specs(cfg: Config) -> list[RunSpec]:
 def describe(cfg: Config) -> str:
     t = cfg.train
     return (
-        f"- **Learner**: section 01's RLOO REINFORCE (batch of {t.batch_episodes} episodes, `train.batch_episodes`; "
-        f"RLOO needs two or more, so the one-episode batches of section 01 have no counterpart here; AdamW lr {t.lr:g}, "
-        f"gamma {t.gamma:g}), same budget: {t.episodes} episodes ({t.n_iterations} updates).\n"
+        f"- **Learner**: section 01's RLOO REINFORCE under the source's protocol (its \"2000 total epochs\" read as one "
+        f"episode per update; RLOO needs two or more, so it runs, as in section 01, at a batch of {t.batch_episodes} "
+        f"episodes, `train.batch_episodes`; AdamW lr {t.lr:g}, gamma {t.gamma:g}), same budget: {t.episodes} episodes "
+        f"({t.n_iterations} updates).\n"
         f"- **Bonus**: loss = policy-gradient loss - alpha * mean over the batch's steps of the policy's entropy "
         f"(in nats; the maximum for two actions is ln 2 = {np.log(2):.3f}).\n"
         f"- **Settings**: constant alpha in {{{', '.join(f'{a:g}' for a in cfg.constants)}}}; alpha linear from "

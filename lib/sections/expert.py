@@ -21,7 +21,7 @@ from ..config import spec, to_dict
 from ..data.envs import make_vec
 from ..data.experts import expert_dir, load, read_metadata, save_expert
 from ..learners.pg import PGConfig
-from ..publish.plots import PALETTE, save
+from ..publish.plots import PALETTE, legend, save
 from ..publish.report import Claim
 from ..evaluation import evaluate
 from ..store.runs import RunResult, RunSpec
@@ -200,7 +200,7 @@ def figure(expert: Expert, cfg: Config, out_dir: Path) -> list[Path]:
     ax.axhline(cfg.solved, color="0.3", ls="--", lw=0.8, label=f"solved ({cfg.solved:g})")
     ax.set(xlabel="training episode", ylabel="training return", ylim=(0, cfg.perfect * 1.05),
            title=f"CartPole expert (seed {expert.metadata['seed']}): training curve")
-    ax.legend(loc="lower right", fontsize="small")
+    legend(ax)  # beside the axes: it covers no curve
     path = save(fig, out_dir / "figures" / "expert_training.png")
     return [path]
 

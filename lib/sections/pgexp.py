@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -107,12 +108,14 @@ def step_curves(results: list[RunResult], variants: Sequence[str], column: str, 
 
 
 def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, ylabel: str, title: str,
-                  hlines: dict[str, float] | None = None, logy: bool = False, ax: plt.Axes | None = None) -> Path | None:
-    """Mean over seeds with a 95% band against environment steps; saved to ``path`` unless drawn on a given ``ax``."""
+                  hlines: dict[str, float] | None = None, logy: bool = False, ax: plt.Axes | None = None,
+                  palette: Mapping[str, Any] | None = None) -> Path | None:
+    """Mean over seeds with a 95% band against environment steps (legend beside the axes; ``palette``:
+    :func:`lib.publish.plots.colours`); saved to ``path`` unless drawn on a given ``ax``."""
     own = ax is None
     if own:
         fig, ax = plt.subplots()
-    band_plot(ax, curves, hlines=hlines)
+    band_plot(ax, curves, hlines=hlines, palette=palette)
     ax.set(xlabel="environment steps (Train_EnvstepsSoFar)", ylabel=ylabel, title=title)
     if logy:
         ax.set_yscale("log")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import pandas as pd
 
 from ..config import spec
-from ..verdicts import Rule
+from ..verdicts import Rule, SourceClaim
 
 if TYPE_CHECKING:
     from ..publish.report import Claim
@@ -54,6 +54,8 @@ class GridConfig:
     workers: int = spec(2, ge=1, le=64, doc="parallel worker processes")
     claims: tuple[Rule, ...] = spec(default_factory=tuple, doc="the source's claims with their decision rules, fixed before the runs")
     alpha: float = spec(0.05, gt=0, lt=0.5, doc="family-wise error rate of the section's verdicts (Holm)")
+    source: tuple[SourceClaim, ...] = spec(default_factory=tuple, doc="the source report's statements, quoted, each "
+                                           "with the claim or number that answers it here (the 'source says / here' table)")
     skip_claims: tuple[str, ...] = spec((), doc="ids of claims this profile does not decide (the smoke profile: "
                                               "variants it does not run); the registered profiles skip none")
 
@@ -73,7 +75,9 @@ class SectionResult:
     sentence for the index; ``text``: named Markdown paragraphs the notebook shows between its
     parts (e.g. "imperfection"); ``extra_tables``: named further tables; ``extra``: further
     JSON-able entries of results.json; ``animations``: rendered policies (filled by
-    :func:`lib.sections.run.animate`). Texts and extra tables go to results.json too.
+    :func:`lib.sections.run.animate`); ``numbers``: name -> our number with its interval and seeds, as
+    text, for the source's statements that name it (params ``source``). Texts and extra tables go to
+    results.json too.
     """
 
     table: pd.DataFrame
@@ -86,6 +90,7 @@ class SectionResult:
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     animations: list[Any] = field(default_factory=list)
+    numbers: dict[str, str] = field(default_factory=dict)
 
 
 class SectionModule(Protocol):

@@ -110,18 +110,24 @@ def specs(cfg: Config) -> list[RunSpec]:
     ]
 
 
+def _per_update(b: int) -> str:
+    return f"{b} episode{'s' if b > 1 else ''}"
+
+
 def describe(cfg: Config) -> str:
     """The experimental set-up in Markdown, from the config (nothing typed by hand)."""
     t = cfg.train
     steps = t.max_episode_steps or 500
     return (
         f"- **Environment**: `{t.env_id}`, episodes capped at {steps} steps, reward 1 per step.\n"
-        f"- **Budget**: {t.episodes} training episodes per run, the same for every variant; "
-        f"each update uses a batch of **{t.batch_episodes} episodes** played in parallel, so a run makes "
-        f"{t.n_iterations} updates." + "".join(
-            f" Also with **{b} episode{'s' if b > 1 else ''} per update** ({math.ceil((t.episodes or 0) / b)} updates), "
-            f"for {', '.join(LABEL[v] for v in cfg.variants if not (v == 'rloo' and b < 2))}"
-            + (" (RLOO needs 2 or more)" if b < 2 and "rloo" in cfg.variants else "") + "."
+        f"- **Budget**: {t.episodes} training episodes per run, the same for every variant. **The source's protocol** "
+        f"(its \"2000 total epochs\"): {_per_update(t.batch_episodes)} per update, so a run makes {t.n_iterations} "
+        f"updates" + (f"; RLOO needs at least {RLOO_MIN} episodes per update (its baseline for an episode is the mean "
+                      f"of the others), so it runs at its minimum, {RLOO_MIN}, with the same {t.episodes} episodes "
+                      f"({math.ceil((t.episodes or 0) / RLOO_MIN)} updates)"
+                      if "rloo" in cfg.variants and t.batch_episodes < RLOO_MIN else "") + "." + "".join(
+            f" **Ours**, beside it: {_per_update(b)} per update ({math.ceil((t.episodes or 0) / b)} updates), for "
+            f"{', '.join(LABEL[v] for v in cfg.variants if f'{v}_b{b}' in grid(cfg))}."
             for b in cfg.other_batch_sizes) + "\n"
         f"- **Learner**: categorical MLP policy {list(t.hidden)} ({t.activation}), AdamW lr {t.lr:g} "
         f"(weight decay {t.weight_decay:g}), discounted reward-to-go with gamma = {t.gamma:g}; "
@@ -129,8 +135,8 @@ def describe(cfg: Config) -> str:
         f"- **Baselines b**: running mean = bias-corrected EMA (decay {t.running_mean_decay:g}) of the mean "
         f"reward-to-go of earlier batches; value = MLP {list(t.value_hidden)} fitted to reward-to-go with "
         f"{t.value_steps} AdamW steps (lr {t.value_lr:g}) per update, its prediction taken before it is fitted; "
-        f"RLOO = for each episode and step, the mean reward-to-go of the other {t.batch_episodes - 1} episodes "
-        f"of the batch at that step.\n"
+        f"RLOO = for each episode and step, the mean reward-to-go of the batch's other episodes "
+        f"at that step.\n"
         f"- **Evaluation** (as the report): keep the policy with the best {t.window}-episode sliding-window "
         f"mean of training returns ({t.checkpoint_ties} one on ties), then play {t.test_episodes} test episodes "
         f"({'argmax actions' if t.test_greedy else 'actions sampled from the policy'}) on a separate seed.\n"
@@ -181,8 +187,10 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     main = {names[v]: cs[names[v]] for v in cfg.variants}
     out = [curve_figure(main, out_dir / "figures" / "learning_curves.png", xlabel="training episode",
                         ylabel=f"training return ({cfg.train.window}-episode running mean)",
-                        title=f"REINFORCE on {cfg.train.env_id}, {cfg.train.batch_episodes} episodes per update: "
-                              f"mean over seeds ({cfg.seeds}), 95% CI",
+                        title=f"REINFORCE on {cfg.train.env_id}, the source's protocol "
+                              f"({_per_update(cfg.train.batch_episodes)} per update"
+                              + (f", RLOO {RLOO_MIN}" if batch_of("rloo", cfg.train.batch_episodes) != cfg.train.batch_episodes
+                                 and "rloo" in cfg.variants else "") + f"): mean over seeds ({cfg.seeds}), 95% CI",
                         hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05))]
     if cfg.other_batch_sizes:
         out.append(batch_figure(cs, cfg, out_dir / "figures" / "learning_curves_batch.png"))
@@ -199,7 +207,7 @@ def batch_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], cfg: Config, 
     for ax, v in zip(axes[0], varied):
         per_batch = {f"{b} episode{'s' if b > 1 else ''} per update": curves[names[n]]
                      for n, (g, b) in sorted(grid(cfg).items(), key=lambda kv: -kv[1][1]) if g == v}
-        band_plot(ax, per_batch, hlines={f"solved ({cfg.solved:g})": cfg.solved})
+        band_plot(ax, per_batch, hlines={f"solved ({cfg.solved:g})": cfg.solved}, where="inside")
         ax.set(title=LABEL[v], xlabel="training episode", ylim=(0, cfg.perfect * 1.05))
     axes[0][0].set_ylabel(f"training return ({cfg.train.window}-episode running mean)")
     fig.suptitle(f"episodes per update: mean over seeds ({cfg.seeds}), 95% bootstrap band", fontsize="medium")
@@ -225,6 +233,29 @@ def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
     for r, v in zip(decided_claims(cfg), verdicts):
         out.append(Claim.judged(v, "" if r.metric in seen else notes.get(r.metric, "")))
         seen.add(r.metric)
+    return out
+
+
+def numbers(runs: pd.DataFrame, cfg: Config) -> dict[str, str]:
+    """Our numbers beside the source's (params ``source``): vanilla's test returns, and how often each
+    baseline tests perfect, under the source's protocol (the main variants)."""
+    perfect = cfg.perfect * cfg.perfect_tolerance
+    names = labels(cfg)
+
+    def at_max(v: str) -> str:
+        d = runs[runs.variant == v]
+        return f"{names[v]} {int((d.test_mean >= perfect).sum())} of {len(d)}"
+
+    out = {}
+    if "vanilla" in names:
+        d = runs[runs.variant == "vanilla"]
+        m, lo, hi = test_ci(d)
+        out["vanilla_test"] = (f"vanilla, {_per_update(cfg.train.batch_episodes)} per update: test mean {m:.1f} "
+                               f"[{lo:.1f}, {hi:.1f}] over {len(d)} seeds; seeds testing at {cfg.perfect:g}: "
+                               f"{int((d.test_mean >= perfect).sum())} of {len(d)}")
+    base = [v for v in cfg.variants if v != "vanilla"]
+    if base:
+        out["baselines_perfect"] = f"seeds testing at {cfg.perfect:g}: " + ", ".join(at_max(v) for v in base)
     return out
 
 
@@ -267,7 +298,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     """Per-run metrics, the variant table, the curves, the claims (see the module's functions)."""
     runs = per_run(results, cfg)
     table = summary_table(runs, cfg)
-    return SectionResult(table=table, per_run=runs, claims=claims(runs, table, cfg),
+    return SectionResult(table=table, per_run=runs, claims=claims(runs, table, cfg), numbers=numbers(runs, cfg),
                          figures=figures(results, cfg, out_dir) + [profile(
                              runs, "test_mean", list(grid(cfg)), labels(cfg), out_dir / "figures" / "profile.png",
                              xlabel=f"test return (mean of {cfg.train.test_episodes} episodes)", lo=0.0, hi=cfg.perfect,

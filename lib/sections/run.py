@@ -106,7 +106,17 @@ def runs(ctx: Context, verbose: bool = True) -> list[RunResult]:
 def analyse(ctx: Context, results: list[RunResult]) -> SectionResult:
     """The section's analysis of its runs (``analyse(runs, cfg, out_dir)``); figures are written to
     the report folder."""
-    return ctx.section.analyse(results, ctx.cfg, ctx.out_dir)
+    from ..publish.report import conclusions, source_vs_here
+
+    import pandas as pd
+
+    result = ctx.section.analyse(results, ctx.cfg, ctx.out_dir)
+    rows = source_vs_here(getattr(ctx.cfg, "source", ()), result.claims, result.numbers)
+    result.extra["source_vs_here"] = rows
+    result.extra_tables.setdefault("source_vs_here", pd.DataFrame(rows, columns=["source", "where", "here", "verdict",
+                                                                                "claim_id"]))
+    result.text.setdefault("conclusions", conclusions(rows, result.claims))
+    return result
 
 
 def animate(ctx: Context, results: list[RunResult], result: SectionResult, show: bool = True) -> None:
@@ -120,6 +130,10 @@ def animate(ctx: Context, results: list[RunResult], result: SectionResult, show:
     result.animations = list(make(results, result, ctx.cfg, anim.load_config(ctx.profile))) if make else []
     if show:
         present.show_animations(result.animations)
+
+
+#: A per-run table longer than this is folded in the report (a click opens it).
+FOLD_ROWS = 12
 
 
 def show(result: SectionResult, what: str, index: int | slice | None = None, caption: str | None = None,
@@ -141,15 +155,18 @@ def show(result: SectionResult, what: str, index: int | slice | None = None, cap
     elif what == "table":
         present.show_table(result.table, caption, transpose=transpose)
     elif what == "per_run":
-        if not result.per_run.empty:
-            present.show_table(result.per_run, caption)
+        if not result.per_run.empty:  # one row per run: folded in the report, opened with a click
+            n = len(result.per_run)
+            present.show_table(result.per_run, caption, folded=f"Every run, one row each ({n} rows): click to open"
+                               if n > FOLD_ROWS else None)
     elif what == "claims":
         present.show_claims(result.claims)
     elif what in result.text:
         if result.text[what]:
             present.show_markdown(result.text[what])
     elif what in result.extra_tables:
-        present.show_table(result.extra_tables[what], caption, transpose=transpose)
+        if not result.extra_tables[what].empty:
+            present.show_table(result.extra_tables[what], caption, transpose=transpose)
     else:
         raise KeyError(f"the result of this section has no {what!r}; it has figures, table, per_run, claims, "
                        f"animations, {', '.join([*result.text, *result.extra_tables])}")

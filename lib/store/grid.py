@@ -270,7 +270,9 @@ def run_grid(
         from tqdm import tqdm
 
         section = specs[0].section if specs else ""
-        bar = tqdm(total=len(todo), desc=f"{section}: {len(specs) - len(todo)} cached, training", unit="run", mininterval=2.0, file=sys.stdout)
+        # on stderr: the notebook streams it while it trains, and the exported report drops it
+        bar = tqdm(total=len(todo), desc=f"{section}: {len(specs) - len(todo)} cached, training", unit="run", mininterval=2.0,
+                   file=sys.stderr)
     failures: list[str] = []
     finished: list[str] = []
     try:
