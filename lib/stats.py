@@ -75,10 +75,3 @@ def performance_profile(scores: np.ndarray, taus: np.ndarray, level: float = 0.9
     boots = (x[idx][:, :, None] > taus[None, None, :]).mean(1)  # (B, T)
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return share, lo, hi
-
-
-def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
-    """P(X > Y) for a seed of X against a seed of Y, ties counting half: the Mann-Whitney U statistic
-    over the number of pairs (rliable's "probability of improvement" on one task)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return float(_st.mannwhitneyu(x, y).statistic / (len(x) * len(y)))

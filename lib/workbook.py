@@ -164,33 +164,72 @@ def record_timing(entry: dict[str, Any], path: Path | None = None, keep: int = 5
     return path
 
 
-def fingerprint(section: str, profile: str, overrides: dict[str, Any]) -> str:
-    """sha256 of everything a section's report is made from: its notebook, its parameter file and the
-    profile's animation settings, the overrides, every lib/ source file, the shipped experts' metadata
-    and the package versions."""
+#: The code every report is made with besides its section module: the notebook's calls, the publishing
+#: code and the notebook runner (their definitions and whatever they use, :func:`report_inputs`).
+REPORT_CODE_ROOTS = ("lib.sections.run", "lib.publish.report", "lib.publish.present", "lib.publish.plots",
+                     "lib.publish.animate", "lib.publish.html")
+
+
+def report_inputs(section: str, profile: str, overrides: dict[str, Any]) -> dict[str, str]:
+    """What a section's report is made from, input -> sha256: its notebook; its parameters (the profile's
+    file and animation settings, the claims file, the overrides); the code (the definitions of its section
+    module, the notebook's calls and the publishing code, and every lib/ definition they use: editing
+    another section or a docstring changes nothing); its runs (the key of every run its grid names,
+    which covers the learners' code and the package versions); the shipped experts' metadata; the
+    versions of the packages the figures and pages are made with."""
     import hashlib
 
-    from .params import params_path
-    from .paths import LIB_DIR
-    from .provenance import package_versions
+    from .params import claims_path, params_path
+    from .provenance import CodeIndex, code_hash, package_versions
 
-    h = hashlib.sha256()
-    files = [NOTEBOOKS_DIR / f"{section}.ipynb", params_path(section, profile)]
-    files += [f for f in [params_path("_animation", profile)] if f.exists()]
-    files += sorted(LIB_DIR.rglob("*.py")) + sorted((REPO_ROOT / "experts").glob("*/metadata.json"))
-    for f in files:
-        h.update(str(f.relative_to(REPO_ROOT)).encode())
-        h.update(f.read_bytes())
-    h.update(json.dumps({"overrides": overrides, "versions": package_versions()}, sort_keys=True).encode())
-    return h.hexdigest()
+    def digest(*parts: bytes) -> str:
+        h = hashlib.sha256()
+        for part in parts:
+            h.update(hashlib.sha256(part).digest())
+        return h.hexdigest()
+
+    mod = get_section(section)
+    cfg = load_params(section, profile, overrides)
+    param_files = [params_path(section, profile), params_path("_animation", profile), claims_path(section)]
+    index = CodeIndex()
+    roots = [(m, name) for m in (mod.__name__, *REPORT_CODE_ROOTS) for name in index.module(m).defs]
+    roots += [("lib.workbook", "execute_section")]  # with what it calls: the notebook runner and its stamp
+    code = index.closure(roots)
+    specs = mod.specs(cfg)
+    hashes = {t: code_hash(t) for t in {s.trainer for s in specs}}
+    return {
+        "notebook": digest((NOTEBOOKS_DIR / f"{section}.ipynb").read_bytes()),
+        "parameters": digest(*(f.read_bytes() for f in param_files if f.exists()),
+                             json.dumps(overrides, sort_keys=True).encode()),
+        "code": digest(*(text.encode() for text in sorted(code.values()))),
+        "runs": digest(*sorted(s.key(hashes[s.trainer]).encode() for s in specs)),
+        "experts": digest(*(f.read_bytes() for f in sorted((REPO_ROOT / "experts").glob("*/metadata.json")))),
+        "versions": digest(json.dumps(package_versions(), sort_keys=True).encode()),
+    }
+
+
+def fingerprint(section: str, profile: str, overrides: dict[str, Any]) -> str:
+    """:func:`report_inputs` as the text of a report's ``.fingerprint`` (one ``input digest`` per line)."""
+    return "\n".join(f"{k} {v}" for k, v in report_inputs(section, profile, overrides).items())
+
+
+def stale_inputs(section: str, profile: str, overrides: dict[str, Any], pdf: bool) -> list[str]:
+    """Why a section's report folder is not what the current inputs make: the inputs of
+    :func:`report_inputs` that changed since it was made, or the files it lacks; empty when it is up to date."""
+    out = report_dir(section, profile, overrides)
+    needed = [out / f"{section}.ipynb", out / f"{section}.html", out / "results.json"] + ([out / f"{section}.pdf"] if pdf else [])
+    missing = [p.name for p in needed if not p.exists()]
+    stamp = out / ".fingerprint"
+    if not stamp.exists():
+        return ["never made"] if not missing else missing
+    made = dict(line.split(" ", 1) for line in stamp.read_text().splitlines() if " " in line)
+    now = report_inputs(section, profile, overrides)
+    return [k for k, v in now.items() if made.get(k) != v] + missing
 
 
 def up_to_date(section: str, profile: str, overrides: dict[str, Any], pdf: bool) -> bool:
     """Whether the section's report folder was made from exactly the current inputs (and has its files)."""
-    out = report_dir(section, profile, overrides)
-    stamp = out / ".fingerprint"
-    needed = [out / f"{section}.ipynb", out / f"{section}.html", out / "results.json"] + ([out / f"{section}.pdf"] if pdf else [])
-    return stamp.exists() and stamp.read_text().strip() == fingerprint(section, profile, overrides) and all(p.exists() for p in needed)
+    return not stale_inputs(section, profile, overrides, pdf)
 
 
 def cmd_reports(args: argparse.Namespace) -> int:
@@ -221,11 +260,13 @@ def cmd_reports(args: argparse.Namespace) -> int:
         for section in sections:
             t0 = time.perf_counter()
             before = _store_runs()
-            if not args.force and up_to_date(section, args.profile, overrides, args.pdf):
-                print(f"== {section}: up to date (notebook, parameters, lib/ and experts unchanged; --force re-runs it)", flush=True)
+            stale = stale_inputs(section, args.profile, overrides, args.pdf) if not args.force else ["--force"]
+            if not stale:
+                print(f"== {section}: up to date (its notebook, parameters, code, runs and experts are what made it; "
+                      "--force re-makes it)", flush=True)
                 timing["sections"][section] = {"seconds": round(time.perf_counter() - t0, 1), "runs_trained": 0, "skipped": True}
                 continue
-            print(f"== {section} ({args.profile}) ==", flush=True)
+            print(f"== {section} ({args.profile}; {', '.join(stale)}) ==", flush=True)
             stamp = fingerprint(section, args.profile, overrides)
             nb = execute_section(section, args.profile, overrides, log=not args.quiet, executor=args.executor, address=args.address)
             page = export_html(nb, f"{section} · {get_section(section).TITLE}")

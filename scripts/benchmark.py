@@ -158,7 +158,7 @@ def stored_runs(section: str) -> tuple[list, int]:
     while specs:
         batch = []
         for spec in specs:
-            key = spec.key(code_hash(spec.trainer.split(":")[0]))
+            key = spec.key(code_hash(spec.trainer))
             path = store.find(key)
             if path is None:
                 missing += 1
@@ -224,6 +224,24 @@ def floor_table(seconds: float) -> list[dict]:
     return rows
 
 
+def keep_measured(floors: list[dict]) -> list[dict]:
+    """``floors``, with each section whose runs this store lacks (it would show no figures) given the row
+    that reports/benchmarks.json measured earlier, with that row's date: a run on a fresh clone or on
+    another store writes only what it measured and never blanks what was measured before."""
+    path = ROOT / "reports" / "benchmarks.json"
+    before = json.loads(path.read_text()) if path.exists() else {}
+    earlier = {f["section"]: {**f, "measured": f.get("measured", before.get("date"))} for f in before.get("floors", [])}
+    today = time.strftime("%Y-%m-%d")
+    out = []
+    for f in floors:
+        kept = earlier.get(f["section"])
+        if not f["runs"] and f["missing"] and kept and kept.get("runs"):
+            out.append(kept)
+        else:
+            out.append({**f, "measured": today})
+    return out
+
+
 def report_now() -> float:
     """Wall time of the whole default report (every section, PDF on) in an empty run store."""
     env = dict(os.environ)
@@ -249,7 +267,7 @@ def main() -> int:
     print("learner, seeds batched in one process ...", flush=True)
     batches = learner_batches([int(x) for x in args.batches.split(",")])
     print("env-step floor per section ...", flush=True)
-    floors = floor_table(args.floor_seconds)
+    floors = keep_measured(floor_table(args.floor_seconds))
     result = {"machine": machine, "date": time.strftime("%Y-%m-%d"), "plain_loop": plain, "batches": batches, "floors": floors}
     if args.report:
         result["report_now_s"] = report_now()
@@ -287,10 +305,14 @@ def main() -> int:
     ]
     for f in floors:
         if not f["runs"]:
-            lines.append(f"| {f['section']} | 0 | (no runs: reads what is shipped) | | | |")
+            what = (f"(none of its {f['missing']} runs in this store, none measured before)" if f["missing"]
+                    else "(no runs: reads what is shipped)")
+            lines.append(f"| {f['section']} | 0 | {what} | | | |")
             continue
         steps = ", ".join(f"{e} {n:,}" for e, n in f["env_steps"].items())
         miss = f" ({f['missing']} missing)" if f["missing"] else ""
+        if f.get("measured") != result["date"]:
+            miss += f" (measured {f['measured']}: not in this store now)"
         cold_s = (f"{f['cold_s']:.0f}" if f["cold_s"] else
                   f"not measured cold ({f['trained_in_that_call']} of {f['runs']} runs trained in that call)"
                   if f.get("trained_in_that_call") is not None else "not measured")

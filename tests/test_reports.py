@@ -137,6 +137,44 @@ def test_tidy_streams_merges_a_progress_bar_across_warnings_on_the_other_stream(
         ("display_data", None, None), ("stream", "stdout", "done\n")]  # a display in between keeps its place
 
 
+def test_a_report_is_stale_only_when_its_own_inputs_change(tmp_path, monkeypatch):
+    """Editing section 09's analysis re-makes 09 only; editing a docstring or an unused helper re-makes none;
+    editing the publishing code re-makes every report; a learner's code reaches a report through its runs'
+    keys. Red for: one fingerprint over all of lib/ (every edit re-makes nine reports), a fingerprint blind
+    to the section's own module or to the publishing code."""
+    import shutil
+
+    from lib import provenance
+
+    shutil.copytree(provenance.REPO_ROOT / "lib", tmp_path / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    pair = ("01_reinforce_baselines", "09_bc_heads")
+
+    def inputs() -> list[dict[str, str]]:
+        return [workbook.report_inputs(s, "smoke", {}) for s in pair]
+
+    def edit(rel: str, old: str, new: str) -> None:
+        path = tmp_path / rel
+        text = path.read_text()
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new, 1))
+
+    before = inputs()
+    edit("lib/sections/bc_heads.py", '"""', '"""Reworded. ', )  # the module's docstring
+    (tmp_path / "lib" / "sections" / "spare.py").write_text("def helper():\n    return 1\n")
+    assert inputs() == before
+    edit("lib/sections/bc_heads.py", "\ndef ", "\nEXTRA = 1\n\n\ndef ")  # a new definition in 09's module
+    after = inputs()
+    assert after[0] == before[0] and after[1]["code"] != before[1]["code"]
+    assert {k for k in after[1] if after[1][k] != before[1][k]} == {"code"}
+    edit("lib/publish/plots.py", "\ndef ", "\nPUBLISHED = 2\n\n\ndef ")
+    again = inputs()
+    assert all(a["code"] != b["code"] for a, b in zip(again, after))
+    edit("lib/learners/returns.py", "def normalize(adv: np.ndarray, eps: float = 1e-8)", "def normalize(adv: np.ndarray, eps: float = 1e-6)")
+    last = inputs()
+    assert last[0]["runs"] != again[0]["runs"] and last[1]["runs"] == again[1]["runs"]  # pg's runs, not imitation's
+
+
 def test_report_fingerprint_and_up_to_date(tmp_path, monkeypatch):
     s = "01_reinforce_baselines"
     a = workbook.fingerprint(s, "smoke", {})

@@ -119,7 +119,7 @@ def test_process_executor_matches_serial(store, tiny_cfg, tmp_path):
         assert (a.path / "log.csv").read_bytes() == (b.path / "log.csv").read_bytes()
 
 
-LEARNERS = ("lib.learners.pg", "lib.learners.sac", "lib.learners.imitation")
+LEARNERS = ("lib.learners.pg:train", "lib.learners.sac:train", "lib.learners.imitation:train")
 
 
 @pytest.mark.parametrize("learner", LEARNERS)
@@ -129,10 +129,10 @@ def test_a_learner_imports_nothing_of_the_store_sections_plots_or_reports(learne
     from lib.provenance import REPO_ROOT, code_files
 
     files = {str(p.relative_to(REPO_ROOT)) for p in code_files(learner)}
-    assert f"{learner.replace('.', '/')}.py" in files and "lib/evaluation.py" in files and "lib/seeds.py" in files
+    assert f"{learner.split(':')[0].replace('.', '/')}.py" in files and "lib/evaluation.py" in files and "lib/seeds.py" in files
     assert not [f for f in files if f.startswith(("lib/store/", "lib/sections/", "lib/publish/"))], files
     assert not files & {"lib/workbook.py", "lib/params.py", "lib/checks.py", "lib/stats.py", "lib/config.py"}
-    if learner != "lib.learners.imitation":  # only the imitation learner reads experts and their datasets
+    if learner != "lib.learners.imitation:train":  # only the imitation learner reads experts and their datasets
         assert not [f for f in files if "experts" in f or "datasets" in f or "heads" in f]
 
 
@@ -150,7 +150,7 @@ def test_run_keys_follow_the_learners_code_and_nothing_else(tmp_path, monkeypatc
     spec = _spec(tiny_cfg)
 
     def keys() -> tuple[str, ...]:
-        return tuple(provenance.code_hash(m) for m in LEARNERS) + (spec.key(provenance.code_hash("lib.learners.pg")),)
+        return tuple(provenance.code_hash(m) for m in LEARNERS) + (spec.key(provenance.code_hash("lib.learners.pg:train")),)
 
     def edit(rel: str, old: str, new: str) -> None:
         path = tmp_path / rel
@@ -168,6 +168,46 @@ def test_run_keys_follow_the_learners_code_and_nothing_else(tmp_path, monkeypatc
     after = keys()
     assert after[0] != before[0] and after[3] != before[3]  # the policy gradient's code and its runs' keys
     assert after[1:3] == before[1:3]  # SAC and imitation do not use the return estimators
+
+
+def test_run_keys_follow_code_not_where_it_lives(tmp_path, monkeypatch):
+    """Moving a function the learners use (nets.inverse_cdf) into a new file keeps every key; editing its body
+    changes the keys of the learners that use it; editing a function no learner reaches (nets.py's
+    ``count_parameters``-like helpers) changes none. Red for: keys over file paths or whole files, keys blind
+    to a moved function's body, a closure that misses names reached through ``from .x import y``."""
+    import ast
+    import shutil
+
+    from lib import provenance
+
+    shutil.copytree(ROOT / "lib", tmp_path / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+
+    def keys() -> tuple[str, ...]:
+        return tuple(provenance.code_hash(t) for t in LEARNERS)
+
+    before = keys()
+    nets = tmp_path / "lib" / "learners" / "nets.py"
+    text = nets.read_text()
+    fn = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "inverse_cdf")
+    lines = text.splitlines(keepends=True)
+    body = "".join(lines[fn.lineno - 1: fn.end_lineno])
+    rest = "".join(lines[: fn.lineno - 1] + lines[fn.end_lineno:])
+    nets.write_text(rest.replace("from torch import nn\n", "from torch import nn\n\nfrom .sampling import inverse_cdf\n", 1))
+    (tmp_path / "lib" / "learners" / "sampling.py").write_text('"""Moved here."""\nimport numpy as np\n\n\n' + body)
+    assert keys() == before
+    assert any(m == "lib.learners.sampling" for m, _ in provenance.code_units(LEARNERS[0]))
+    moved = tmp_path / "lib" / "learners" / "sampling.py"
+    moved.write_text(moved.read_text().replace("def inverse_cdf(", "def inverse_cdf(\n", 1))  # layout only
+    assert keys() == before
+    src = moved.read_text()
+    assert "rng.random(" in src
+    moved.write_text(src.replace("rng.random(", "rng.uniform(0.0, 1.0, ", 1))
+    after = keys()
+    assert after[0] != before[0] and after[2] != before[2]  # pg and imitation sample categoricals with it
+    assert after[1] == before[1]  # SAC's Gaussian actor never calls it, though it lives in the same nets.py
+    (tmp_path / "lib" / "learners" / "unused.py").write_text("def helper():\n    return 1\n")
+    assert keys() == after
 
 
 def test_a_report_counts_only_the_runs_of_its_own_section(tmp_path, monkeypatch):

@@ -47,13 +47,3 @@ def test_performance_profile_known_shares_and_bands_inside_0_1():
     assert share.tolist() == [1.0, 0.5, 0.0]
     assert (0 <= lo).all() and (hi <= 1).all() and (lo <= share).all() and (share <= hi).all()
     assert lo[0] == hi[0] == 1.0 and lo[1] < 0.5 < hi[1]
-
-
-def test_probability_of_improvement_counts_pairs():
-    """x = [1, 3], y = [2, 2]: pairs (1,2) lose, (3,2) win: 2 of 4; a tie counts half.
-    Red for: ties not counted as half, pairs not all compared."""
-    from lib.stats import probability_of_improvement
-
-    assert probability_of_improvement([1, 3], [2, 2]) == 0.5
-    assert probability_of_improvement([3, 4], [1, 2]) == 1.0
-    assert probability_of_improvement([2], [2]) == 0.5

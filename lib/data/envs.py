@@ -38,15 +38,6 @@ def max_episode_steps(env_id: str) -> int | None:
     return gym.spec(resolve_env_id(env_id)).max_episode_steps
 
 
-def is_discrete(env_id: str) -> bool:
-    """Whether ``env_id`` has a discrete action space (built once to look)."""
-    env = gym.make(resolve_env_id(env_id))
-    try:
-        return isinstance(env.action_space, gym.spaces.Discrete)
-    finally:
-        env.close()
-
-
 _STEPS = [0]
 
 

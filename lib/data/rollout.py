@@ -67,25 +67,6 @@ def collect_round(
     return play(env, obs, lambda o: policy.sample(o, rng, greedy=greedy))[0]
 
 
-def collect_steps(
-    env: gym.vector.VectorEnv,
-    policy: Sampler,
-    rng: np.random.Generator,
-    min_steps: int,
-    seed: int | None = None,
-    greedy: bool = False,
-) -> EpisodeBatch:
-    """Complete episodes until they hold at least ``min_steps`` steps (the assignment's batch).
-
-    The ``env.num_envs`` copies run episodes back to back; a copy starts a new episode only
-    while the steps of finished and running episodes are fewer than ``min_steps``, and every
-    episode started is played to its end (so short episodes are not over-represented). Episodes
-    are numbered in the order they start.
-    """
-    obs, _ = env.reset(seed=seed)
-    return play(env, obs, lambda o: policy.sample(o, rng, greedy=greedy), min_steps=min_steps)[0]
-
-
 def play(
     env: gym.vector.VectorEnv,
     obs: np.ndarray,

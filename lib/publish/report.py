@@ -211,15 +211,6 @@ def conclusions(rows: Sequence[Mapping[str, Any]], claims: Sequence[Claim]) -> s
     return "\n".join(lines)
 
 
-def claims_markdown(claims: list[Claim]) -> str:
-    """A Markdown list: verdict in bold, the claim, then the evidence."""
-    lines = []
-    for c in claims:
-        verdict = c.verdict
-        lines.append(f"- **{verdict}**: *{c.claim}*. {c.evidence}")
-    return "\n".join(lines)
-
-
 def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
         return None

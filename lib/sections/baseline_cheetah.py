@@ -159,7 +159,7 @@ def answers(cfg: Config, verdicts: list[Verdict]) -> str:
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
     """Counts and env steps only: a smoke run's HalfCheetah returns are noise that differs between machines."""
-    return pgexp.regression_values(runs, 50.0, returns=False, steps=True, seeds=cfg.seeds)
+    return pgexp.regression_values(runs, returns=False, steps=True, seeds=cfg.seeds)
 
 
 def headline(runs: pd.DataFrame, cfg: Config) -> str:

@@ -144,7 +144,7 @@ def claim_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
-    return pgexp.regression_values(runs, 10.0, seeds=cfg.seeds)
+    return pgexp.regression_values(runs, seeds=cfg.seeds)
 
 
 def headline(tab: pd.DataFrame, cfg: Config) -> str:

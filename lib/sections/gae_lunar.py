@@ -171,7 +171,7 @@ def numbers(runs: pd.DataFrame, cfg: Config) -> dict[str, str]:
 
 
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
-    return pgexp.regression_values(runs, 60.0, lambdas=list(cfg.lambdas))
+    return pgexp.regression_values(runs, lambdas=list(cfg.lambdas))
 
 
 def headline(runs: pd.DataFrame, cfg: Config) -> str:

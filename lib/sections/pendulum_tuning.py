@@ -282,7 +282,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
 def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
     """The run count only: a smoke run's pendulum returns (and so its episode lengths and the search's
     pick) are noise that differs between machines."""
-    return pgexp.regression_values(runs, 20.0, returns=False, experiments=sorted(runs.variant.unique()))
+    return pgexp.regression_values(runs, returns=False, experiments=sorted(runs.variant.unique()))
 
 
 def headline(runs: pd.DataFrame, cfg: Config, scores: pd.DataFrame) -> str:

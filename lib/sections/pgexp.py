@@ -186,11 +186,11 @@ def table(runs: pd.DataFrame, variants: Sequence[str], threshold: float, last: i
     return pd.DataFrame(rows)
 
 
-def regression_values(runs: pd.DataFrame, floor: float, returns: bool = True, steps: bool = False,
+def regression_values(runs: pd.DataFrame, returns: bool = True, steps: bool = False,
                       **exact: object) -> dict[str, tuple[object, float]]:
     """The smoke regression values of an assignment section, all compared exactly: ``exact`` items and
     the run count; with ``returns``, each experiment's mean eval return (rounded to 0.1); with
-    ``steps``, each experiment's env steps per run. ``floor`` is kept for callers; it is unused.
+    ``steps``, each experiment's env steps per run.
 
     ``returns`` only for sections that reproduce bit for bit (discrete actions: CartPole, LunarLander;
     see :data:`lib.sections.common.BIT_FOR_BIT`): there a smoke run's returns are the same on any CPU,

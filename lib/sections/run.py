@@ -176,7 +176,7 @@ def learner_hashes(results: list[RunResult]) -> dict[str, str]:
     """learner ("module:function") -> the sha256 of the code its runs were keyed with."""
     from ..provenance import code_hash
 
-    return {t: code_hash(t.split(":")[0]) for t in sorted({r.spec.trainer for r in results})}
+    return {t: code_hash(t) for t in sorted({r.spec.trainer for r in results})}
 
 
 def publish(ctx: Context, results: list[RunResult], result: SectionResult) -> Path:

@@ -253,8 +253,8 @@ def run_grid(
     specs = list(specs)
     store = store or RunStore()
     store.clean_stale()
-    hashes = {m: code_hash(m) for m in {s.trainer.split(":")[0] for s in specs}}
-    keys = [s.key(hashes[s.trainer.split(":")[0]]) for s in specs]
+    hashes = {t: code_hash(t) for t in {s.trainer for s in specs}}
+    keys = [s.key(hashes[s.trainer]) for s in specs]
     found = {k: store.find(k) for k in keys}
     todo = list({k: (s, k) for s, k in zip(specs, keys) if found[k] is None}.values())  # one run per key
     if on_iteration is not None:  # a callback cannot travel to worker processes

@@ -64,7 +64,7 @@ class RunSpec:
             "config_type": type(self.config).__qualname__,
             "config": to_dict(self.config),
             "seed": self.seed,
-            "code": code if code is not None else code_hash(self.trainer.split(":")[0]),
+            "code": code if code is not None else code_hash(self.trainer),
             "versions": {k: v for k, v in package_versions().items()},
         }
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
@@ -291,13 +291,3 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing the descriptor releases the flock
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
