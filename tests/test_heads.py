@@ -144,7 +144,7 @@ def test_beta_nll_weights_each_dimension_by_its_variance_to_the_beta_as_a_consta
     beta = 0.5 weights them by s = (1, 2); the gradient of the mean is the weight times (mu - a) / s^2.
     Red for: the weight differentiated, s^(2 beta) read as s^beta, a loss averaged over dimensions."""
     for beta in (0.0, 0.5):
-        policy = BCPolicy(1, HeadConfig(head="gaussian", width=4, depth=1, beta_nll=beta), torch.zeros(1), torch.ones(1),
+        policy = BCPolicy(1, HeadConfig(head="gaussian", width=4, depth=1, beta_nll=beta, std="state"), torch.zeros(1), torch.ones(1),
                           act_low=-torch.ones(2), act_high=torch.ones(2))
         _fixed_output(policy, torch.tensor([0.0, 0.0, 0.0, math.log(2.0)]))
         loss = policy.loss(torch.zeros(1, 1), torch.ones(1, 2))
@@ -473,7 +473,7 @@ def test_gaussian_nll_by_hand_with_its_log_std_clamped():
     mapped to [-1, 1], a sum over the batch, the log std unclamped."""
     obs, act = _hand_obs_act()
     a = act.numpy().astype(np.float64) / 2
-    policy = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1, min_log_std=-3.0), torch.zeros(2), torch.ones(2),
+    policy = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1, min_log_std=-3.0, std="state"), torch.zeros(2), torch.ones(2),
                       act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
     for raw, used in (((0.0, math.log(2.0)), (0.0, math.log(2.0))), ((5.0, -10.0), (2.0, -3.0))):
         _fixed_output(policy, torch.tensor([0.2, -0.1, *raw]))
@@ -489,7 +489,7 @@ def test_mixture_nll_by_hand():
     weights ignored, the components' densities added instead of multiplied over dimensions, a sign."""
     obs, act = _hand_obs_act()
     a = act.numpy().astype(np.float64) / 2
-    policy = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2), torch.zeros(2), torch.ones(2),
+    policy = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2, std="state"), torch.zeros(2), torch.ones(2),
                       act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
     w = np.array([0.25, 0.75])
     mu = np.array([[0.5, 0.0], [-0.5, 0.2]])
@@ -543,12 +543,12 @@ def test_the_likelihood_heads_act_with_their_mode_or_a_sample_of_their_distribut
     component instead of its heaviest, components drawn uniformly, actions not mapped back to the box."""
     box = dict(act_low=-2 * torch.ones(1), act_high=2 * torch.ones(1))
     obs = torch.zeros(20_000, 2)
-    gauss = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1), torch.zeros(2), torch.ones(2), **box)
+    gauss = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1, std="state"), torch.zeros(2), torch.ones(2), **box)
     _fixed_output(gauss, torch.tensor([0.2, math.log(0.1)]))
     torch.testing.assert_close(gauss.act(obs[:3], greedy=True), torch.full((3, 1), 0.4))
     sampled = gauss.act(obs, torch.Generator().manual_seed(0), greedy=False)
     assert float(sampled.mean()) == pytest.approx(0.4, abs=0.01) and float(sampled.std()) == pytest.approx(0.2, abs=0.01)
-    mog = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2), torch.zeros(2), torch.ones(2), **box)
+    mog = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2, std="state"), torch.zeros(2), torch.ones(2), **box)
     _fixed_output(mog, torch.tensor([0.0, math.log(3.0), -0.5, 0.3, math.log(0.01), math.log(0.01)]))
     torch.testing.assert_close(mog.act(obs[:3], greedy=True), torch.full((3, 1), 0.6))
     drawn = mog.act(obs, torch.Generator().manual_seed(0), greedy=False)[:, 0]
@@ -586,3 +586,31 @@ def test_a_shared_dataset_is_cached_under_everything_that_makes_it():
                 path(temperature=2.0), path(temperature=3.0), path(full=True)]
     assert len(set(variants)) == len(variants)
     assert path() == path()
+
+
+def test_a_shared_log_std_is_one_parameter_per_dimension_and_weighs_every_state_alike():
+    """std "param": the net outputs only the means (gaussian: A; mixture: K logits and K x A means), the
+    log stds are one learned parameter per dimension (per component and dimension for the mixture), the
+    same in every state. With means 0.2 and -0.1 and log stds (0, ln 2), the NLL is the by-hand one;
+    its gradient with respect to log s_d is mean_b (1 - z_bd^2), every state counted alike. Red for: a
+    per-state std where the parameter is asked for, a parameter the optimiser never sees, the NLL
+    weighing states unequally."""
+    obs, act = _hand_obs_act()
+    a = act.numpy().astype(np.float64) / 2
+    box = dict(act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
+    policy = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1), torch.zeros(2), torch.ones(2), **box)
+    assert policy.out.out_features == 2 and policy.log_std.shape == (2,)
+    assert any(p is policy.log_std for p in policy.parameters())
+    _fixed_output(policy, torch.tensor([0.2, -0.1]))
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([0.0, math.log(2.0)]))
+    mu, ls = np.array([0.2, -0.1]), np.array([0.0, math.log(2.0)])
+    z = (a - mu) / np.exp(ls)
+    loss = policy.loss(obs, act)
+    assert loss.item() == pytest.approx((0.5 * z**2 + ls + 0.5 * math.log(2 * math.pi)).sum(1).mean(), rel=1e-5)
+    loss.backward()
+    np.testing.assert_allclose(policy.log_std.grad.numpy(), (1 - z**2).mean(0), rtol=1e-5)
+    mog = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=3), torch.zeros(2), torch.ones(2), **box)
+    assert mog.out.out_features == 3 * (1 + 2) and mog.log_std.shape == (3 * 2,)
+    _, _, log_stds = mog._heads(torch.randn(5, 2))
+    assert log_stds.shape == (5, 3, 2) and torch.equal(log_stds[0], log_stds[4])
