@@ -155,15 +155,19 @@ class SourceClaim:
     """One statement of the source report, quoted, and what here answers it: the ``claim`` (an id of
     the section's claims) that decides it, and/or a ``number`` (a name the section's analysis reports in
     :attr:`lib.sections.protocol.SectionResult.numbers`) to set beside it. ``where``: the part of the
-    source it is quoted from."""
+    source it is quoted from. ``variant`` and ``value``: the source's number for one of the section's
+    variants as it states it ("~6500"), for a "source's return" column of the section's chart."""
 
     quote: str
     where: str
     claim: str = ""
     number: str = ""
+    variant: str = ""
+    value: str = ""
 
     def check(self) -> list[str]:
-        return [] if (self.claim or self.number) else [f"source entry {self.quote[:40]!r}: give a 'claim' id or a 'number'"]
+        return [] if (self.claim or self.number or self.value) else [
+            f"source entry {self.quote[:40]!r}: give a 'claim' id, a 'number' or the source's 'value'"]
 
 
 @dataclass(frozen=True)

@@ -120,9 +120,21 @@ def printed(v: "Verdict") -> str:
     seeds = ", ".join(f"{k} {n}" for k, n in v.seeds.items())
     more = f" {v.note[0].upper()}{v.note[1:]}." if v.note else ""
     if v.verdict == "undecided":
-        more += (f" About {v.seeds_to_decide} seeds per variant would likely decide it." if v.seeds_to_decide else
-                 " The estimate sits on the bound, so more seeds would not likely decide it.")
+        more += f" {to_decide(v.seeds_to_decide).capitalize()}."
     return f"{what} ({v.level:.1%} interval, Holm); seeds: {seeds}.{more}"
+
+
+#: Past this many seeds per variant, "seeds to decide" is said in words: the estimate is nearly on its bound.
+MANY_SEEDS = 1000
+
+
+def to_decide(n: int | None) -> str:
+    """An undecided claim's seeds to decide in words."""
+    if not n:
+        return "the estimate sits on its bound, so more seeds would not likely decide it"
+    if n > MANY_SEEDS:
+        return f"more than {MANY_SEEDS:,} seeds per variant would be needed: the estimate sits nearly on its bound"
+    return f"about {n} seeds per variant would likely decide it"
 
 
 def here_text(c: Claim) -> str:
@@ -180,8 +192,7 @@ def conclusions(rows: Sequence[Mapping[str, Any]], claims: Sequence[Claim]) -> s
         verdict = _IN_WORDS.get(r["verdict"], "we report")
         more = ""
         if c is not None and c.verdict == "undecided":
-            more = (f" (about {c.seeds_to_decide} seeds per variant would likely decide it)" if c.seeds_to_decide
-                    else " (the estimate sits on its bound)")
+            more = f" ({to_decide(c.seeds_to_decide)})"
             if c.note.startswith("undecided:"):
                 more = f" ({c.note[len('undecided: '):]})"
         lines.append(f"- The source ({r['where']}): “{r['source']}” Here {verdict}{more}: {r['here']}.")
