@@ -188,10 +188,15 @@ def diffusion_grid(cfg: Config) -> dict[str, ImitationConfig]:
     for T in cfg.diffusion_Ts:
         for steps in cfg.diffusion_budgets:
             head = dataclasses.replace(base.head, head="diffusion", T=T, sampler="ddim", sample_steps=cfg.diffusion_sample_steps)
-            out[f"diffusion_T{T}_{steps // 1000}k"] = dataclasses.replace(
+            out[f"diffusion_T{T}_{_steps(steps)}"] = dataclasses.replace(
                 base, head=head, steps=steps, ema_decay=cfg.diffusion_ema, eval_every=cfg.diffusion_eval_every,
                 test_also=DIFFUSION_TESTS)
     return out
+
+
+def _steps(n: int) -> str:
+    """A step count in a name: 20000 -> '20k', 300 -> '300'."""
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
 
 
 def chosen_config(cfg: Config, choice: Choice | None) -> ImitationConfig:
@@ -213,7 +218,7 @@ def diffusion_params(c: ImitationConfig) -> str:
     h = c.head
     sampler = f"DDIM {min(h.sample_steps or h.T, h.T)} steps" if h.sampler == "ddim" else f"DDPM {h.T} steps"
     weights = f"weight average {c.ema_decay:g}" if c.ema_decay else "raw weights"
-    return f"T={h.T}, {h.schedule} schedule, {c.steps // 1000}k steps, {weights}, {sampler}"
+    return f"T={h.T}, {h.schedule} schedule, {_steps(c.steps)} steps, {weights}, {sampler}"
 
 
 def variants(cfg: Config, choice: Choice | None = None) -> list[Variant]:
@@ -507,7 +512,7 @@ def short_label(v: Variant) -> str:
     if v.name.endswith("_state_std"):
         return v.method.split(",")[0] + ", std per state"
     if v.search:
-        return f"T={v.config.head.T}, {v.config.steps // 1000}k steps"
+        return f"T={v.config.head.T}, {_steps(v.config.steps)} steps"
     return v.method
 
 
@@ -614,6 +619,17 @@ def diffusion_text(runs: pd.DataFrame, cfg: Config, choice: Choice | None) -> st
     return "\n\n".join(lines[:2]) + ("\n" + "\n".join(lines[2:]) if len(lines) > 2 else "")
 
 
+def numbers(runs: pd.DataFrame, cfg: Config) -> dict[str, str]:
+    """Our return per main variant beside the source's (``return_<variant>``): mean, 95% interval, share of
+    the expert, seeds."""
+    expert = expert_score(cfg)["test_mean"]
+    out = {}
+    for v, d in claim_table(runs, cfg).groupby("variant", sort=False):
+        m, lo, hi = mean_ci(d.test_mean.to_numpy())
+        out[f"return_{v}"] = f"{v} {m:,.0f} [{lo:,.0f}, {hi:,.0f}], {100 * m / expert:.0f}% of the expert's {expert:,.0f}, {len(d)} seeds"
+    return out
+
+
 def regression_values(tab: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
     """The table's shape, variants and seeds, exactly; no returns: in the smoke profile the heads have
     not learned, and their HalfCheetah returns are noise that differs between machines."""
@@ -660,7 +676,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
         profile(claim_table(runs, cfg), "% of expert", [v.name for v in main], short_labels(cfg, choice),
                 out_dir / "figures" / "profile.png", xlabel="test return, % of the expert's",
                 title=f"performance profile over seeds ({cfg.seeds} per method), 95% bootstrap band")]
-    return SectionResult(table=tab, per_run=runs, claims=claims(runs, cfg), figures=figures,
+    return SectionResult(table=tab, per_run=runs, claims=claims(runs, cfg), figures=figures, numbers=numbers(runs, cfg),
                          regression=regression_values(tab, cfg), headline=headline(tab, cfg, choice),
                          text={"diffusion": diffusion_text(runs, cfg, choice), "difference": difference_text(runs, cfg)},
                          extra_tables={"diffusion_search": search_table(runs, cfg)},
