@@ -44,7 +44,7 @@ def test_an_empty_parameter_file_is_refused(tmp_path, text):
 def test_an_unknown_env_id_is_refused_with_the_closest_registered_ids(tmp_path, where):
     if where == "file":
         with pytest.raises(ConfigError) as e:
-            load_file(_file(tmp_path, "seeds: 2\ntrain:\n  env_id: CartPole-v7\n"))
+            load_file(_file(tmp_path, "seeds: 2\ntrain:\n  env_id: CartPole-v7\n  batch_episodes: 1\n"))
     else:
         with pytest.raises(ConfigError) as e:
             load_params(S01, "smoke", {"train.env_id": "CartPole-v7"})
@@ -84,7 +84,7 @@ def test_optional_numbers_keep_their_range_in_the_message():
 
 def test_a_yaml_number_without_a_dot_is_read_as_the_number(tmp_path):
     """YAML 1.1 reads 1e-3 as the string '1e-3'; a float key takes it as the number it spells."""
-    assert load_file(_file(tmp_path, "seeds: 2\ntrain:\n  lr: 1e-3\n")).train.lr == 0.001
+    assert load_file(_file(tmp_path, "seeds: 2\ntrain:\n  lr: 1e-3\n  batch_episodes: 1\n")).train.lr == 0.001
 
 
 def test_an_absurd_budget_is_refused_with_an_estimate_and_the_limit(monkeypatch):

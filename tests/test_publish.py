@@ -309,3 +309,21 @@ def test_committed_verdicts_follow_from_their_printed_numbers(section):
     for r, e in zip(rows, listed):
         assert {"source", "where", "here", "verdict", "claim_id"} <= set(r) and r["here"]
         assert r["verdict"] == (verdicts[e.claim] if e.claim else "")
+
+
+def test_a_saved_figure_carries_its_alt_text(tmp_path):
+    """The alt text of a report figure comes from the figure itself (title, axes, legend), stored in the
+    PNG by ``save`` and read back by ``show_figures``. Red for: alt text made from the file name only, a
+    legend entry missing from it."""
+    import matplotlib.pyplot as plt
+
+    import numpy as np
+
+    from lib.publish.plots import alt_text, band_plot, save
+
+    fig, ax = plt.subplots()
+    band_plot(ax, {"vanilla": (np.arange(3.0), np.ones((2, 3)))}, hlines={"solved (195)": 195.0})
+    ax.set(title="REINFORCE on CartPole", xlabel="training episode", ylabel="return")
+    text = alt_text(save(fig, tmp_path / "curves.png"))
+    assert "REINFORCE on CartPole" in text and "return against training episode" in text
+    assert "vanilla (n=2)" in text and "solved (195)" in text

@@ -79,9 +79,33 @@ def save(fig: plt.Figure, path: Path) -> Path:
     JupyterLab, papermill and the exported reports, whatever matplotlib backend is active.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
+    fig.savefig(path, bbox_inches="tight", metadata={"Description": describe(fig)})
     plt.close(fig)
     return path
+
+
+def describe(fig: plt.Figure) -> str:
+    """A figure in words, for its alt text: its title(s), each axes' title, axis labels and legend entries."""
+    parts = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) else []
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        what = [ax.get_title(), f"{ax.get_ylabel()} against {ax.get_xlabel()}" if ax.get_xlabel() else ""]
+        if leg is not None:
+            what.append("lines: " + ", ".join(t.get_text() for t in leg.get_texts()))
+        parts.append("; ".join(w for w in what if w))
+    return ". ".join(p for p in parts if p)[:1500]
+
+
+def alt_text(path: Path) -> str:
+    """The alt text :func:`save` stored in a PNG (its Description), else the file's name in words."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            text = str(im.info.get("Description", ""))
+    except OSError:
+        text = ""
+    return text or f"figure: {Path(path).stem.replace('_', ' ')}"
 
 
 def profile_figure(scores: Mapping[str, np.ndarray], path: Path, *, xlabel: str, title: str,

@@ -47,11 +47,13 @@ def show_figures(paths: Path | Sequence[Path] | None) -> None:
     """
     from IPython.display import Image
 
+    from .plots import alt_text
+
     if paths is None:
         return
     items = [paths] if isinstance(paths, (str, Path)) else [p for p in paths if p is not None]
     for p in items:
-        _display(Image(filename=str(p), alt=f"figure: {Path(p).stem.replace('_', ' ')}"))
+        _display(Image(filename=str(p), alt=alt_text(Path(p))))
 
 
 # ---------------------------------------------------------------- tables

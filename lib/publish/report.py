@@ -109,10 +109,19 @@ class Claim:
                    interval=(effect, effect) if effect is not None else None, level=1.0, id=id)
 
 
+def num(x: float, signed: bool = False) -> str:
+    """A number as a report prints it: thousands with separators and no decimals (51,978), smaller ones
+    to 4 significant digits (0.6748, 499.3); ``signed`` adds a plus sign."""
+    if not math.isfinite(x):
+        return str(x)
+    text = f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    return ("+" + text) if signed and x >= 0 else text
+
+
 def printed(v: "Verdict") -> str:
     """A verdict's numbers in words, in its rule's orientation: the value or difference, its interval
     (Holm), every rival's for a ``best`` claim, the seeds, and why it is undecided where it is."""
-    iv = lambda e, i: f"{e:.4g} [{i[0]:.4g}, {i[1]:.4g}]"  # noqa: E731
+    iv = lambda e, i: f"{num(e)} [{num(i[0])}, {num(i[1])}]"  # noqa: E731
     if v.kind == "above":
         what = f"{v.target}: {iv(v.effect, v.interval)}"
     else:
@@ -143,8 +152,8 @@ def here_text(c: Claim) -> str:
     if c.effect is None or c.interval is None:
         return c.evidence
     n = min(c.seeds.values()) if c.seeds else 0
-    iv = f"[{c.interval[0]:.4g}, {c.interval[1]:.4g}]"
-    what = f"{c.target} {c.effect:.4g} {iv}" if c.kind == "above" else f"{c.target} minus {c.versus} {c.effect:+.4g} {iv}"
+    iv = f"[{num(c.interval[0])}, {num(c.interval[1])}]"
+    what = f"{c.target} {num(c.effect)} {iv}" if c.kind == "above" else f"{c.target} minus {c.versus} {num(c.effect, True)} {iv}"
     return f"{what}, {n} seeds" + (" each" if c.kind != "above" else "")
 
 
@@ -173,7 +182,7 @@ def source_vs_here(entries: Sequence["SourceClaim"], claims: Sequence[Claim], nu
 
 
 _IN_WORDS = {"holds": "it holds", "does not hold": "it does not hold", "undecided": "it is undecided",
-             "": "no claim decides it in this profile; we measured"}
+             "": "we measured (a number beside the source's; no claim decides it here)"}
 
 
 def conclusions(rows: Sequence[Mapping[str, Any]], claims: Sequence[Claim]) -> str:

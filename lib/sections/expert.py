@@ -23,6 +23,7 @@ from ..data.experts import expert_dir, load, read_metadata, save_expert
 from ..learners.pg import PGConfig
 from ..publish.plots import PALETTE, legend, save
 from ..publish.report import Claim
+from ..verdicts import SourceClaim
 from ..evaluation import evaluate
 from ..store.runs import RunResult, RunSpec
 from ..provenance import git_commit, package_versions
@@ -60,6 +61,8 @@ class Config:
     perfect: float = spec(500.0, gt=0)
     train: PGConfig = spec(default_factory=lambda: PGConfig(baseline="rloo", entropy_coef=0.01, episodes=5000))
     halfcheetah: CheetahExpertConfig = spec(default_factory=CheetahExpertConfig)
+    source: tuple[SourceClaim, ...] = spec(default_factory=tuple, doc="the source's statements, quoted, each with the "
+                                           "claim that answers it here (params/claims/03_expert.yaml)")
 
     def check(self) -> list[str]:
         errs = []

@@ -82,6 +82,22 @@ def make_specs(section: str, exps: dict[str, PGConfig], seeds: Sequence[int]) ->
     return [RunSpec(section=section, variant=name, exp_name=name, seed=s, config=c) for name, c in exps.items() for s in seeds]
 
 
+def starter_markdown(seeds: int) -> str:
+    """Where the assignment sections follow the starter code (``berkeleydeeprlcourse/homework_spring2026``,
+    hw2) and where they depart, as a Markdown bullet."""
+    return (
+        "- **As the starter code** (`hw2/src/scripts/run.py`, `pg_agent.py`): the assignment's commands and flag "
+        "defaults; the env made by `gym.make(env_name)` with no wrapper; a batch is complete trajectories holding at "
+        "least `-b` steps, an evaluation complete trajectories holding at least `-eb` steps with actions sampled "
+        "from the policy; a trajectory cut by the time limit counts as ended (pure Monte-Carlo returns); "
+        "advantages normalised per batch with `-na`. **Where we depart, and why**: a batch is played on "
+        "ceil(b / ep_len) env copies at once instead of one env (the same complete trajectories, faster); Adam is "
+        f"AdamW with weight decay 0 (the same update); every command runs with {seeds} seeds instead of one, so a "
+        "claim has an interval (the assignment itself recommends several seeds); `LunarLander-v2` runs gymnasium 1.x's "
+        "`LunarLander-v3`. Variants of ours are named as such beside the assignment's runs.\n"
+    )
+
+
 def commands_markdown(exps: dict[str, PGConfig], seeds: Sequence[int]) -> str:
     """The exact command of every experiment (seed as a placeholder) as a Markdown code block."""
     lines = [command_for(c, name, 0).rsplit(" --seed ", 1)[0] + " --seed $SEED" for name, c in exps.items()]

@@ -44,13 +44,15 @@ class Config(GridConfig):
     """Section 01 parameters: which variants, how many seeds, and the learner's settings."""
 
     variants: tuple[Variant, ...] = spec(("vanilla", "running_mean", "value", "rloo"))
-    other_batch_sizes: tuple[int, ...] = spec((1,), doc="episodes per update to run beside train.batch_episodes, for every "
-                                              "variant that allows them (RLOO needs 2 or more); same episode budget")
+    other_batch_sizes: tuple[int, ...] = spec((8,), doc="episodes per update to run beside train.batch_episodes (ours, "
+                                              "beside the source's one), for every variant that allows them (RLOO "
+                                              "needs 2 or more); same episode budget")
     solved: float = spec(195.0, gt=0, doc="'solved' threshold for the running mean")
     perfect: float = spec(500.0, gt=0, doc="the maximum return (CartPole-v1 time limit)")
     perfect_tolerance: float = spec(0.99, gt=0, le=1, doc="test mean >= perfect * this counts as perfect")
     converged_fraction: float = spec(0.95, gt=0, le=1, doc="'converged' = running mean >= perfect * this")
-    train: PGConfig = spec(default_factory=PGConfig)
+    train: PGConfig = spec(default_factory=lambda: PGConfig(batch_episodes=1, episodes=2000, lr=0.003, gamma=0.99),
+                           doc="the learner: the source's protocol, one episode per update (RLOO at its minimum, 2)")
 
     def check(self) -> list[str]:
         errs = []
