@@ -72,8 +72,9 @@ def test_choice_error_lists_the_choices(tmp_path):
 
 
 def test_cross_key_rule(tmp_path):
-    p = _write(tmp_path, "variants: [rloo]\ntrain:\n  batch_episodes: 1\n")
-    with pytest.raises(ConfigError, match="batch_episodes"):
+    """A rule spanning two keys: the other batch sizes may not repeat the main one."""
+    p = _write(tmp_path, "other_batch_sizes: [1]\ntrain:\n  batch_episodes: 1\n")
+    with pytest.raises(ConfigError, match=r"'other_batch_sizes' must list .* without train.batch_episodes \(1\)"):
         load_file(p)
 
 
