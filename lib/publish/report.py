@@ -149,8 +149,9 @@ def to_decide(n: int | None) -> str:
 def here_text(c: Claim) -> str:
     """A decided claim's number in a few words: the target's value or its difference to the decisive
     rival, the interval and the seeds (the "here" column of the source-vs-here table)."""
-    if c.effect is None or c.interval is None:
-        return c.evidence
+    if c.effect is None or c.interval is None or not c.kind:  # a fact checked exactly: its evidence, not a rule
+        prefix = f"Rule: {c.rule}. "
+        return c.evidence[len(prefix):] if c.evidence.startswith(prefix) else c.evidence
     n = min(c.seeds.values()) if c.seeds else 0
     iv = f"[{num(c.interval[0])}, {num(c.interval[1])}]"
     what = f"{c.target} {num(c.effect)} {iv}" if c.kind == "above" else f"{c.target} minus {c.versus} {num(c.effect, True)} {iv}"

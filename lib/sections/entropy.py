@@ -14,6 +14,7 @@ from ..learners.pg import PGConfig
 from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
+from ..publish.plots import colours
 from .common import BIT_FOR_BIT, CLAIM_METRICS, claim_columns, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, profile, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
 
@@ -125,7 +126,8 @@ def figures(results: list[RunResult], cfg: Config, runs: pd.DataFrame, out_dir: 
     cs = episode_curves(results, variants, lab, cfg.train.window)
     fig_dir = out_dir / "figures"
     common = dict(xlabel="training episode", ylabel=f"training return ({cfg.train.window}-episode running mean)",
-                  hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05))
+                  hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05),
+                  palette=colours(list(cs)))  # one colour per setting in every figure
     paths = [curve_figure(cs, fig_dir / "learning_curves.png", title="RLOO + entropy bonus: mean over seeds, 95% CI", **common)]
     best = best_constant(runs, cfg)
     trio = {lab[v]: cs[lab[v]] for v in ("scheduled", f"alpha_{best:g}", "alpha_0") if v in lab}
@@ -135,7 +137,7 @@ def figures(results: list[RunResult], cfg: Config, runs: pd.DataFrame, out_dir: 
     ent = log_curves(results, variants, lab, "Entropy")
     paths.append(curve_figure(ent, fig_dir / "entropy.png", xlabel="training episode",
                               ylabel="mean policy entropy of the batch (nats)", title="policy entropy over training",
-                              hlines={"ln 2 (uniform)": float(np.log(2))}))
+                              hlines={"ln 2 (uniform)": float(np.log(2))}, palette=common["palette"]))
     return paths
 
 

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..config import spec
+from ..publish.plots import colours
 from ..publish.report import Claim, said
 from ..verdicts import Verdict, claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
@@ -79,7 +80,8 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
         cs = pgexp.step_curves(results, group, "Eval_AverageReturn")
         paths.append(pgexp.curves_figure(cs, out_dir / "figures" / fname, ylabel="Eval_AverageReturn",
                                          title=f"{pgexp.experiments(cfg.experiments)['cartpole'].env_id}, {title}: mean over {cfg.seeds} seeds, 95% CI",
-                                         hlines={f"maximum ({cfg.threshold:g})": cfg.threshold}))
+                                         hlines={f"maximum ({cfg.threshold:g})": cfg.threshold},
+                                         palette=colours(names)))  # the profile's colours too
     plt.close("all")
     return [p for p in paths if p is not None]
 

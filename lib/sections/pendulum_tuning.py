@@ -226,11 +226,11 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
     pgexp.curves_figure(cs, Path(), ylabel="Eval_AverageReturn", title="default against tuned, 95% CI",
-                        hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[0])
+                        hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[0], where="below")
     axes[0].axvline(cfg.budget_steps, color="0.5", ls=":", lw=1)
     short = {k: (x[x <= cfg.budget_steps * 1.05], y[:, x <= cfg.budget_steps * 1.05]) for k, (x, y) in cs.items()}
     pgexp.curves_figure(short, Path(), ylabel="Eval_AverageReturn", title=f"the first {cfg.budget_steps:,} steps",
-                        hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[1])
+                        hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[1], where="below")
     fig.tight_layout()
     from ..publish.plots import save
 

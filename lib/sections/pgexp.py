@@ -125,13 +125,13 @@ def step_curves(results: list[RunResult], variants: Sequence[str], column: str, 
 
 def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, ylabel: str, title: str,
                   hlines: dict[str, float] | None = None, logy: bool = False, ax: plt.Axes | None = None,
-                  palette: Mapping[str, Any] | None = None) -> Path | None:
+                  palette: Mapping[str, Any] | None = None, where: str = "outside") -> Path | None:
     """Mean over seeds with a 95% band against environment steps (legend beside the axes; ``palette``:
     :func:`lib.publish.plots.colours`); saved to ``path`` unless drawn on a given ``ax``."""
     own = ax is None
     if own:
         fig, ax = plt.subplots()
-    band_plot(ax, curves, hlines=hlines, palette=palette)
+    band_plot(ax, curves, hlines=hlines, palette=palette, where=where)
     ax.set(xlabel="environment steps (Train_EnvstepsSoFar)", ylabel=ylabel, title=title)
     if logy:
         ax.set_yscale("log")
