@@ -205,7 +205,7 @@ def conclusions(rows: Sequence[Mapping[str, Any]], claims: Sequence[Claim]) -> s
             more = f" ({to_decide(c.seeds_to_decide)})"
             if c.note.startswith("undecided:"):
                 more = f" ({c.note[len('undecided: '):]})"
-        lines.append(f"- The source ({r['where']}): “{r['source']}” Here {verdict}{more}: {r['here']}.")
+        lines.append(f"- The source ({r['where']}): “{r['source']}” Here {verdict}{more}: {r['here'].rstrip('.')}.")
     ours = [c for c in claims if c.origin == "ours"]
     if ours:
         lines.append("\nOur own claims, beside the source's (stricter tests, or our protocol):")
