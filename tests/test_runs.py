@@ -160,7 +160,7 @@ def test_run_keys_follow_the_learners_code_and_nothing_else(tmp_path, monkeypatc
 
     before = keys()
     edit("lib/store/grid.py", 'unit="run"', 'unit="runs"')  # the store's progress bar
-    edit("lib/publish/plots.py", 'fig.savefig(path, bbox_inches="tight")', 'fig.savefig(path, bbox_inches="tight", dpi=90)')
+    edit("lib/publish/plots.py", 'fig.savefig(path, bbox_inches="tight",', 'fig.savefig(path, dpi=90, bbox_inches="tight",')
     edit("lib/learners/pg.py", '"""One policy-gradient (REINFORCE) learner', '"""The one policy-gradient (REINFORCE) learner')
     edit("lib/learners/pg.py", "import copy\n", "import copy  # a comment\n")
     assert keys() == before
