@@ -147,7 +147,7 @@ MUTANTS: tuple[Mutant, ...] = (
        "verdict = \"holds\" if lo > r.margin else (\"does not hold\" if hi < r.margin else \"undecided\")")),
     # ---- the imitation learner and its heads
     m("dagger_learner_labels", "DAgger labelling visited states with the learner's own actions",
-      (IMI, "return obs, expert.label(obs), batch", "return obs, learner.sample(obs, rng, greedy=True), batch")),
+      (IMI, "return obs, expert.label(obs, rng), batch", "return obs, learner.sample(obs, rng, greedy=True), batch")),
     m("dagger_beta_inverted", "the DAgger mixture taking the expert's action with probability 1 - beta",
       (IMI, "use_expert = rng.random(obs.shape[0]) < self.beta", "use_expert = rng.random(obs.shape[0]) >= self.beta")),
     m("dagger_no_aggregation", "DAgger training on the last round's data only, not the aggregate",
