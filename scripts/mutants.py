@@ -205,6 +205,15 @@ MUTANTS: tuple[Mutant, ...] = (
     m("half_written_run_found", "a run directory missing files taken as finished",
       ("lib/store/runs.py", "if path.is_dir() and all((path / f).exists() for f in RUN_FILES):",
        "if path.is_dir():")),
+    # ---- what the page prints (issue 27)
+    m("printed_flipped", "an effect and interval printed flipped against their rule (positive = as claimed)",
+      (VER, "    sign = 1.0 if (r.higher_is_better or r.kind == \"equivalent\") else -1.0\n    shift",
+       "    sign = 1.0\n    shift")),
+    m("binomial_sqrt_guess", "a share of seeds' seeds-to-decide guessed by 1/sqrt(n), not counted exactly",
+      (VER, "to_decide = binomial_seeds_to_decide(c.successes, c.trials, c.threshold, conf)",
+       "to_decide = seeds_to_decide(n, (lo, hi), distance)")),
+    m("tie_undecided", "a tie at the cap in every seed left undecided",
+      (VER, "losses = [o for o in per if intervals[o][1] < 0 or o in ties]", "losses = [o for o in per if intervals[o][1] < 0]")),
 )
 
 
