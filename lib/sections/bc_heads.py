@@ -482,9 +482,10 @@ def table(runs: pd.DataFrame, cfg: Config, choice: Choice | None = None) -> pd.D
 
 
 def curves_panel(ax: plt.Axes, results: list[RunResult], vs: list[Variant], cfg: Config,
-                 palette: dict[str, Any], title: str) -> plt.Axes:
+                 palette: dict[str, Any], title: str, styles: dict[str, str] | None = None) -> plt.Axes:
     """Evaluation return (in % of the expert) over gradient steps of ``vs``: mean and 95% band over seeds,
-    the expert's level and the 'within' line; legend beside the axes. Returns ``ax``."""
+    the expert's level and the 'within' line; legend beside the axes. ``styles``: a line style per variant
+    (an ablation dashed, in the colour of the head it changes). Returns ``ax``."""
     expert = expert_score(cfg)["test_mean"]
     for v in vs:
         logs = [r.log() for r in results if r.spec.variant == v.name]
@@ -494,13 +495,14 @@ def curves_panel(ax: plt.Axes, results: list[RunResult], vs: list[Variant], cfg:
         x = logs[0]["step"].to_numpy()[:n]
         y = 100 * np.stack([lg["eval_mean"].to_numpy()[:n] for lg in logs]) / expert
         m, lo, hi = mean_ci(y)
-        ax.plot(x, m, color=palette[v.name], lw=1.8, label=f"{short_label(v)} (n={len(logs)})")
+        ax.plot(x, m, color=palette[v.name], lw=1.8, ls=(styles or {}).get(v.name, "-"),
+                label=f"{short_label(v)} (n={len(logs)})")
         if len(logs) > 1:
             ax.fill_between(x, lo, hi, color=palette[v.name], alpha=0.15, lw=0)
     ax.axhline(100, color="0.2", ls="--", lw=1, label=f"expert ({expert:,.0f})")
     ax.axhline(100 * (1 - cfg.within), color="0.5", ls=":", lw=1, label=f"{1 - cfg.within:.0%} of the expert")
     ax.set(xlabel="gradient step", ylabel="evaluation return, % of the expert", title=title)
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"))
     legend(ax)
     return ax
 
@@ -520,23 +522,28 @@ def curves_figures(results: list[RunResult], cfg: Config, out_dir: Path, choice:
     """Reward over training, in two readable figures: the main methods; the ablations with the heads they
     ablate and the diffusion search. One colour per variant across both."""
     vs = variants(cfg, choice)
-    palette = colours([v.name for v in vs if not v.derived])
     main = [v for v in vs if v.main and v.name not in ("bc_equal_labels", "source_hparams")]
+    palette = colours([v.name for v in main])
     ablate = [v for v in vs if not v.main and not v.derived and not v.search]
+    # an ablation is drawn dashed in the colour of the head it changes
     pairs = {"gaussian_state_std": "gaussian", f"mog_k{cfg.mog_k}_state_std": f"mog_k{cfg.mog_k}", "mse_narrow": "mse",
              "gaussian_beta_nll": "gaussian"}
+    palette.update({a.name: palette[pairs[a.name]] for a in ablate if pairs.get(a.name) in palette})
     paired = [v for v in vs if v.name in {pairs[a.name] for a in ablate if a.name in pairs}] + ablate
     out = []
     fig, ax = plt.subplots(figsize=(8.5, 4.4))
     curves_panel(ax, results, main, cfg, palette, f"Reward over training: the main methods ({cfg.seeds} seeds each)")
     out.append(save(fig, out_dir / "figures" / "curves.png"))
     fig, ax = plt.subplots(figsize=(8.5, 4.4))
-    curves_panel(ax, results, paired, cfg, palette, "Ablations beside the heads they change")
+    styles: dict[str, str] = {}
+    for a in ablate:  # the first ablation of a head dashed, a second dotted
+        styles[a.name] = ("--", ":", "-.")[sum(pairs.get(b) == pairs.get(a.name) for b in styles)]
+    curves_panel(ax, results, paired, cfg, palette, "Ablations (dashed, dotted) beside the heads they change", styles)
     out.append(save(fig, out_dir / "figures" / "curves_ablations.png"))
     search = [v for v in vs if v.search]
     if search:
         fig, ax = plt.subplots(figsize=(8.5, 4.4))
-        curves_panel(ax, results, search, cfg, palette,
+        curves_panel(ax, results, search, cfg, colours([v.name for v in search]),
                      f"The diffusion search (search seeds {', '.join(map(str, cfg.search_seeds))}; DDIM, weight average)")
         out.append(save(fig, out_dir / "figures" / "curves_diffusion_search.png"))
     return out
