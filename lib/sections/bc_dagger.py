@@ -239,9 +239,12 @@ def _curve_panels(runs: pd.DataFrame, cfg: Config, column: str, x: str, out: Pat
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0][0].set_ylabel(ylabel)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    legend: dict[str, object] = {}  # every panel's lines once: a method some settings run only (dagger_greedy) too
+    for ax in axes[0]:
+        for h, name in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(name, h)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 4), frameon=False)
+    fig.tight_layout(rect=(0, 0.04 + 0.06 * -(-len(legend) // 4), 1, 1))  # room for the legend's rows
     return save(fig, out)
 
 
