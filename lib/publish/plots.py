@@ -86,7 +86,7 @@ def save(fig: plt.Figure, path: Path) -> Path:
 
 def describe(fig: plt.Figure) -> str:
     """A figure in words, for its alt text: its title(s), each axes' title, axis labels and legend entries."""
-    parts = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) else []
+    parts = [fig.get_suptitle()]
     for ax in fig.axes:
         leg = ax.get_legend()
         what = [ax.get_title(), f"{ax.get_ylabel()} against {ax.get_xlabel()}" if ax.get_xlabel() else ""]

@@ -174,10 +174,8 @@ def source_vs_here(entries: Sequence["SourceClaim"], claims: Sequence[Claim], nu
     rows = []
     for e in entries:
         c = by_id.get(e.claim) if e.claim else None
-        parts = [numbers[e.number]] if e.number and e.number in numbers else []
-        if c is not None and not parts:
-            parts.append(here_text(c))
-        rows.append({"source": e.quote, "where": e.where, "here": "; ".join(parts) or "not measured in this profile",
+        here = numbers.get(e.number) or (here_text(c) if c is not None else "not measured in this profile")
+        rows.append({"source": e.quote, "where": e.where, "here": here,
                      "verdict": c.verdict if c is not None else "", "claim_id": e.claim if c is not None else ""})
     return rows
 

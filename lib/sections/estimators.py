@@ -117,6 +117,7 @@ def answers(runs: pd.DataFrame, cfg: Config, verdicts: dict[str, "Verdict"]) -> 
     """The assignment's four questions, answered by the section's verdicts (rules in params/claims)."""
     b_small, b_large = batch_sizes(cfg)
     steps = runs.groupby(runs.variant.str.contains("_lb"))["steps to threshold"].median()
+    capped = int((runs.best >= cfg.threshold).sum())
     return (
         f"1. **Trajectory return or reward-to-go, without normalisation?** "
         f"{_said(verdicts, 'rtg_helps_small', 'rtg_helps_large')}.\n"
@@ -127,7 +128,7 @@ def answers(runs: pd.DataFrame, cfg: Config, verdicts: dict[str, "Verdict"]) -> 
         f"{_said(verdicts, 'na_helps_small', 'na_helps_small_rtg', 'na_helps_large', 'na_helps_large_rtg')}.\n"
         f"4. **Did the batch size matter?** Per iteration, -b {b_large} sees {b_large / b_small:.3g} times the data "
         f"of -b {b_small}. The best eval return cannot tell them apart: it tops out at {cfg.threshold:g}, CartPole-v0's "
-        f"cap, in nearly every run of either size. What the batch changes is the cost of getting there, in "
+        f"cap, in {capped} of the {len(runs)} runs. What the batch changes is the cost of getting there, in "
         f"environment steps to the first evaluation at {cfg.threshold:g} (a run that never got there counts all its "
         f"steps): {_said(verdicts, 'large_batch', 'large_batch_rtg', 'large_batch_na', 'large_batch_rtg_na')}. "
         f"Median over the runs that got there: small batches {steps.get(False, float('nan')):,.0f}, large batches "
