@@ -147,7 +147,7 @@ MUTANTS: tuple[Mutant, ...] = (
        "verdict = \"holds\" if lo > r.margin else (\"does not hold\" if hi < r.margin else \"undecided\")")),
     # ---- the imitation learner and its heads
     m("dagger_learner_labels", "DAgger labelling visited states with the learner's own actions",
-      (IMI, "return obs, expert.label(obs), batch", "return obs, learner.sample(obs, rng, greedy=True), batch")),
+      (IMI, "return obs, expert.label(obs, rng), batch", "return obs, learner.sample(obs, rng, greedy=True), batch")),
     m("dagger_beta_inverted", "the DAgger mixture taking the expert's action with probability 1 - beta",
       (IMI, "use_expert = rng.random(obs.shape[0]) < self.beta", "use_expert = rng.random(obs.shape[0]) >= self.beta")),
     m("dagger_no_aggregation", "DAgger training on the last round's data only, not the aggregate",
@@ -205,6 +205,12 @@ MUTANTS: tuple[Mutant, ...] = (
     m("half_written_run_found", "a run directory missing files taken as finished",
       ("lib/store/runs.py", "if path.is_dir() and all((path / f).exists() for f in RUN_FILES):",
        "if path.is_dir():")),
+    # ---- the imitation changes of issue 27
+    m("teacher_always_greedy", "DAgger labelled with the expert's argmax in a tempered setting (not the demonstrations' expert)",
+      (IMI, "return Teacher(expert, cfg.demos.temperature if cfg.dagger_labels == \"demos\" else None)",
+       "return Teacher(expert, None)")),
+    m("shared_std_per_state", "a Gaussian or mixture head with std 'param' predicting a log std per state",
+      (HEADS, "self.shared_std = cfg.head in (\"gaussian\", \"mog\") and cfg.std == \"param\"", "self.shared_std = False")),
     # ---- what the page prints (issue 27)
     m("printed_flipped", "an effect and interval printed flipped against their rule (positive = as claimed)",
       (VER, "    sign = 1.0 if (r.higher_is_better or r.kind == \"equivalent\") else -1.0\n    shift",

@@ -144,7 +144,7 @@ def test_beta_nll_weights_each_dimension_by_its_variance_to_the_beta_as_a_consta
     beta = 0.5 weights them by s = (1, 2); the gradient of the mean is the weight times (mu - a) / s^2.
     Red for: the weight differentiated, s^(2 beta) read as s^beta, a loss averaged over dimensions."""
     for beta in (0.0, 0.5):
-        policy = BCPolicy(1, HeadConfig(head="gaussian", width=4, depth=1, beta_nll=beta), torch.zeros(1), torch.ones(1),
+        policy = BCPolicy(1, HeadConfig(head="gaussian", width=4, depth=1, beta_nll=beta, std="state"), torch.zeros(1), torch.ones(1),
                           act_low=-torch.ones(2), act_high=torch.ones(2))
         _fixed_output(policy, torch.tensor([0.0, 0.0, 0.0, math.log(2.0)]))
         loss = policy.loss(torch.zeros(1, 1), torch.ones(1, 2))
@@ -318,19 +318,43 @@ def test_test_time_ablations_are_what_a_run_acting_that_way_tests(tmp_path, monk
     assert ImitationConfig(test_also=("ddpm",)).check() == ["'test_also': ddpm needs a diffusion head whose 'head.sampler' is ddim"]
 
 
-def test_section_09_ablates_what_only_acts_on_the_main_heads_runs():
-    """Red for: test-time ablations trained as variants of their own."""
+def test_section_09_chooses_its_diffusion_head_on_search_seeds_and_judges_it_on_the_main_ones():
+    """The first pass runs every variant but the main diffusion head on the main seeds and the diffusion
+    search on the search seeds only, each search run tested also with its raw weights and with DDPM; the
+    test-time alternatives train nothing. With hand-made search scores (the best: T=5 at 300 steps acting
+    with DDPM), ``next_specs`` runs that point with DDPM sampling on the main seeds, once. Red for: the
+    search judged on the main seeds, test-time alternatives trained as variants, a pick that ignores the
+    ways of acting, the pick run twice."""
+    from types import SimpleNamespace
+
     from lib.params import load_params
     from lib.sections import bc_heads
+    from lib.sections.protocol import seed_range
 
     cfg = load_params("09_bc_heads", "smoke")
     specs = bc_heads.specs(cfg)
-    names = {s.variant for s in specs}
-    main = f"diffusion_T{cfg.diffusion_T}"
-    assert f"{main}_no_ema" not in names and f"{main}_ddpm" not in names and f"{main}_short" in names
-    (test_also,) = {s.config.test_also for s in specs if s.variant == main}
-    assert test_also == ("raw_weights", "ddpm")
-    assert {s.config.test_also for s in specs if s.variant != main} == {()}
+    grid = bc_heads.diffusion_grid(cfg)
+    assert "diffusion" not in {s.variant for s in specs}
+    assert not {s.variant for s in specs} & {v.name for v in bc_heads.variants(cfg) if v.derived}
+    for s in specs:
+        assert (s.seed in cfg.search_seeds) == (s.variant in grid)
+        assert s.config.test_also == (("raw_weights", "ddpm") if s.variant in grid else ())
+    scores = {name: (10.0, 20.0, 30.0) for name in grid}
+    scores["diffusion_T5_300"] = (50.0, 40.0, 90.0)  # main, raw weights, ddpm
+
+    def fake(name, seed, main, raw, ddpm):
+        return SimpleNamespace(spec=SimpleNamespace(variant=name, seed=seed),
+                               summary={"test_mean": main, "test_mean_raw_weights": raw, "test_mean_ddpm": ddpm})
+
+    results = [fake(n, seed, *sc) for n, sc in scores.items() for seed in cfg.search_seeds]
+    assert bc_heads.diffusion_choice(cfg, results[:-1]) is None  # a search run missing: no pick yet
+    choice = bc_heads.diffusion_choice(cfg, results)
+    assert (choice.point, choice.protocol, choice.score) == ("diffusion_T5_300", "ddpm", 90.0)
+    final = bc_heads.next_specs(cfg, results)
+    assert [s.seed for s in final] == seed_range(cfg) and {s.variant for s in final} == {"diffusion"}
+    (c,) = {s.config for s in final}
+    assert (c.head.T, c.steps, c.head.sampler, c.test_also) == (5, 300, "ddpm", ("raw_weights",))
+    assert bc_heads.next_specs(cfg, results + [fake("diffusion", seed_range(cfg)[0], 1, 1, 1)]) == []
 
 
 def test_shared_dataset_is_the_experts_deterministic_play_and_cached(tmp_path, monkeypatch):
@@ -395,23 +419,26 @@ def test_section_09_takes_a_dataset_file_made_elsewhere(tmp_path, monkeypatch):
     assert "made elsewhere" in bc_heads.describe(cfg)
 
 
-def test_section_09_headline_tells_a_method_on_two_nets_apart():
-    """The MSE head runs on our net and on the source's wider one: the headline (and the profile's
-    legend, same names) gives the wider one's parameters (red when both read "Deterministic, MSE"),
-    and no parameters for a method met once (red when the long ones come back).
-    Red for: two variants of one method given the same label."""
+def test_section_09_puts_every_main_head_on_the_sources_net_with_a_shared_std():
+    """Every main head of the default profile sits on the source's 3 x 512 net, the likelihood heads with
+    one learned log std (std: param); the per-state std and the narrower net are ablations beside them.
+    The headline names each main method once. Red for: a main head on another net (the old 2 x 256
+    comparison), a likelihood head with a per-state std in the main comparison."""
     import pandas as pd
 
     from lib.params import load_params
     from lib.sections import bc_heads
 
-    cfg = load_params("09_bc_heads", "smoke")
-    mains = [v for v in bc_heads.variants(cfg) if v.main]
-    tab = pd.DataFrame([{"variant": v.name, "final return": 100.0 + i}
-                        for i, v in enumerate(mains)])
+    cfg = load_params("09_bc_heads", "default")
+    vs = {v.name: v for v in bc_heads.variants(cfg)}
+    mains = [v for v in vs.values() if v.main]
+    assert {(v.config.head.width, v.config.head.depth) for v in mains} == {(512, 3)}
+    assert all(v.config.head.std == "param" for v in mains if v.config.head.head in ("gaussian", "mog"))
+    assert vs["gaussian_state_std"].config.head.std == "state" and not vs["gaussian_state_std"].main
+    assert (vs["mse_narrow"].config.head.width, vs["mse_narrow"].config.head.depth) == (256, 2)
+    tab = pd.DataFrame([{"variant": v.name, "final return": 100.0 + i} for i, v in enumerate(mains)])
     text = bc_heads.headline(tab, cfg)
-    wide = next(v for v in mains if v.name == "mse_wide")
-    assert f"Deterministic, MSE ({wide.params}) " in text and "Deterministic, MSE 103" in text
+    assert all(text.count(f"{v.method} ") == 1 for v in mains if v.method != "Mixture + MSE (the source's best)")
     assert "Gaussian, log-likelihood 100," in text
 
 
@@ -473,7 +500,7 @@ def test_gaussian_nll_by_hand_with_its_log_std_clamped():
     mapped to [-1, 1], a sum over the batch, the log std unclamped."""
     obs, act = _hand_obs_act()
     a = act.numpy().astype(np.float64) / 2
-    policy = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1, min_log_std=-3.0), torch.zeros(2), torch.ones(2),
+    policy = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1, min_log_std=-3.0, std="state"), torch.zeros(2), torch.ones(2),
                       act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
     for raw, used in (((0.0, math.log(2.0)), (0.0, math.log(2.0))), ((5.0, -10.0), (2.0, -3.0))):
         _fixed_output(policy, torch.tensor([0.2, -0.1, *raw]))
@@ -489,7 +516,7 @@ def test_mixture_nll_by_hand():
     weights ignored, the components' densities added instead of multiplied over dimensions, a sign."""
     obs, act = _hand_obs_act()
     a = act.numpy().astype(np.float64) / 2
-    policy = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2), torch.zeros(2), torch.ones(2),
+    policy = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2, std="state"), torch.zeros(2), torch.ones(2),
                       act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
     w = np.array([0.25, 0.75])
     mu = np.array([[0.5, 0.0], [-0.5, 0.2]])
@@ -543,12 +570,12 @@ def test_the_likelihood_heads_act_with_their_mode_or_a_sample_of_their_distribut
     component instead of its heaviest, components drawn uniformly, actions not mapped back to the box."""
     box = dict(act_low=-2 * torch.ones(1), act_high=2 * torch.ones(1))
     obs = torch.zeros(20_000, 2)
-    gauss = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1), torch.zeros(2), torch.ones(2), **box)
+    gauss = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1, std="state"), torch.zeros(2), torch.ones(2), **box)
     _fixed_output(gauss, torch.tensor([0.2, math.log(0.1)]))
     torch.testing.assert_close(gauss.act(obs[:3], greedy=True), torch.full((3, 1), 0.4))
     sampled = gauss.act(obs, torch.Generator().manual_seed(0), greedy=False)
     assert float(sampled.mean()) == pytest.approx(0.4, abs=0.01) and float(sampled.std()) == pytest.approx(0.2, abs=0.01)
-    mog = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2), torch.zeros(2), torch.ones(2), **box)
+    mog = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=2, std="state"), torch.zeros(2), torch.ones(2), **box)
     _fixed_output(mog, torch.tensor([0.0, math.log(3.0), -0.5, 0.3, math.log(0.01), math.log(0.01)]))
     torch.testing.assert_close(mog.act(obs[:3], greedy=True), torch.full((3, 1), 0.6))
     drawn = mog.act(obs, torch.Generator().manual_seed(0), greedy=False)[:, 0]
@@ -586,3 +613,31 @@ def test_a_shared_dataset_is_cached_under_everything_that_makes_it():
                 path(temperature=2.0), path(temperature=3.0), path(full=True)]
     assert len(set(variants)) == len(variants)
     assert path() == path()
+
+
+def test_a_shared_log_std_is_one_parameter_per_dimension_and_weighs_every_state_alike():
+    """std "param": the net outputs only the means (gaussian: A; mixture: K logits and K x A means), the
+    log stds are one learned parameter per dimension (per component and dimension for the mixture), the
+    same in every state. With means 0.2 and -0.1 and log stds (0, ln 2), the NLL is the by-hand one;
+    its gradient with respect to log s_d is mean_b (1 - z_bd^2), every state counted alike. Red for: a
+    per-state std where the parameter is asked for, a parameter the optimiser never sees, the NLL
+    weighing states unequally."""
+    obs, act = _hand_obs_act()
+    a = act.numpy().astype(np.float64) / 2
+    box = dict(act_low=-2 * torch.ones(2), act_high=2 * torch.ones(2))
+    policy = BCPolicy(2, HeadConfig(head="gaussian", width=4, depth=1), torch.zeros(2), torch.ones(2), **box)
+    assert policy.out.out_features == 2 and policy.log_std.shape == (2,)
+    assert any(p is policy.log_std for p in policy.parameters())
+    _fixed_output(policy, torch.tensor([0.2, -0.1]))
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([0.0, math.log(2.0)]))
+    mu, ls = np.array([0.2, -0.1]), np.array([0.0, math.log(2.0)])
+    z = (a - mu) / np.exp(ls)
+    loss = policy.loss(obs, act)
+    assert loss.item() == pytest.approx((0.5 * z**2 + ls + 0.5 * math.log(2 * math.pi)).sum(1).mean(), rel=1e-5)
+    loss.backward()
+    np.testing.assert_allclose(policy.log_std.grad.numpy(), (1 - z**2).mean(0), rtol=1e-5)
+    mog = BCPolicy(2, HeadConfig(head="mog", width=4, depth=1, k=3), torch.zeros(2), torch.ones(2), **box)
+    assert mog.out.out_features == 3 * (1 + 2) and mog.log_std.shape == (3 * 2,)
+    _, _, log_stds = mog._heads(torch.randn(5, 2))
+    assert log_stds.shape == (5, 3, 2) and torch.equal(log_stds[0], log_stds[4])

@@ -2,6 +2,7 @@
 a whole DAgger run fixing what behaviour cloning gets wrong, on a toy env with a known expert; and
 the shipped CartPole expert."""
 
+import dataclasses
 import json
 import math
 
@@ -14,7 +15,7 @@ from lib.data.datasets import demonstrations
 from lib.data.envs import make_vec
 from lib.data.experts import Expert
 from lib.learners.heads import BCPolicy, HeadConfig
-from lib.learners.imitation import DemoConfig, ImitationConfig, MixtureSampler, dagger_round, train
+from lib.learners.imitation import DemoConfig, ImitationConfig, MixtureSampler, Teacher, dagger_round, teacher, train
 from tests.toy_env import ENV_ID, expert_action, expert_policy
 
 
@@ -79,7 +80,7 @@ def test_dagger_round_relabels_visited_states_with_the_expert():
     """Red for: DAgger labels taken from the learner, or states from the expert's own play only."""
     env = make_vec(ENV_ID, 4)
     # beta = 0: the learner (always right) drives, so it visits states the expert never would
-    obs, labels, batch = dagger_round(toy_expert(), _AlwaysRight(), env, 0.0, np.random.default_rng(0), seed=0)
+    obs, labels, batch = dagger_round(Teacher(toy_expert(), None), _AlwaysRight(), env, 0.0, np.random.default_rng(0), seed=0)
     assert obs.shape[0] == labels.shape[0] == batch.lengths.sum()
     np.testing.assert_array_equal(labels, expert_action(obs))
     assert (obs[:, 0] > 0.5).any(), "an always-right learner drifts to the right edge"
@@ -96,6 +97,30 @@ def test_mixture_with_beta_one_is_the_expert_and_zero_the_learner():
                                   np.ones(50))
 
 
+def test_a_tempered_expert_labels_and_acts_at_its_temperature():
+    """dagger_labels "demos" with demonstrations at temperature 2: DAgger's expert draws its labels (and its
+    actions in the mixture) from softmax(logits / 2), as the demonstrations were drawn; "greedy" takes the
+    argmax. On the toy expert, the share of labels that differ from the argmax matches softmax(logits / 2)
+    state by state. Red for: a tempered setting whose DAgger labels are the argmax (behaviour cloning and
+    DAgger learning from different experts), a temperature applied twice or not at all."""
+    expert = toy_expert()
+    obs = np.full((20_000, 1), 0.05, dtype=np.float32)  # logits (1, -1): at temperature 2, p = (0.73, 0.27)
+    with torch.no_grad():
+        logits = expert.network.net(torch.from_numpy(obs[:1])).numpy()[0]
+    p = np.exp(logits / 2.0 - (logits / 2.0).max())
+    p /= p.sum()
+    hot = ImitationConfig(env_id=ENV_ID, demos=DemoConfig(temperature=2.0))
+    t = teacher(hot, expert)
+    labels = t.label(obs, np.random.default_rng(0))
+    assert labels.dtype == np.int64
+    assert np.mean(labels == np.argmax(logits)) == pytest.approx(p.max(), abs=0.01)
+    acted = MixtureSampler(t, _AlwaysRight(), 1.0).sample(obs, np.random.default_rng(1))
+    assert np.mean(acted == np.argmax(logits)) == pytest.approx(p.max(), abs=0.01)
+    greedy = teacher(dataclasses.replace(hot, dagger_labels="greedy"), expert)
+    np.testing.assert_array_equal(greedy.label(obs[:50], np.random.default_rng(0)), expert_action(obs[:50]))
+    assert p.max() < 0.8  # the premise: at temperature 2 the expert's draw differs from its argmax
+
+
 def test_dagger_fixes_what_cloning_one_skewed_demonstration_gets_wrong(tmp_path, shipped_toy):
     """One demonstration from a hot expert (temperature 3) covers few states; cloning it leaves the
     learner wrong somewhere; DAgger rounds driven by the learner (beta 0) collect the states it gets
@@ -104,7 +129,8 @@ def test_dagger_fixes_what_cloning_one_skewed_demonstration_gets_wrong(tmp_path,
     base = ImitationConfig(env_id=ENV_ID, expert="toy", expert_sha256=shipped_toy.sha256,
                            demos=DemoConfig(episodes=1, temperature=3.0),
                            head=HeadConfig(head="categorical", width=16, depth=1), steps=300, dagger_steps=300,
-                           batch_size=64, lr=1e-2, dagger_episodes=4, beta0=0.0, eval_episodes=4, test_episodes=8)
+                           batch_size=64, lr=1e-2, dagger_episodes=4, beta0=0.0, eval_episodes=4, test_episodes=8,
+                           dagger_labels="greedy")  # DAgger queries the expert's most likely action
     probe = np.linspace(-0.95, 0.95, 39, dtype=np.float32)[:, None]
 
     def agreement(cfg: ImitationConfig, name: str) -> tuple[float, dict, pd.DataFrame]:

@@ -5,10 +5,19 @@ observations, *normalised* by the data's mean and std when asked; continuous act
 in the env's action box mapped to [-1, 1]. Heads:
 
 * ``categorical`` discrete actions: logits, cross-entropy loss (CartPole);
-* ``gaussian``    diagonal Gaussian, state-dependent std, negative log-likelihood loss; with
-  ``beta_nll`` > 0, each dimension's NLL weighted by its variance^beta, the weight taken as a
-  constant (beta-NLL, Seitzer et al. 2022), so hard states cannot buy a low loss with a wide std;
-* ``mog``         mixture of ``k`` diagonal Gaussians, negative log-likelihood loss;
+* ``gaussian``    diagonal Gaussian, negative log-likelihood loss; its log std is one learned
+  parameter per action dimension (``std`` "param", as CS285's and CleanRL's Gaussian policies
+  have it) or an output of the net for every state (``std`` "state"). With ``beta_nll`` > 0, each
+  dimension's NLL weighted by its variance^beta, the weight taken as a constant (beta-NLL, Seitzer
+  et al. 2022), so hard states cannot buy a low loss with a wide std;
+* ``mog``         mixture of ``k`` diagonal Gaussians, negative log-likelihood loss; log stds one
+  parameter per component and dimension (``std`` "param") or per state (``std`` "state");
+
+Why the std's parameterisation matters when the labels are a deterministic expert's actions: their
+spread around the best mean is zero, so a per-state std is driven down wherever the mean fits, and
+the NLL weighs each state by 1 / sigma^2 -- thousands of times more where the fit is already good.
+The mean is then fitted only where it is easy. One std for all states weighs every state alike,
+as the MSE does, and learns the fit's overall error.
 * ``mse``         a deterministic action, mean squared error;
 * ``mog_mse``     the mixture's outputs trained with the mean squared error of the mixture's mean
   action (sum_k w_k mu_k) to the expert's, as the source's best method ("MoG + MSE") describes it;
@@ -142,8 +151,8 @@ def trunk(in_dim: int, width: int, depth: int, activation: str = "relu") -> nn.S
 @dataclass(frozen=True)
 class HeadConfig:
     """One action head and its trunk. ``k``: mixture components (mog, mog_mse); ``T``, ``schedule``,
-    ``clip_sample``, ``time_dim``, ``sampler``, ``sample_steps``: diffusion; ``min_log_std``: gaussian and
-    mog; ``beta_nll``: gaussian."""
+    ``clip_sample``, ``time_dim``, ``sampler``, ``sample_steps``: diffusion; ``min_log_std``, ``std``:
+    gaussian and mog; ``beta_nll``: gaussian."""
 
     head: Literal["categorical", "gaussian", "mog", "mse", "mog_mse", "diffusion"] = spec("gaussian")
     width: int = spec(256, ge=1)
@@ -157,6 +166,9 @@ class HeadConfig:
     min_log_std: float = spec(-7.0, le=0, doc="floor of the log std (gaussian, mog); bounds how sharply NLL weights a state")
     beta_nll: float = spec(0.0, ge=0, le=1, doc="gaussian: weight each dimension's NLL by its variance^beta (a constant "
                            "in the gradient); 0: the plain NLL, 0.5: beta-NLL's usual choice, 1: the MSE's gradient for the mean")
+    std: Literal["param", "state"] = spec("param", doc="gaussian, mog: the log std is one learned parameter per action "
+                                          "dimension (and component), the same in every state (param), or an output of "
+                                          "the net for each state (state)")
     sampler: Literal["ddpm", "ddim"] = spec("ddpm", doc="diffusion: DDPM's stochastic reverse steps, or deterministic "
                                             "DDIM steps")
     sample_steps: int = spec(0, ge=0, doc="diffusion with ddim: reverse steps to take (strided over the T; 0: all T)")
@@ -194,8 +206,14 @@ class BCPolicy(nn.Module):
             self.register_buffer("sqrt_1m_abar", (1 - sched["alpha_bar"]).sqrt().float())
         self.trunk = trunk(in_dim, cfg.width, cfg.depth, cfg.activation)
         a = self.act_dim
-        out = {"categorical": a, "gaussian": 2 * a, "mog": cfg.k * (1 + 2 * a), "mog_mse": cfg.k * (1 + 2 * a), "mse": a,
-               "diffusion": a}[cfg.head]
+        #: the log stds as parameters, one per dimension (gaussian) or per component and dimension (mog)
+        self.shared_std = cfg.head in ("gaussian", "mog") and cfg.std == "param"
+        stds = (a if cfg.head == "gaussian" else cfg.k * a) if cfg.head in ("gaussian", "mog", "mog_mse") else 0
+        out = {"categorical": a, "gaussian": a + stds, "mog": cfg.k * (1 + a) + stds, "mog_mse": cfg.k * (1 + a) + stds,
+               "mse": a, "diffusion": a}[cfg.head]
+        if self.shared_std:
+            out -= stds
+            self.log_std = nn.Parameter(torch.zeros(stds))
         self.out = nn.Linear(cfg.width, out)
 
     @property
@@ -210,16 +228,20 @@ class BCPolicy(nn.Module):
         return (act - self.act_bias) / self.act_scale
 
     def _heads(self, s: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The head's outputs for normalised obs ``s`` (B, D): gaussian (mean (B, A), log std (B, A));
+        mog and mog_mse (logits (B, K), means (B, K, A), log stds (B, K, A)); otherwise (out (B, A),).
+        A shared log std (``std`` "param") is the same parameter for every row."""
         o = self.out(self.trunk(s))
         a = self.act_dim
         if self.cfg.head == "gaussian":
-            return o[:, :a], o[:, a:].clamp(self.cfg.min_log_std, LOG_STD_MAX)
+            raw = self.log_std.expand(o.shape[0], a) if self.shared_std else o[:, a:]
+            return o[:, :a], raw.clamp(self.cfg.min_log_std, LOG_STD_MAX)
         if self.cfg.head in ("mog", "mog_mse"):
             k = self.cfg.k
             logits = o[:, :k]
             means = o[:, k:k + k * a].reshape(-1, k, a)
-            log_stds = o[:, k + k * a:].reshape(-1, k, a).clamp(self.cfg.min_log_std, LOG_STD_MAX)
-            return logits, means, log_stds
+            raw = self.log_std.expand(o.shape[0], k * a) if self.shared_std else o[:, k + k * a:]
+            return logits, means, raw.reshape(-1, k, a).clamp(self.cfg.min_log_std, LOG_STD_MAX)
         return (o,)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:

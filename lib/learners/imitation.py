@@ -11,7 +11,9 @@
   ``dagger_episodes`` episodes in which every step is the expert's action with probability
   beta_r = beta0 * beta_decay^(r-1) and the learner's otherwise, labels every visited state with the
   expert's action, adds the pairs to the data and trains ``dagger_steps`` more steps on the whole
-  aggregate.
+  aggregate. The expert that acts and labels in DAgger is the one the demonstrations came from
+  (``dagger_labels`` "demos": at the demonstrations' temperature, an action drawn per state), or its
+  most likely action (``dagger_labels`` "greedy").
 
 The expert is checked against ``expert_sha256`` (part of the run key) before anything is drawn.
 Every seed comes from :mod:`lib.seeds` (streams ``imitation.*``). Evaluation and test go through
@@ -95,6 +97,9 @@ class ImitationConfig:
     dagger_steps: int = spec(500, ge=1, doc="gradient steps after each DAgger round")
     beta0: float = spec(0.5, ge=0, le=1, doc="expert share of the first DAgger round's actions")
     beta_decay: float = spec(0.5, ge=0, le=1, doc="beta_r = beta0 x beta_decay^(r-1)")
+    dagger_labels: Literal["demos", "greedy"] = spec("demos", doc="the expert DAgger acts and labels with: the one the "
+                                                     "demonstrations came from (demos: at demos.temperature, an action "
+                                                     "drawn per state), or its most likely action (greedy)")
     eval_every: int = spec(0, ge=0, doc="evaluate every this many steps (0: at the end of each round only)")
     eval_episodes: int = spec(10, ge=1)
     test_episodes: int = spec(100, ge=1)
@@ -150,6 +155,31 @@ class Ema:
         self.n += 1
 
 
+class Teacher:
+    """The expert as DAgger uses it, acting and labelling: its most likely action (``temperature``
+    None), or an action drawn from softmax(logits / temperature) with the caller's RNG, whatever
+    ``greedy`` a caller passes."""
+
+    def __init__(self, expert: Expert, temperature: float | None):
+        self.expert, self.temperature = expert, temperature
+        self.actor = expert.actor(temperature)
+
+    def sample(self, obs: np.ndarray, rng: np.random.Generator, greedy: bool = False) -> np.ndarray:
+        return self.actor.sample(obs, rng, greedy=self.temperature is None)
+
+    def label(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Labels for the states ``obs`` (N, D): (N,) int64 or (N, A) float32."""
+        if self.temperature is None:
+            return self.expert.label(obs)
+        acts = self.sample(np.asarray(obs, dtype=np.float32), rng)
+        return np.asarray(acts, dtype=np.int64 if self.expert.discrete else np.float32)
+
+
+def teacher(cfg: "ImitationConfig", expert: Expert) -> Teacher:
+    """The expert DAgger acts and labels with (:attr:`ImitationConfig.dagger_labels`)."""
+    return Teacher(expert, cfg.demos.temperature if cfg.dagger_labels == "demos" else None)
+
+
 class MixtureSampler:
     """Per step: the expert's action with probability ``beta`` (coin flips from the caller's RNG),
     else the learner's."""
@@ -165,14 +195,15 @@ class MixtureSampler:
         return np.where(use_expert.reshape(shape), a_expert, a_learner).astype(np.asarray(a_learner).dtype)
 
 
-def dagger_round(expert: Expert, learner: Any, env: gym.vector.VectorEnv, beta: float, rng: np.random.Generator,
+def dagger_round(expert: Teacher, learner: Any, env: gym.vector.VectorEnv, beta: float, rng: np.random.Generator,
                  seed: int) -> tuple[np.ndarray, np.ndarray, EpisodeBatch]:
     """One DAgger round: ``env.num_envs`` episodes (reset with ``seed``) of the beta-mixture of the
-    expert and ``learner`` (a sampler); returns the visited states (N, D), the expert's labels for
-    them ((N,) or (N, A)) and the batch (for its returns)."""
-    batch = collect_round(env, MixtureSampler(expert.actor(), learner, beta), rng, seed=seed)
+    expert (a :class:`Teacher`) and ``learner`` (a sampler); returns the visited states (N, D), the
+    expert's labels for them ((N,) or (N, A), drawn with ``rng`` after the episodes when it samples)
+    and the batch (for its returns)."""
+    batch = collect_round(env, MixtureSampler(expert, learner, beta), rng, seed=seed)
     obs = batch.obs[batch.mask]
-    return obs, expert.label(obs), batch
+    return obs, expert.label(obs, rng), batch
 
 
 def load_demos(cfg: ImitationConfig, expert: Expert, seed: int) -> dict[str, Any]:
@@ -260,7 +291,7 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
             assert rollout_env is not None
             beta = cfg.beta0 * cfg.beta_decay ** (rnd - 1)
             learner = TorchSampler(actor, seeds.seed("imitation.dagger", seed, rnd), greedy=cfg.test_greedy)
-            new_obs, labels, batch = dagger_round(expert, learner, rollout_env, beta, rng,
+            new_obs, labels, batch = dagger_round(teacher(cfg, expert), learner, rollout_env, beta, rng,
                                                   seeds.seed("imitation.dagger", seed, rnd * cfg.dagger_episodes))
             obs = torch.cat([obs, torch.from_numpy(new_obs)])
             act = torch.cat([act, torch.from_numpy(labels)])

@@ -29,7 +29,7 @@ REPRODUCES = BIT_FOR_BIT
 
 Setting = Literal["perfect", "imperfect", "tempered"]
 Method = Literal["bc", "dagger"]
-METHOD_LABEL = {"bc": "behaviour cloning", "dagger": "DAgger"}
+METHOD_LABEL = {"bc": "behaviour cloning", "dagger": "DAgger", "dagger_greedy": "DAgger, argmax labels (ours)"}
 SETTING_LABEL = {"perfect": "perfect expert", "imperfect": "imperfect expert (its own trajectories)",
                  "tempered": "tempered expert (ours)"}
 PROTOCOL_LABEL = {"sampled": "actions sampled", "greedy": "argmax actions"}
@@ -54,6 +54,9 @@ class Config(GridConfig):
     tempered_temperature: float = spec(2.0, gt=0, doc="the expert's temperature in the tempered setting (every "
                                        "episode is kept): logits divided by it, so the expert fails more often")
     dagger_rounds: int = spec(10, ge=1, doc="DAgger's rounds")
+    greedy_label_settings: tuple[Setting, ...] = spec(("tempered",), doc="settings that also run DAgger labelled with the "
+                                                      "expert's most likely action (method dagger_greedy, ours) beside "
+                                                      "DAgger labelled by the expert the demonstrations came from")
     imitation: ImitationConfig = spec(default_factory=ImitationConfig)
 
     def check(self) -> list[str]:
@@ -83,7 +86,14 @@ def run_config(cfg: Config, setting: str, method: str, n: int) -> ImitationConfi
     sha = read_metadata(cfg.imitation.expert)["policy_sha256"]
     demos = DemoConfig(episodes=n, temperature=temperature(cfg, setting), full_length_only=setting == "perfect")
     return dataclasses.replace(cfg.imitation, expert_sha256=sha, demos=demos, test_both=True,
-                               dagger_rounds=cfg.dagger_rounds if method == "dagger" else 0)
+                               dagger_rounds=cfg.dagger_rounds if method != "bc" else 0,
+                               dagger_labels="greedy" if method == "dagger_greedy" else "demos")
+
+
+def methods_of(cfg: Config, setting: str) -> list[str]:
+    """The methods a setting runs: ``methods``, and dagger_greedy where ``greedy_label_settings`` names it."""
+    extra = ["dagger_greedy"] if setting in cfg.greedy_label_settings and "dagger" in cfg.methods else []
+    return list(cfg.methods) + extra
 
 
 def temperature(cfg: Config, setting: str) -> float:
@@ -99,7 +109,7 @@ def protocols(cfg: Config) -> tuple[str, str]:
 
 def grid(cfg: Config) -> list[tuple[str, str, int]]:
     """(setting, method, n) of every point, in the report's order."""
-    return [(s, m, n) for s in cfg.settings for m in cfg.methods for n in cfg.ns]
+    return [(s, m, n) for s in cfg.settings for m in methods_of(cfg, s) for n in cfg.ns]
 
 
 def specs(cfg: Config) -> list[RunSpec]:
@@ -125,8 +135,13 @@ def describe(cfg: Config) -> str:
         f"cross-entropy on the demonstration pairs, {c.steps} AdamW steps (lr {c.lr:g}, minibatch {c.batch_size}).\n"
         f"- **DAgger**: the same start, then {cfg.dagger_rounds} rounds: play {c.dagger_episodes} episodes where "
         f"each step is the expert's action with probability beta_i = {c.beta0:g} x {c.beta_decay:g}^(i-1) and the "
-        f"learner's ({PROTOCOL_LABEL[main]}) otherwise, label every visited state with the expert's most likely "
-        f"action, add them to the data and train {c.dagger_steps} more steps on the whole aggregate.\n"
+        f"learner's ({PROTOCOL_LABEL[main]}) otherwise, label every visited state with the expert, add them to the "
+        f"data and train {c.dagger_steps} more steps on the whole aggregate. The expert that acts and labels in DAgger "
+        f"is the one behaviour cloning learns from: at the setting's temperature, an action drawn per state (so both "
+        f"methods learn from the same expert)"
+        + (f"; beside it, ours, in the {', '.join(cfg.greedy_label_settings)} setting: DAgger labelled with the "
+           f"expert's most likely action (`dagger_greedy`), a better teacher than the one behaviour cloning had"
+           if cfg.greedy_label_settings else "") + ".\n"
         f"- **Test**: {c.test_episodes} episodes on a seed of their own, played twice from the same starts: with the "
         f"learner's {PROTOCOL_LABEL[main]} (the main protocol, as the learners act while they train) and with its "
         f"{PROTOCOL_LABEL[second]}. n in {{{', '.join(map(str, cfg.ns))}}}; {cfg.seeds} seeds per point; bands and "
@@ -209,7 +224,7 @@ def _curve_panels(runs: pd.DataFrame, cfg: Config, column: str, x: str, out: Pat
     mean expert labels of each point), with its 95% bootstrap band."""
     fig, axes = plt.subplots(1, len(cfg.settings), figsize=(4.4 * len(cfg.settings), 3.6), sharey=True, squeeze=False)
     for ax, setting in zip(axes[0], cfg.settings):
-        for i, method in enumerate(cfg.methods):
+        for i, method in enumerate(methods_of(cfg, setting)):
             d = runs[(runs.setting == setting) & (runs.method == method)]
             ns = sorted(d.n.unique())
             y = np.stack([d[d.n == n].sort_values("seed")[column].to_numpy() for n in ns], axis=1)
@@ -224,9 +239,12 @@ def _curve_panels(runs: pd.DataFrame, cfg: Config, column: str, x: str, out: Pat
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     axes[0][0].set_ylabel(ylabel)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    legend: dict[str, object] = {}  # every panel's lines once: a method some settings run only (dagger_greedy) too
+    for ax in axes[0]:
+        for h, name in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(name, h)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 4), frameon=False)
+    fig.tight_layout(rect=(0, 0.04 + 0.06 * -(-len(legend) // 4), 1, 1))  # room for the legend's rows
     return save(fig, out)
 
 
@@ -261,7 +279,7 @@ def claim_variants(cfg: Config) -> list[str]:
     """The names claims use: ``<setting>_<method>_n<n>`` for a point of the grid, and
     ``<setting>_<method>_all`` for a seed's mean over every n."""
     points = [variant(s, m, n) for s, m, n in grid(cfg)]
-    return points + [f"{s}_{m}_all" for s in cfg.settings for m in cfg.methods]
+    return points + [f"{s}_{m}_all" for s in cfg.settings for m in methods_of(cfg, s)]
 
 
 def claim_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -284,7 +302,7 @@ def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
     by_n = f"Mean test return ({PROTOCOL_LABEL[main]}) and expert labels by point: " + "; ".join(
         f"{s} {METHOD_LABEL[m]}: " + ", ".join(f"n={n} {means[(s, m, n)]:.1f} ({labels[(s, m, n)]:,.0f} labels)"
                                                for n in cfg.ns)
-        for s in cfg.settings for m in cfg.methods) + "."
+        for s in cfg.settings for m in methods_of(cfg, s)) + "."
     verdicts = judge(decided_claims(cfg), claim_table(runs, cfg), cfg.alpha)
     return [Claim.judged(v, by_n if i == 0 else "") for i, v in enumerate(verdicts)]
 
@@ -303,7 +321,7 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
     main, _ = protocols(cfg)
     parts = []
     for setting in cfg.settings:
-        for method in cfg.methods:
+        for method in methods_of(cfg, setting):
             d = _point(runs, setting, method, min(cfg.ns))
             parts.append(f"{METHOD_LABEL[method]} ({setting}) {d.test_mean.mean():.0f}")
     return (f"Test return ({PROTOCOL_LABEL[main]}) from n = {min(cfg.ns)} expert trajectory ({cfg.seeds} seeds): "
@@ -316,9 +334,9 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     runs = per_run(results, cfg)
     imp = imperfection(runs)
     main, _ = protocols(cfg)
-    pooled = [f"{s}_{m}_all" for s in cfg.settings for m in cfg.methods]
+    pooled = [f"{s}_{m}_all" for s in cfg.settings for m in methods_of(cfg, s)]
     prof = profile(claim_table(runs, cfg), "test_mean", pooled,
-                   {f"{s}_{m}_all": f"{METHOD_LABEL[m]}, {s}" for s in cfg.settings for m in cfg.methods},
+                   {f"{s}_{m}_all": f"{METHOD_LABEL[m]}, {s}" for s in cfg.settings for m in methods_of(cfg, s)},
                    out_dir / "figures" / "profile.png", lo=0.0, hi=cfg.perfect,
                    xlabel=f"a seed's test return ({PROTOCOL_LABEL[main]}), mean over n in {{{', '.join(map(str, cfg.ns))}}}",
                    title=f"performance profile over seeds ({cfg.seeds} per point), 95% bootstrap band")

@@ -17,7 +17,7 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,7 +29,7 @@ from ..paths import resolve
 from ..config import ConfigError, spec
 from ..data.envs import max_episode_steps
 from ..data.experts import read_metadata
-from ..publish.plots import PALETTE, save
+from ..publish.plots import colours, legend, save
 from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
@@ -49,39 +49,32 @@ REPRODUCES = Reproducibility(
     "CPUs grow into different HalfCheetah episodes, so each head's returns, and any verdict close to its margin, can "
     "differ on another machine within the spread over seeds that the table shows.")
 
-Ablation = Literal["no_ema", "ddpm_sampler", "short_training", "linear_schedule", "no_clip", "no_obs_norm"]
-#: Ablations of what only acts: tested on the main diffusion head's own runs (no training of their
-#: own; :attr:`lib.learners.imitation.ImitationConfig.test_also`), paired with it seed by seed.
-TEST_TIME: dict[str, TestAlso] = {"no_ema": "raw_weights", "ddpm_sampler": "ddpm"}
-#: what each ablation changes in the main diffusion head: (name suffix, description)
-ABLATIONS: dict[str, tuple[str, str]] = {
-    "no_ema": ("no_ema", "no weight average"),
-    "ddpm_sampler": ("ddpm", "stochastic DDPM sampling"),
-    "short_training": ("short", "the other heads' budget"),
-    "linear_schedule": ("linear", "linear schedule"),
-    "no_clip": ("noclip", "not clipped"),
-    "no_obs_norm": ("rawobs", "raw observations"),
-}
+#: Test-time alternatives every diffusion run is also tested with (no training of their own;
+#: :attr:`lib.learners.imitation.ImitationConfig.test_also`): its raw weights instead of their average,
+#: and DDPM's stochastic reverse steps instead of DDIM's deterministic ones.
+DIFFUSION_TESTS: tuple[TestAlso, ...] = ("raw_weights", "ddpm")
+#: How a diffusion run can act: its main protocol (DDIM steps with the weights' average) or a test-time alternative.
+PROTOCOLS: dict[str, str] = {"main": "DDIM, weight average", "raw_weights": "DDIM, raw weights", "ddpm": "DDPM, weight average"}
 
 
 @dataclass(frozen=True)
 class Config(GridConfig):
-    """Section 09 parameters: the base learner (``bc``, the Gaussian baseline) and the variants."""
+    """Section 09 parameters: the base learner (``bc``: the Gaussian head on the source's net) and the variants."""
 
-    mog_k: int = spec(5, ge=1, doc="the main mixture's number of components (also the mixture + MSE head's)")
-    mog_ks: tuple[int, ...] = spec((2, 5, 10), doc="the k sweep (includes mog_k)")
-    beta_nll: float = spec(0.5, ge=0, le=1, doc="beta of the Gaussian head's beta-NLL variant (0: no such variant)")
-    wide_width: int = spec(512, ge=1, doc="the source's wider net for its MSE heads: width")
-    wide_depth: int = spec(3, ge=1, doc="... and depth (its 'third linear layer')")
-    diffusion_T: int = spec(25, ge=1, doc="the main diffusion head's number of steps")
-    diffusion_Ts: tuple[int, ...] = spec((5, 25, 50), doc="the T sweep (includes diffusion_T)")
-    diffusion_ema: float = spec(0.999, ge=0, lt=1, doc="the diffusion heads' weight average (0: none)")
+    mog_k: int = spec(5, ge=1, doc="the mixture's number of components (also the mixture + MSE head's)")
+    beta_nll: float = spec(0.0, ge=0, le=1, doc="beta of a Gaussian beta-NLL ablation with a per-state std (0: none)")
+    narrow_width: int = spec(256, ge=1, doc="the narrower net of the net ablation (the MSE head on it): width")
+    narrow_depth: int = spec(2, ge=1, doc="... and depth")
+    std_ablations: bool = spec(True, doc="also run the Gaussian and mixture heads with a per-state std (std: state)")
+    diffusion_Ts: tuple[int, ...] = spec((5, 25), doc="the diffusion search: numbers of steps T")
+    diffusion_budgets: tuple[int, ...] = spec((20_000, 40_000), doc="the diffusion search: gradient steps")
+    diffusion_ema: float = spec(0.999, ge=0, lt=1, doc="the diffusion heads' weight average (its raw weights are tested too)")
     diffusion_sample_steps: int = spec(0, ge=0, doc="the diffusion heads' deterministic DDIM steps at test (0: all T)")
-    diffusion_steps: int = spec(40_000, ge=1, doc="the diffusion heads' gradient steps (longer than bc.steps)")
-    diffusion_ablations: tuple[Ablation, ...] = spec(("no_ema", "ddpm_sampler", "short_training", "linear_schedule"),
-                                                     doc="one change each to the main diffusion head")
-    dagger_head: Literal["gaussian", "mog_mse_wide"] = spec("mog_mse_wide", doc="the head DAgger runs on (fixed "
-                                                            "here: the source's best method, not chosen on the data)")
+    diffusion_eval_every: int = spec(10_000, ge=0, doc="the diffusion heads' evaluation interval (each evaluation "
+                                     "samples T steps per action)")
+    search_seeds: tuple[int, ...] = spec((290, 291), doc="seeds of the diffusion search (never the main runs' seeds)")
+    dagger_head: Literal["gaussian", "mog_mse"] = spec("mog_mse", doc="the head DAgger runs on (fixed here: the source's "
+                                                       "best method, not chosen on the data)")
     dagger_rounds: int = spec(10, ge=1)
     dagger_episodes: int = spec(2, ge=1)
     source_batch_size: int = spec(500, ge=1, doc="the source's hyperparameters for its best method: minibatch")
@@ -91,24 +84,23 @@ class Config(GridConfig):
     within: float = spec(0.10, gt=0, lt=1, doc="'close to the expert' = test mean >= (1 - within) x expert's")
     bc: ImitationConfig = spec(default_factory=lambda: ImitationConfig(
         env_id="HalfCheetah-v4", expert="halfcheetah_sac", demos=DemoConfig(episodes=1000, shared_seed=0),
-        head=HeadConfig(head="gaussian"), normalize_obs=True, steps=20_000, lr_schedule="cosine", eval_every=2_000,
-        eval_episodes=5, test_episodes=10))
+        head=HeadConfig(head="gaussian", width=512, depth=3), normalize_obs=True, steps=10_000, lr_schedule="cosine",
+        eval_every=2_000, eval_episodes=5, test_episodes=10))
 
     def check(self) -> list[str]:
         errs = []
-        if self.mog_k not in self.mog_ks:
-            errs.append(f"key 'mog_k' ({self.mog_k}) must be one of 'mog_ks' {list(self.mog_ks)}")
-        if self.diffusion_T not in self.diffusion_Ts:
-            errs.append(f"key 'diffusion_T' ({self.diffusion_T}) must be one of 'diffusion_Ts' {list(self.diffusion_Ts)}")
-        for key in ("mog_ks", "diffusion_Ts"):
+        for key in ("diffusion_Ts", "diffusion_budgets"):
             vals = getattr(self, key)
-            if len(set(vals)) != len(vals) or any(v < 1 for v in vals):
+            if not vals or len(set(vals)) != len(vals) or any(v < 1 for v in vals):
                 errs.append(f"key '{key}' must list distinct positive integers")
+        if set(self.search_seeds) & set(seed_range(self)) or not self.search_seeds:
+            errs.append("key 'search_seeds' must list seeds, none of them a main run's seed (first_seed .. first_seed + "
+                        "seeds - 1)")
         if self.bc.demos.temperature is not None:
             errs.append("key 'bc.demos.temperature' must be null: the SAC expert acts deterministically")
-        if self.bc.head.head != "gaussian" or self.bc.dagger_rounds != 0 or self.bc.ema_decay:
-            errs.append("key 'bc' is the baseline: 'bc.head.head' must be gaussian, 'bc.dagger_rounds' and "
-                        "'bc.ema_decay' 0 (the other heads, DAgger and the diffusion ingredients are made from it)")
+        if self.bc.head.head != "gaussian" or self.bc.head.std != "param" or self.bc.dagger_rounds != 0 or self.bc.ema_decay:
+            errs.append("key 'bc' is the baseline: 'bc.head.head' must be gaussian with 'bc.head.std' param, "
+                        "'bc.dagger_rounds' and 'bc.ema_decay' 0 (the other heads, DAgger and diffusion are made from it)")
         if self.bc.demos.extra_episodes:
             errs.append("key 'bc.demos.extra_episodes' must be 0: the section adds DAgger's number of episodes to "
                         "the data of behaviour cloning with as many labels")
@@ -124,17 +116,28 @@ class Variant:
     params: str
     config: ImitationConfig
     main: bool
-    #: a test-time ablation: the row is the main diffusion head's runs tested this way (no runs of its own)
+    #: a test-time alternative: the row is the main diffusion head's runs tested this way (no runs of its own)
     derived: TestAlso | None = None
+    #: the runs' seeds: the main ones, or the diffusion search's
+    search: bool = False
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The diffusion search's pick: the grid point (its T and budget) and how it acts (:data:`PROTOCOLS`),
+    the best mean test return over the search seeds."""
+
+    point: str
+    protocol: str
+    score: float
 
 
 def head_config(cfg: Config, name: str) -> ImitationConfig:
-    """The learner of a named head on the baseline's data and budget: ``gaussian``, ``mog_mse_wide``."""
+    """The learner of a named head on the baseline's data, net and budget: ``gaussian``, ``mog_mse``."""
     base = cfg.bc
     if name == "gaussian":
         return base
-    return dataclasses.replace(base, head=dataclasses.replace(base.head, head="mog_mse", k=cfg.mog_k, width=cfg.wide_width,
-                                                              depth=cfg.wide_depth))
+    return dataclasses.replace(base, head=dataclasses.replace(base.head, head="mog_mse", k=cfg.mog_k))
 
 
 def dagger_config(cfg: Config) -> ImitationConfig:
@@ -177,80 +180,98 @@ def epochs(cfg: Config, c: ImitationConfig) -> float:
     return c.total_steps * c.batch_size / (data_pairs(cfg) + c.demos.extra_episodes * episode_length(cfg))
 
 
-def variants(cfg: Config) -> list[Variant]:
-    """Every variant, main ones first in the report's order, then the sweeps and ablations."""
+def diffusion_grid(cfg: Config) -> dict[str, ImitationConfig]:
+    """The diffusion search: a point per T x budget, on the baseline's net and data, with the weights'
+    average and DDIM sampling, each run also tested with its raw weights and with DDPM sampling."""
     base = cfg.bc
-    h = base.head
+    out = {}
+    for T in cfg.diffusion_Ts:
+        for steps in cfg.diffusion_budgets:
+            head = dataclasses.replace(base.head, head="diffusion", T=T, sampler="ddim", sample_steps=cfg.diffusion_sample_steps)
+            out[f"diffusion_T{T}_{_steps(steps)}"] = dataclasses.replace(
+                base, head=head, steps=steps, ema_decay=cfg.diffusion_ema, eval_every=cfg.diffusion_eval_every,
+                test_also=DIFFUSION_TESTS)
+    return out
+
+
+def _steps(n: int) -> str:
+    """A step count in a name: 20000 -> '20k', 300 -> '300'."""
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+
+
+def chosen_config(cfg: Config, choice: Choice | None) -> ImitationConfig:
+    """The main diffusion head: the search's pick, acting as it acted best (its test-time alternatives
+    still tested beside it); before the search, its first point (a stand-in: no run uses it)."""
+    grid = diffusion_grid(cfg)
+    if choice is None:
+        return next(iter(grid.values()))
+    c = grid[choice.point]
+    if choice.protocol == "ddpm":
+        return dataclasses.replace(c, head=dataclasses.replace(c.head, sampler="ddpm"), test_also=("raw_weights",))
+    if choice.protocol == "raw_weights":
+        return dataclasses.replace(c, ema_decay=0.0, test_also=("ddpm",))
+    return c
+
+
+def diffusion_params(c: ImitationConfig) -> str:
+    """A diffusion config in a few words: T, schedule, budget, weights, sampler."""
+    h = c.head
+    sampler = f"DDIM {min(h.sample_steps or h.T, h.T)} steps" if h.sampler == "ddim" else f"DDPM {h.T} steps"
+    weights = f"weight average {c.ema_decay:g}" if c.ema_decay else "raw weights"
+    return f"T={h.T}, {h.schedule} schedule, {_steps(c.steps)} steps, {weights}, {sampler}"
+
+
+def variants(cfg: Config, choice: Choice | None = None) -> list[Variant]:
+    """Every variant, main ones first in the report's order, then the ablations and the diffusion search.
+    ``choice`` (:func:`diffusion_choice`) makes the main diffusion head; without it, it stands in."""
+    base = cfg.bc
 
     def with_head(c: ImitationConfig = base, **kw) -> ImitationConfig:
         return dataclasses.replace(c, head=dataclasses.replace(c.head, **kw))
 
-    wide = f"{cfg.wide_depth} x {cfg.wide_width} net"
-    sampler = "ddim"
-
-    def diffusion(T: int, ablation: str | None = None) -> ImitationConfig:
-        c = dataclasses.replace(with_head(head="diffusion", T=T, sampler=sampler, sample_steps=cfg.diffusion_sample_steps),
-                                steps=cfg.diffusion_steps, ema_decay=cfg.diffusion_ema)
-        if T == cfg.diffusion_T and ablation is None:  # the main head's runs also test the test-time ablations
-            c = dataclasses.replace(c, test_also=tuple(TEST_TIME[a] for a in cfg.diffusion_ablations if a in TEST_TIME))
-        if ablation == "no_ema":
-            c = dataclasses.replace(c, ema_decay=0.0)
-        elif ablation == "ddpm_sampler":
-            c = with_head(c, sampler="ddpm")
-        elif ablation == "short_training":
-            c = dataclasses.replace(c, steps=base.steps)
-        elif ablation == "linear_schedule":
-            c = with_head(c, schedule="linear" if h.schedule == "cosine" else "cosine")
-        elif ablation == "no_clip":
-            c = with_head(c, clip_sample=False)
-        elif ablation == "no_obs_norm":
-            c = dataclasses.replace(c, normalize_obs=False)
-        return c
-
-    def diffusion_params(T: int) -> str:
-        return (f"T={T}, {h.schedule} schedule, clipped, weight average {cfg.diffusion_ema:g}, "
-                f"DDIM {min(cfg.diffusion_sample_steps or T, T)} steps")
-
-    out = [Variant("gaussian", "Gaussian, log-likelihood", "", base, True)]
-    if cfg.beta_nll:
-        out.append(Variant("gaussian_beta_nll", "Gaussian, beta-NLL", f"beta={cfg.beta_nll:g}",
-                           with_head(beta_nll=cfg.beta_nll), True))
-    out += [Variant(f"mog_k{cfg.mog_k}", "Mixture of Gaussians", f"k={cfg.mog_k}", with_head(head="mog", k=cfg.mog_k), True),
-            Variant("mse", "Deterministic, MSE", "", with_head(head="mse"), True),
-            Variant("mse_wide", "Deterministic, MSE", wide, with_head(head="mse", width=cfg.wide_width, depth=cfg.wide_depth), True),
-            Variant("mog_mse_wide", "Mixture + MSE (the source's best)", f"k={cfg.mog_k}, {wide}",
-                    head_config(cfg, "mog_mse_wide"), True),
-            Variant(f"diffusion_T{cfg.diffusion_T}", "Diffusion", diffusion_params(cfg.diffusion_T), diffusion(cfg.diffusion_T), True),
-            Variant("dagger", f"DAgger ({'mixture + MSE' if cfg.dagger_head == 'mog_mse_wide' else 'Gaussian'} head)",
-                    f"{cfg.dagger_rounds} rounds x {cfg.dagger_episodes} episodes", dagger_config(cfg), True),
-            Variant("bc_equal_labels", f"BC with DAgger's labels ({'mixture + MSE' if cfg.dagger_head == 'mog_mse_wide' else 'Gaussian'} head)",
-                    f"the data + {cfg.dagger_rounds * cfg.dagger_episodes} expert episodes",
-                    dataclasses.replace(head_config(cfg, cfg.dagger_head), demos=dataclasses.replace(
-                        base.demos, extra_episodes=cfg.dagger_rounds * cfg.dagger_episodes)), True)]
-    src = head_config(cfg, "mog_mse_wide")
+    net = f"{base.head.depth} x {base.head.width} net"
+    dagger_head = "mixture + MSE" if cfg.dagger_head == "mog_mse" else "Gaussian"
+    diff = chosen_config(cfg, choice)
+    out = [Variant("gaussian", "Gaussian, log-likelihood", "one learned log std per dimension", base, True),
+           Variant(f"mog_k{cfg.mog_k}", "Mixture of Gaussians", f"k={cfg.mog_k}, one learned log std per component and "
+                   f"dimension", with_head(head="mog", k=cfg.mog_k), True),
+           Variant("mse", "Deterministic, MSE", "", with_head(head="mse"), True),
+           Variant("mog_mse", "Mixture + MSE (the source's best)", f"k={cfg.mog_k}", head_config(cfg, "mog_mse"), True),
+           Variant("diffusion", "Diffusion", (diffusion_params(diff) + ", chosen by the search") if choice else
+                   "chosen by the search", diff, True),
+           Variant("dagger", f"DAgger ({dagger_head} head)", f"{cfg.dagger_rounds} rounds x {cfg.dagger_episodes} episodes",
+                   dagger_config(cfg), True),
+           Variant("bc_equal_labels", f"BC with DAgger's labels ({dagger_head} head)",
+                   f"the data + {cfg.dagger_rounds * cfg.dagger_episodes} expert episodes",
+                   dataclasses.replace(head_config(cfg, cfg.dagger_head), demos=dataclasses.replace(
+                       base.demos, extra_episodes=cfg.dagger_rounds * cfg.dagger_episodes)), True)]
+    src = head_config(cfg, "mog_mse")
     steps = max(1, round(cfg.source_epochs * data_pairs(cfg) / cfg.source_batch_size))
     out.append(Variant("source_hparams", "Mixture + MSE, the source's hyperparameters",
-                       f"k={cfg.mog_k}, {wide}, batch {cfg.source_batch_size}, lr {cfg.source_lr:g} constant, weight decay "
+                       f"k={cfg.mog_k}, batch {cfg.source_batch_size}, lr {cfg.source_lr:g} constant, weight decay "
                        f"{cfg.source_weight_decay:g}, {cfg.source_epochs:g} epochs",
                        dataclasses.replace(src, batch_size=cfg.source_batch_size, lr=cfg.source_lr, lr_schedule="constant",
                                            weight_decay=cfg.source_weight_decay, steps=steps), True))
-    for k in cfg.mog_ks:
-        if k != cfg.mog_k:
-            out.append(Variant(f"mog_k{k}", "Mixture of Gaussians", f"k={k}", with_head(head="mog", k=k), False))
-    for T in cfg.diffusion_Ts:
-        if T != cfg.diffusion_T:
-            out.append(Variant(f"diffusion_T{T}", "Diffusion", diffusion_params(T), diffusion(T), False))
-    for ab in cfg.diffusion_ablations:
-        suffix, what = ABLATIONS[ab]
-        derived = TEST_TIME.get(ab)
-        out.append(Variant(f"diffusion_T{cfg.diffusion_T}_{suffix}", "Diffusion",
-                           f"T={cfg.diffusion_T}, as the main head but {what}",
-                           diffusion(cfg.diffusion_T) if derived else diffusion(cfg.diffusion_T, ab), False, derived))
+    if cfg.std_ablations:
+        out += [Variant("gaussian_state_std", "Gaussian, log-likelihood", "a log std output for every state (the old head)",
+                        with_head(std="state"), False),
+                Variant(f"mog_k{cfg.mog_k}_state_std", "Mixture of Gaussians", f"k={cfg.mog_k}, log stds output for every state",
+                        with_head(head="mog", k=cfg.mog_k, std="state"), False)]
+    if cfg.beta_nll:
+        out.append(Variant("gaussian_beta_nll", "Gaussian, beta-NLL", f"beta={cfg.beta_nll:g}, a log std for every state",
+                           with_head(std="state", beta_nll=cfg.beta_nll), False))
+    out.append(Variant("mse_narrow", "Deterministic, MSE", f"{cfg.narrow_depth} x {cfg.narrow_width} net (not the source's {net})",
+                       with_head(head="mse", width=cfg.narrow_width, depth=cfg.narrow_depth), False))
+    for alt in diff.test_also:
+        out.append(Variant(f"diffusion_{alt}", "Diffusion", f"the main head's runs, tested with {PROTOCOLS[alt]}", diff,
+                           False, derived=alt))
+    out += [Variant(name, "Diffusion (search)", diffusion_params(c), c, False, search=True)
+            for name, c in diffusion_grid(cfg).items()]
     return out
 
 
-def specs(cfg: Config) -> list[RunSpec]:
-    """One run per variant x seed; the expert's sha256 is part of every key."""
+def _spec(cfg: Config, v: Variant, seed: int) -> RunSpec:
+    """The run of ``v`` at ``seed``; the expert's (and a dataset file's) sha256 are part of every key."""
     sha = read_metadata(cfg.bc.expert)["policy_sha256"]
     data_sha = ""
     if cfg.bc.demos.file:
@@ -260,15 +281,71 @@ def specs(cfg: Config) -> list[RunSpec]:
         if not path.exists():
             raise ConfigError(f"key 'bc.dataset_file': {path} does not exist")
         data_sha = file_sha256(path)
+    run_cfg = dataclasses.replace(v.config, expert_sha256=sha, demos=dataclasses.replace(v.config.demos, file_sha256=data_sha))
+    return RunSpec(section=SECTION, variant=v.name, exp_name=f"bc_{v.name}", seed=seed, config=run_cfg,
+                   trainer="lib.learners.imitation:train")
+
+
+def specs(cfg: Config) -> list[RunSpec]:
+    """The first pass: every variant but the main diffusion head on the main seeds, and the diffusion
+    search on the search seeds (:func:`next_specs` then runs the search's pick)."""
     out = []
     for v in variants(cfg):
-        if v.derived:  # tested on the main diffusion head's runs
+        if v.derived or v.name == "diffusion":
             continue
-        run_cfg = dataclasses.replace(v.config, expert_sha256=sha, demos=dataclasses.replace(v.config.demos, file_sha256=data_sha))
-        for seed in seed_range(cfg):
-            out.append(RunSpec(section=SECTION, variant=v.name, exp_name=f"bc_{v.name}", seed=seed, config=run_cfg,
-                               trainer="lib.learners.imitation:train"))
+        out += [_spec(cfg, v, seed) for seed in (cfg.search_seeds if v.search else seed_range(cfg))]
     return out
+
+
+def diffusion_choice(cfg: Config, results: list[RunResult]) -> Choice | None:
+    """The search's pick: the grid point and protocol with the best mean test return over the search
+    seeds (None until every search run has finished). Ties go to the cheaper point (fewer steps, smaller T)."""
+    grid = diffusion_grid(cfg)
+    by = {n: [r for r in results if r.spec.variant == n] for n in grid}
+    if any(len(rs) < len(cfg.search_seeds) for rs in by.values()):
+        return None
+    best: Choice | None = None
+    for name, rs in by.items():  # in the grid's order: T, then budget, ascending as listed
+        for protocol in PROTOCOLS:
+            key = "test_mean" if protocol == "main" else f"test_mean_{protocol}"
+            score = float(np.mean([r.summary[key] for r in rs]))
+            if best is None or score > best.score:
+                best = Choice(name, protocol, score)
+    return best
+
+
+def next_specs(cfg: Config, results: list[RunResult]) -> list[RunSpec]:
+    """After the search: the main diffusion head on the main seeds (nothing once they ran)."""
+    choice = diffusion_choice(cfg, results)
+    if choice is None or any(r.spec.variant == "diffusion" for r in results):
+        return []
+    v = next(v for v in variants(cfg, choice) if v.name == "diffusion")
+    return [_spec(cfg, v, seed) for seed in seed_range(cfg)]
+
+
+def decision_seeds(cfg: Config) -> list[int]:
+    """Every seed the verdicts rest on: the search's (which chose the diffusion head) and the main ones."""
+    return sorted(set(cfg.search_seeds) | set(seed_range(cfg)))
+
+
+def search_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """How the diffusion search went: per grid point and protocol, the mean test return over the search
+    seeds (and in % of the expert); the pick marked."""
+    expert = expert_score(cfg)["test_mean"]
+    rows = []
+    for name, c in diffusion_grid(cfg).items():
+        d = runs[runs.variant == name]
+        for protocol, label in PROTOCOLS.items():
+            col = "test_mean" if protocol == "main" else f"test_mean_{protocol}"
+            if col not in d or d[col].isna().all():
+                continue
+            m = float(d[col].mean())
+            rows.append({"point": name, "T": c.head.T, "steps": c.steps, "acting": label, "search seeds": len(d),
+                         "test return": round(m, 0), "% of expert": round(100 * m / expert, 1)})
+    t = pd.DataFrame(rows)
+    if not t.empty:
+        t["picked"] = t["test return"] == t["test return"].max()
+    return t
 
 
 def expert_score(cfg: Config) -> dict[str, float]:
@@ -285,8 +362,7 @@ def episode_length(cfg: Config) -> int:
 def describe(cfg: Config) -> str:
     b, h = cfg.bc, cfg.bc.head
     e = expert_score(cfg)
-    names = {v.name: v for v in variants(cfg)}
-    diff = names[f"diffusion_T{cfg.diffusion_T}"].config
+    grid = diffusion_grid(cfg)
     pairs = data_pairs(cfg)
     return (
         f"- **Expert**: `experts/{b.expert}` (section 03, SAC after {e['steps']:,} steps; test "
@@ -296,47 +372,60 @@ def describe(cfg: Config) -> str:
            f"- **Data**: {b.demos.episodes:,} expert episodes ({pairs:,} state-action pairs, deterministic expert "
            f"actions), in the report's format with the expert's mean and std return; made once, cached under "
            f"`runs/datasets/`.\n")
-        + f"- **Learner**: MLP trunk {h.depth} x {h.width} (ReLU; the source's wider {cfg.wide_depth} x {cfg.wide_width} "
-        f"where the chart says so) on observations normalised by the data's mean and std, actions in [-1, 1]; "
-        f"{b.steps:,} AdamW steps of {b.batch_size} pairs ({epochs(cfg, b):.1f} epochs), lr {b.lr:g} cosine-decayed to 0, "
-        f"weight decay {b.weight_decay:g}: the **same budget for every head** but diffusion.\n"
-        f"- **Heads**: Gaussian (log-likelihood; acts with its mean; and beta-NLL, each dimension's NLL weighted by its "
-        f"variance^beta), mixture of k Gaussians (log-likelihood; acts with the mean of its heaviest component), "
-        f"deterministic (MSE), mixture + MSE (the mixture's mean action trained on MSE, acting with it: the source's "
-        f"best method as it describes it), diffusion (DDPM training, predicts the noise; step embedding of size "
-        f"{h.time_dim}) with what diffusion policies use to work: an exponential average of the weights (decay "
-        f"{cfg.diffusion_ema:g}), deterministic DDIM sampling at test ({diff.head.sample_steps or diff.head.T} steps, each "
-        f"clipping its clean-action estimate to [-1, 1]) and a longer budget, {cfg.diffusion_steps:,} steps "
-        f"({epochs(cfg, diff):.1f} epochs); each ablation takes one of them away. What only acts (the average, the "
-        f"sampler) is ablated on the main head's own runs, each tested also without it on the same test episodes' "
-        f"starts (a paired comparison at no training cost); the rest by runs of their own.\n"
+        + f"- **Learner**: every head on **the source's net**, an MLP trunk {h.depth} x {h.width} (ReLU), on observations "
+        f"normalised by the data's mean and std, actions in [-1, 1]; {b.steps:,} AdamW steps of {b.batch_size} pairs "
+        f"({epochs(cfg, b):.1f} epochs), lr {b.lr:g} cosine-decayed to 0, weight decay {b.weight_decay:g}: the **same "
+        f"budget for every head** but diffusion, whose budget the search chose.\n"
+        f"- **Heads**: Gaussian (log-likelihood, acts with its mean) and mixture of {cfg.mog_k} Gaussians (log-likelihood, "
+        f"acts with the mean of its heaviest component), each with **one learned log std per action dimension** (per "
+        f"component for the mixture), the same in every state, as CS285's and CleanRL's Gaussian policies have it; "
+        f"deterministic (MSE); mixture + MSE (the mixture's mean action trained on MSE, acting with it: the source's "
+        f"best method as it describes it); diffusion (DDPM training, predicts the noise; step embedding of size "
+        f"{h.time_dim}; an exponential average of the weights, decay {cfg.diffusion_ema:g}).\n"
+        f"- **Why the std matters** (the ablation rows): the labels are a deterministic expert's actions, so their "
+        f"spread around the best mean is zero. A log std output for every state (our earlier head) is driven down "
+        f"wherever the mean already fits, and the log-likelihood weighs each state by 1 / sigma^2: the mean ends up "
+        f"fitted only where it was easy. One std for all states weighs every state alike, as the MSE does.\n"
+        f"- **Diffusion, chosen on search seeds**: {len(grid)} points (T in {{{', '.join(map(str, cfg.diffusion_Ts))}}} x "
+        f"{{{', '.join(f'{s:,}' for s in cfg.diffusion_budgets)}}} gradient steps), each run on the search seeds "
+        f"{list(cfg.search_seeds)} and tested three ways on the same test episodes' starts: DDIM steps with the "
+        f"weights' average, DDIM with the raw weights, DDPM with the average. The best mean test return over the "
+        f"search seeds picks the point and the way it acts; that head then runs on the main seeds, which no search "
+        f"run used, and is judged there (its two other ways of acting are shown beside it).\n"
         f"- **DAgger**: the {cfg.dagger_head} head with its behaviour-cloning budget split into {cfg.dagger_rounds + 1} "
         f"phases; before each later phase the learner plays {cfg.dagger_episodes} episodes whose states the expert "
         f"labels ({dagger_labels(cfg):,} labels in all). Beside it, behaviour cloning of the same head on the data "
         f"and {cfg.dagger_rounds * cfg.dagger_episodes:,} more expert episodes (each run seed its own): as many expert "
         f"labels and as many gradient steps.\n"
-        f"- **Evaluation**: every {b.eval_every:,} steps {b.eval_episodes} episodes; the final return is the mean of "
-        f"{b.test_episodes} test episodes on seeds of their own. {cfg.seeds} seeds per variant; intervals are "
-        f"95% percentile-bootstrap intervals over seeds."
+        f"- **The source's own settings** (its \"~7,250\" Gaussian: lr 1e-4, batch 2,000, about 1,200 steps) do not train a "
+        f"head from scratch here, the MSE head included; its notes say its later models started from the expert's "
+        f"weights (\"a pretraining loop ... considering the checkpoint's weights\"), which this section does not do. Its "
+        f"best method's stated hyperparameters run as the `source_hparams` row.\n"
+        f"- **Evaluation**: every {b.eval_every:,} steps {b.eval_episodes} episodes (diffusion: every "
+        f"{cfg.diffusion_eval_every:,}); the final return is the mean of {b.test_episodes} test episodes on seeds of "
+        f"their own. {cfg.seeds} seeds per variant; intervals are 95% percentile-bootstrap intervals over seeds."
     )
 
 
-def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
-    """One row per variant x seed; a test-time ablation's rows are its main head's runs tested its way
-    (wall time 0: no training of its own)."""
-    vs = variants(cfg)
+def per_run(results: list[RunResult], cfg: Config, choice: Choice | None = None) -> pd.DataFrame:
+    """One row per variant x seed; a test-time alternative's rows are the main diffusion head's runs
+    tested its way (wall time 0: no training of its own). Diffusion runs keep their three test means
+    (``test_mean_raw_weights``, ``test_mean_ddpm`` where tested)."""
+    vs = variants(cfg, choice)
     names = {v.name: v for v in vs}
-    main_diffusion = f"diffusion_T{cfg.diffusion_T}"
     rows = []
     for r in results:
         s = r.summary
+        if r.spec.variant not in names:
+            continue
         row = {"seed": r.spec.seed, "dataset_size": s["expert_labels"]}
         v = names[r.spec.variant]
-        rows.append({"variant": v.name, "method": v.method, "params": v.params, "main": v.main, **row,
-                     "test_mean": s["test_mean"], "test_std": s["test_std"], "wall_time_s": s["wall_time_s"]})
-        for d in (d for d in vs if d.derived and r.spec.variant == main_diffusion):
+        extra = {f"test_mean_{t}": s[f"test_mean_{t}"] for t in DIFFUSION_TESTS if f"test_mean_{t}" in s}
+        rows.append({"variant": v.name, "method": v.method, "params": v.params, "main": v.main, "search": v.search, **row,
+                     "test_mean": s["test_mean"], "test_std": s["test_std"], "wall_time_s": s["wall_time_s"], **extra})
+        for d in (d for d in vs if d.derived and r.spec.variant == "diffusion"):
             rets = np.asarray(s[f"test_returns_{d.derived}"])
-            rows.append({"variant": d.name, "method": d.method, "params": d.params, "main": d.main, **row,
+            rows.append({"variant": d.name, "method": d.method, "params": d.params, "main": d.main, "search": False, **row,
                          "test_mean": float(rets.mean()), "test_std": float(rets.std()), "wall_time_s": 0.0})
     order = {v.name: i for i, v in enumerate(vs)}
     return pd.DataFrame(rows).sort_values(["variant", "seed"], key=lambda c: c.map(order) if c.name == "variant" else c,
@@ -349,83 +438,115 @@ def _note(v: Variant, cfg: Config) -> str:
     if v.name == "dagger":
         return f"+{dagger_labels(cfg):,} expert labels on the learner's own states"
     if v.name == "bc_equal_labels":
-        return f"as many expert labels and gradient steps as DAgger"
+        return "as many expert labels and gradient steps as DAgger"
     if v.name == "source_hparams":
         return f"{v.config.steps:,} steps ({epochs(cfg, v.config):.1f} epochs)"
+    if v.name.endswith("_state_std") or v.name == "gaussian_beta_nll":
+        return "ablation: the std per state (the cause)"
+    if v.name == "mse_narrow":
+        return "ablation: the net"
     if v.derived:
         return "the main head's runs, tested this way"
+    if v.search:
+        return f"search seeds {', '.join(map(str, cfg.search_seeds))}"
     if v.config.head.head == "diffusion":
         s = noise_schedule(v.config.head.T, v.config.head.schedule)
         return f"{v.config.steps:,} steps; alpha_bar at the last step {float(s['alpha_bar'][-1]):.3g}"
-    return "sweep" if not v.main else ""
+    return ""
 
 
-def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """The report's chart: method, parameters, final return (mean, 95% CI over seeds), share of the
-    expert, mean wall time of a run (one core; "-" for a test-time ablation: no training of its own), notes."""
+def source_returns(cfg: Config) -> dict[str, str]:
+    """variant -> the source's reported return for it, as the source states it (params ``source``, entries
+    with a ``variant`` and a ``value``)."""
+    return {e.variant: e.value for e in cfg.source if e.variant and e.value}
+
+
+def table(runs: pd.DataFrame, cfg: Config, choice: Choice | None = None) -> pd.DataFrame:
+    """The report's chart: method, parameters, the source's reported return, ours (mean, 95% CI over
+    seeds), share of the expert, mean wall time of a run (one core; "-" for a test-time alternative:
+    no training of its own), notes."""
     expert = expert_score(cfg)["test_mean"]
+    said = source_returns(cfg)
     rows = []
-    for v in variants(cfg):
+    for v in variants(cfg, choice):
         d = runs[runs.variant == v.name]
+        if d.empty:
+            continue
         m, lo, hi = mean_ci(d.test_mean.to_numpy())
-        rows.append({"variant": v.name, "method": v.method, "parameters": v.params or "-", "seeds": len(d),
-                     "final return": round(float(m), 0), "95% CI": f"[{lo:.0f}, {hi:.0f}]",
+        rows.append({"variant": v.name, "method": v.method, "parameters": v.params or "-", "source's return": said.get(v.name, "-"),
+                     "seeds": len(d), "final return": round(float(m), 0), "95% CI": f"[{lo:.0f}, {hi:.0f}]",
                      "% of expert": round(100 * float(m) / expert, 1),
                      f"within {cfg.within:.0%}": bool(m >= (1 - cfg.within) * expert),
                      "s per run": "-" if v.derived else round(float(d.wall_time_s.mean()), 0), "notes": _note(v, cfg)})
     return pd.DataFrame(rows)
 
 
-def curves_figure(results: list[RunResult], cfg: Config, out_dir: Path, main: bool = True) -> Path:
-    """Evaluation return over gradient steps, mean and 95% band over seeds, with the expert's return."""
+def curves_panel(ax: plt.Axes, results: list[RunResult], vs: list[Variant], cfg: Config,
+                 palette: dict[str, Any], title: str, styles: dict[str, str] | None = None) -> plt.Axes:
+    """Evaluation return (in % of the expert) over gradient steps of ``vs``: mean and 95% band over seeds,
+    the expert's level and the 'within' line; legend beside the axes. ``styles``: a line style per variant
+    (an ablation dashed, in the colour of the head it changes). Returns ``ax``."""
     expert = expert_score(cfg)["test_mean"]
-    vs = [v for v in variants(cfg) if (v.main if main else v.config.head.head == "diffusion")]
-    # steps differ between variants (diffusion trains longer): each curve on its own x
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    for i, v in enumerate(vs):
+    for v in vs:
         logs = [r.log() for r in results if r.spec.variant == v.name]
         if not logs:
             continue
         n = min(len(lg) for lg in logs)
         x = logs[0]["step"].to_numpy()[:n]
-        y = np.stack([lg["eval_mean"].to_numpy()[:n] for lg in logs])
+        y = 100 * np.stack([lg["eval_mean"].to_numpy()[:n] for lg in logs]) / expert
         m, lo, hi = mean_ci(y)
-        label = v.method + (f" ({v.params})" if v.params else "")
-        ax.plot(x, m, color=PALETTE[i % len(PALETTE)], lw=1.6, label=label)
+        ax.plot(x, m, color=palette[v.name], lw=1.8, ls=(styles or {}).get(v.name, "-"),
+                label=f"{short_label(v)} (n={len(logs)})")
         if len(logs) > 1:
-            ax.fill_between(x, lo, hi, color=PALETTE[i % len(PALETTE)], alpha=0.15)
-    ax.axhline(expert, color="0.2", ls="--", lw=1, label=f"expert ({expert:.0f})")
-    ax.axhline((1 - cfg.within) * expert, color="0.5", ls=":", lw=1, label=f"{1 - cfg.within:.0%} of expert")
-    ax.set(xlabel="gradient step", ylabel="evaluation return",
-           title="Reward over training" + ("" if main else ": diffusion variants"))
-    # below the axes, clear of the curves, in two columns: the labels are long and beside the axes they
-    # squeezed the plot to half the figure's width
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
-    path = save(fig, out_dir / "figures" / ("curves.png" if main else "curves_diffusion.png"))
-    return path
+            ax.fill_between(x, lo, hi, color=palette[v.name], alpha=0.15, lw=0)
+    ax.axhline(100, color="0.2", ls="--", lw=1, label=f"expert ({expert:,.0f})")
+    ax.axhline(100 * (1 - cfg.within), color="0.5", ls=":", lw=1, label=f"{1 - cfg.within:.0%} of the expert")
+    ax.set(xlabel="gradient step", ylabel="evaluation return, % of the expert", title=title)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"))
+    legend(ax)
+    return ax
 
 
-def sweep_figure(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> Path:
-    """Final return against k (mixture) and T (diffusion), mean and 95% CI over seeds."""
-    expert = expert_score(cfg)["test_mean"]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
-    for ax, (param, values, prefix) in zip(axes, [("k", cfg.mog_ks, "mog_k"), ("T", cfg.diffusion_Ts, "diffusion_T")]):
-        ms, los, his = [], [], []
-        for val in sorted(values):
-            d = runs[runs.variant == f"{prefix}{val}"].test_mean.to_numpy()
-            m, lo, hi = mean_ci(d)
-            ms.append(m), los.append(lo), his.append(hi)
-        xs = sorted(values)
-        pos = np.arange(len(xs))  # evenly spaced, labelled with the values
-        ms_a = np.array(ms)
-        err = np.nan_to_num([ms_a - np.array(los), np.array(his) - ms_a])
-        ax.errorbar(pos, ms_a, yerr=err, marker="o", capsize=3, color=PALETTE[0])
-        ax.axhline(expert, color="0.2", ls="--", lw=1, label="expert")
-        ax.set(xlabel=param, xticks=pos, xticklabels=[str(x) for x in xs],
-               title="mixture of Gaussians" if param == "k" else "diffusion (main head's ingredients)")
-    axes[0].set_ylabel("final return")
-    path = save(fig, out_dir / "figures" / "sweeps.png")
-    return path
+def short_label(v: Variant) -> str:
+    """A variant's name in a legend: its method, with what sets it apart for ablations and the search."""
+    if v.name == "mse_narrow":
+        return f"MSE, {v.params.split(' (')[0]}"
+    if v.name.endswith("_state_std"):
+        return v.method.split(",")[0] + ", std per state"
+    if v.search:
+        return f"T={v.config.head.T}, {_steps(v.config.steps)} steps"
+    return v.method
+
+
+def curves_figures(results: list[RunResult], cfg: Config, out_dir: Path, choice: Choice | None) -> list[Path]:
+    """Reward over training, in two readable figures: the main methods; the ablations with the heads they
+    ablate and the diffusion search. One colour per variant across both."""
+    vs = variants(cfg, choice)
+    main = [v for v in vs if v.main and v.name not in ("bc_equal_labels", "source_hparams")]
+    palette = colours([v.name for v in main])
+    ablate = [v for v in vs if not v.main and not v.derived and not v.search]
+    # an ablation is drawn dashed in the colour of the head it changes
+    pairs = {"gaussian_state_std": "gaussian", f"mog_k{cfg.mog_k}_state_std": f"mog_k{cfg.mog_k}", "mse_narrow": "mse",
+             "gaussian_beta_nll": "gaussian"}
+    palette.update({a.name: palette[pairs[a.name]] for a in ablate if pairs.get(a.name) in palette})
+    paired = [v for v in vs if v.name in {pairs[a.name] for a in ablate if a.name in pairs}] + ablate
+    out = []
+    fig, ax = plt.subplots(figsize=(8.5, 4.4))
+    curves_panel(ax, results, main, cfg, palette, f"Reward over training: the main methods ({cfg.seeds} seeds each)")
+    out.append(save(fig, out_dir / "figures" / "curves.png"))
+    fig, ax = plt.subplots(figsize=(8.5, 4.4))
+    styles: dict[str, str] = {}
+    for a in ablate:  # the first ablation of a head dashed, a second dotted
+        styles[a.name] = ("--", ":", "-.")[sum(pairs.get(b) == pairs.get(a.name) for b in styles)]
+    curves_panel(ax, results, paired, cfg, palette, "Ablations (dashed, dotted) beside the heads they change", styles)
+    out.append(save(fig, out_dir / "figures" / "curves_ablations.png"))
+    search = [v for v in vs if v.search]
+    if search:
+        fig, ax = plt.subplots(figsize=(8.5, 4.4))
+        curves_panel(ax, results, search, cfg, colours([v.name for v in search]),
+                     f"The diffusion search (search seeds {', '.join(map(str, cfg.search_seeds))}; DDIM, weight average)")
+        out.append(save(fig, out_dir / "figures" / "curves_diffusion_search.png"))
+    return out
 
 
 #: Per-seed metrics claims may name (columns of :func:`claim_table`).
@@ -433,29 +554,29 @@ CLAIM_METRICS = {"% of expert": "the mean test return as a percentage of the exp
 
 
 def claim_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    return runs.assign(**{"% of expert": 100 * runs.test_mean / expert_score(cfg)["test_mean"]})
+    """The main seeds' runs (not the search's) with "% of expert"."""
+    main = runs[~runs.get("search", pd.Series(False, index=runs.index)).astype(bool)]
+    return main.assign(**{"% of expert": 100 * main.test_mean / expert_score(cfg)["test_mean"]})
 
 
-def claims(runs: pd.DataFrame, tab: pd.DataFrame, cfg: Config) -> list[Claim]:
-    """The source's claims (and the issue's aim), decided by the rules in params (Holm across them)."""
+def claims(runs: pd.DataFrame, cfg: Config) -> list[Claim]:
+    """The source's claims (and the issue's aim), decided on the main seeds by the rules in params (Holm across them)."""
     expert = expert_score(cfg)["test_mean"]
-    lin = f"diffusion_T{cfg.diffusion_T}_linear"
-    abar = (f" With the linear schedule alpha_bar at the last step is {float(noise_schedule(cfg.diffusion_T, 'linear')['alpha_bar'][-1]):.2f}: "
-            "the noisiest training inputs still hold most of the action, while sampling starts from pure noise."
-            if lin in set(runs.variant) else "")
     said = f"The expert's recorded test return: {expert:.0f}."
     verdicts = judge(decided_claims(cfg), claim_table(runs, cfg), cfg.alpha)
-    return [Claim.judged(v, (said if i == 0 else "") + (abar if lin in v.seeds else "")) for i, v in enumerate(verdicts)]
+    return [Claim.judged(v, said if i == 0 else "") for i, v in enumerate(verdicts)]
 
 
 #: One-factor contrasts of the chart (from, to, what changes): each pair of variants differs in one thing.
 CONTRASTS: tuple[tuple[str, str, str], ...] = (
-    ("gaussian", "gaussian_beta_nll", "beta-NLL instead of the Gaussian's NLL"),
+    ("gaussian_state_std", "gaussian", "one log std for all states instead of one per state (Gaussian head)"),
+    ("mog_k5_state_std", "mog_k5", "one log std per component for all states instead of per state (mixture head)"),
+    ("gaussian_state_std", "gaussian_beta_nll", "beta-NLL instead of the NLL (Gaussian head, std per state)"),
     ("gaussian", "mse", "a deterministic MSE head instead of the Gaussian's NLL"),
-    ("mse", "mse_wide", "the source's wider net for the MSE head"),
-    ("mse_wide", "mog_mse_wide", "the mixture trained on MSE instead of the plain MSE head (wider net)"),
+    ("mse_narrow", "mse", "the source's net instead of the narrower one (MSE head)"),
+    ("mse", "mog_mse", "the mixture trained on MSE instead of the plain MSE head"),
     ("bc_equal_labels", "dagger", "DAgger's labels on the learner's own states instead of as many expert labels"),
-    ("mog_mse_wide", "source_hparams", "the source's own hyperparameters instead of ours (mixture + MSE)"),
+    ("mog_mse", "source_hparams", "the source's own hyperparameters instead of ours (mixture + MSE)"),
 )
 
 
@@ -482,30 +603,38 @@ def difference_text(runs: pd.DataFrame, cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def ablation_text(runs: pd.DataFrame, cfg: Config) -> str:
-    """What made the difference for diffusion, read from the ablations (empty if none were run)."""
-    names = {v.name: v for v in variants(cfg)}
-    main = f"diffusion_T{cfg.diffusion_T}"
-    m0 = runs[runs.variant == main].test_mean.mean()
-    lines = [f"- Main diffusion head ({names[main].params}, {names[main].config.steps:,} steps): **{m0:.0f}**."]
-    drops: dict[str, float] = {}
-    for v in variants(cfg):
-        if v.name.startswith(main + "_"):
-            m = runs[runs.variant == v.name].test_mean.mean()
-            drops[v.params.split("as the main head but ")[-1]] = m0 - m
-            lines.append(f"- {v.params.split('as the main head but ')[-1]} ({_note(v, cfg)}): **{m:.0f}** ({m - m0:+.0f}).")
-    ts = sorted(cfg.diffusion_Ts)
-    if len(ts) > 1:
-        parts = ", ".join(f"T={t}: {runs[runs.variant == f'diffusion_T{t}'].test_mean.mean():.0f}" for t in ts)
-        lines.append(f"- Number of steps: {parts}.")
-    if drops:
-        worst = max(drops, key=lambda k: drops[k])
-        if drops[worst] > 0:
-            lines.append(f"\nOf the single changes tried, the costliest is **{worst}** ({-drops[worst]:+.0f} against the "
-                         f"main head).")
-        else:
-            lines.append("\nNone of the single changes tried costs return against the main head.")
-    return "\n".join(lines)
+def diffusion_text(runs: pd.DataFrame, cfg: Config, choice: Choice | None) -> str:
+    """How the diffusion search went and what its pick did on the main seeds (empty before the search)."""
+    if choice is None:
+        return ""
+    expert = expert_score(cfg)["test_mean"]
+    t = search_table(runs, cfg)
+    worst = t.loc[t["test return"].idxmin()]
+    picked = next(v for v in variants(cfg, choice) if v.name == "diffusion")
+    main = runs[runs.variant == "diffusion"].test_mean
+    lines = [f"**The search** ({len(diffusion_grid(cfg))} points x {len(PROTOCOLS)} ways of acting, search seeds "
+             f"{', '.join(map(str, cfg.search_seeds))}): the best was `{choice.point}` acting with "
+             f"{PROTOCOLS[choice.protocol]}, {choice.score:,.0f} ({100 * choice.score / expert:.0f}% of the expert); the "
+             f"worst, `{worst.point}` with {worst.acting}, {worst['test return']:,.0f}."]
+    if len(main):
+        lines.append(f"**On the main seeds** ({len(main)}, none used by the search): {diffusion_params(picked.config)} "
+                     f"scored {main.mean():,.0f} ({100 * main.mean() / expert:.0f}% of the expert).")
+        for alt in picked.config.test_also:
+            d = runs[runs.variant == f"diffusion_{alt}"].test_mean
+            if len(d):
+                lines.append(f"- The same runs with {PROTOCOLS[alt]}: {d.mean():,.0f} ({d.mean() - main.mean():+,.0f}).")
+    return "\n\n".join(lines[:2]) + ("\n" + "\n".join(lines[2:]) if len(lines) > 2 else "")
+
+
+def numbers(runs: pd.DataFrame, cfg: Config) -> dict[str, str]:
+    """Our return per main variant beside the source's (``return_<variant>``): mean, 95% interval, share of
+    the expert, seeds."""
+    expert = expert_score(cfg)["test_mean"]
+    out = {}
+    for v, d in claim_table(runs, cfg).groupby("variant", sort=False):
+        m, lo, hi = mean_ci(d.test_mean.to_numpy())
+        out[f"return_{v}"] = f"{v} {m:,.0f} [{lo:,.0f}, {hi:,.0f}], {100 * m / expert:.0f}% of the expert's {expert:,.0f}, {len(d)} seeds"
+    return out
 
 
 def regression_values(tab: pd.DataFrame, cfg: Config) -> dict[str, tuple[object, float]]:
@@ -515,16 +644,13 @@ def regression_values(tab: pd.DataFrame, cfg: Config) -> dict[str, tuple[object,
             "seeds": ([int(s) for s in tab.seeds], 0)}
 
 
-def short_labels(cfg: Config) -> dict[str, str]:
-    """Main variant -> its method, with its parameters only where two main variants share the method
-    (the MSE head on two nets): the headline's and the profile legend's names."""
-    main = [v for v in variants(cfg) if v.main]
-    methods = [v.method for v in main]
-    return {v.name: v.method + (f" ({v.params})" if methods.count(v.method) > 1 and v.params else "") for v in main}
+def short_labels(cfg: Config, choice: Choice | None = None) -> dict[str, str]:
+    """Main variant -> its method: the headline's and the profile legend's names."""
+    return {v.name: v.method for v in variants(cfg, choice) if v.main}
 
 
-def headline(tab: pd.DataFrame, cfg: Config) -> str:
-    labels = short_labels(cfg)
+def headline(tab: pd.DataFrame, cfg: Config, choice: Choice | None = None) -> str:
+    labels = short_labels(cfg, choice)
     main = tab[tab.variant.isin(list(labels))]
     parts = ", ".join(f"{labels[r.variant]} {r['final return']:.0f}" for _, r in main.iterrows())
     return f"Final test return ({cfg.seeds} seeds, expert {expert_score(cfg)['test_mean']:.0f}): {parts}."
@@ -536,7 +662,7 @@ def animations(results: list[RunResult], result: SectionResult, cfg: Config, acf
         return []
     main = result.per_run[result.per_run.main.astype(bool)]
     means = main.groupby("variant")["test_mean"].mean()
-    names = {v.name: v for v in variants(cfg)}
+    names = {v.name: v for v in variants(cfg, diffusion_choice(cfg, results))}
     out = []
     for which, name in (("best", means.idxmax()), ("worst", means.idxmin())):
         r = next(r for r in results if r.spec.variant == name)
@@ -547,19 +673,18 @@ def animations(results: list[RunResult], result: SectionResult, cfg: Config, acf
 
 
 def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
-    """The chart of methods, the learning curves (main methods, then sweeps and ablations), the sweep
-    figure, what the diffusion ablations say, and the claims."""
-    runs = per_run(results, cfg)
-    tab = table(runs, cfg)
-    main = [v for v in variants(cfg) if v.main]
-    figures = [curves_figure(results, cfg, out_dir, main=True), curves_figure(results, cfg, out_dir, main=False),
-               sweep_figure(runs, cfg, out_dir),
-               profile(claim_table(runs, cfg), "% of expert", [v.name for v in main],
-                       short_labels(cfg), out_dir / "figures" / "profile.png",
-                       xlabel="test return, % of the expert's", lo=0.0, hi=110.0,
-                       title=f"performance profile over seeds ({cfg.seeds} per method), 95% bootstrap band")]
-    diffusion = ablation_text(runs, cfg)
-    return SectionResult(table=tab, per_run=runs, claims=claims(runs, tab, cfg), figures=figures,
-                         regression=regression_values(tab, cfg), headline=headline(tab, cfg),
-                         text={"diffusion": diffusion, "difference": difference_text(runs, cfg)},
-                         extra={"expert": expert_score(cfg)})
+    """The chart of methods (with the source's returns), the learning curves, how the diffusion search
+    went, what made the difference, and the claims."""
+    choice = diffusion_choice(cfg, results)
+    runs = per_run(results, cfg, choice)
+    tab = table(runs, cfg, choice)
+    main = [v for v in variants(cfg, choice) if v.main]
+    figures = curves_figures(results, cfg, out_dir, choice) + [
+        profile(claim_table(runs, cfg), "% of expert", [v.name for v in main], short_labels(cfg, choice),
+                out_dir / "figures" / "profile.png", xlabel="test return, % of the expert's",
+                title=f"performance profile over seeds ({cfg.seeds} per method), 95% bootstrap band")]
+    return SectionResult(table=tab, per_run=runs, claims=claims(runs, cfg), figures=figures, numbers=numbers(runs, cfg),
+                         regression=regression_values(tab, cfg), headline=headline(tab, cfg, choice),
+                         text={"diffusion": diffusion_text(runs, cfg, choice), "difference": difference_text(runs, cfg)},
+                         extra_tables={"diffusion_search": search_table(runs, cfg)},
+                         extra={"expert": expert_score(cfg), "diffusion_choice": dataclasses.asdict(choice) if choice else None})
