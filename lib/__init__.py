@@ -1,7 +1,9 @@
 """rl-workbook's library. Where things live (the README's map says more):
 
+- ``policies``: the networks and their samplers (categorical and Gaussian policies, the value net,
+  SAC's actor), below the data and the learners, which both use them;
 - ``learners/``: the three learners, each ``train(cfg, seed, out_dir) -> Summary`` (``pg``, ``sac``,
-  ``imitation``), their networks (``nets``, ``heads``) and return estimators (``returns``);
+  ``imitation``), the imitation heads (``heads``) and return estimators (``returns``);
 - ``data/``: environments (``envs``), episode collection (``rollout``), shipped experts (``experts``)
   and their demonstrations (``datasets``);
 - ``evaluation``: the one evaluation; ``seeds``: the seeds table;

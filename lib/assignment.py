@@ -35,6 +35,7 @@ from .learners.pg import PGConfig
 from .paths import REPO_ROOT
 from .store.runs import RunSpec
 from .store.grid import run_grid
+from .checks import budget_problem, env_id_problem, store_problem
 
 MAX_PARALLEL_ENVS = 16
 
@@ -75,7 +76,6 @@ def _exp_name(text: str) -> str:
 
 
 def _env_name(text: str) -> str:
-    from .checks import env_id_problem
 
     problem = env_id_problem(text)
     if problem:
@@ -273,10 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     prog = "./workbook run"
     try:
         cfg = config_from_args(args)
-        from .checks import budget_problem
 
         spec = RunSpec(section="cli", variant=args.exp_name, exp_name=args.exp_name, seed=args.seed, config=cfg)
-        from .checks import store_problem
 
         problem = budget_problem([spec], 1, "this command") or store_problem()
         if problem:

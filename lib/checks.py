@@ -32,6 +32,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .config import ConfigError
+from .data.envs import RENAMED_IDS, resolve_env_id, spaces
+from .data.datasets import validate
+from .paths import resolve, store_root
+from .learners.contract import LEARNERS, budget, learner_module
+from .learners.pg import PGConfig, eval_envs
+from .seeds import MAX_RUN_SEED
 
 #: The wall-time limit (hours) of one section or command, unless RLWB_MAX_HOURS says otherwise.
 MAX_HOURS = 72.0
@@ -70,8 +76,6 @@ def env_id_problem(env_id: str) -> str | None:
     """None if gymnasium knows ``env_id`` (directly or as a renamed id), else what is wrong and a hint."""
     import gymnasium as gym
 
-    from .data.envs import RENAMED_IDS, resolve_env_id
-
     registry = gym.envs.registry
     if resolve_env_id(env_id) in registry:
         return None
@@ -100,9 +104,6 @@ def dataset_problem(path_text: str, env_id: str) -> str | None:
     format whose widths fit ``env_id``; else what is wrong."""
     import torch
 
-    from .data.datasets import validate
-    from .paths import resolve
-
     path = resolve(path_text)
     if not path.exists():
         return f"{path_text!r}: no such file ({path})"
@@ -119,13 +120,8 @@ def dataset_problem(path_text: str, env_id: str) -> str | None:
     problem = env_id_problem(env_id)
     if problem is not None:
         return None  # the env id is reported on its own
-    import gymnasium as gym
-
-    from .data.envs import resolve_env_id
-
-    env = gym.make(resolve_env_id(env_id))
-    obs_dim, act_dim = int(math.prod(env.observation_space.shape)), int(math.prod(env.action_space.shape or (1,)))
-    env.close()
+    space = spaces(env_id)
+    obs_dim, act_dim = space.obs_dim, 1 if space.discrete else space.act_dim
     got = (data["observations"].shape[1], data["actions"].shape[1] if data["actions"].ndim == 2 else 1)
     if got != (obs_dim, act_dim):
         return (f"{path_text!r} holds observations of width {got[0]} and actions of width {got[1]}; {env_id} has "
@@ -136,19 +132,8 @@ def dataset_problem(path_text: str, env_id: str) -> str | None:
 # ----------------------------------------------------------------------------- budgets
 
 
-def _episode_limit(env_id: str, max_steps: int | None) -> int:
-    from .data.envs import max_episode_steps
-
-    try:
-        return int(max_steps or max_episode_steps(env_id) or 1000)
-    except Exception:  # noqa: BLE001 - an unknown id is reported on its own
-        return 1000
-
-
 def _family(env_id: str) -> str:
     import gymnasium as gym
-
-    from .data.envs import resolve_env_id
 
     try:
         entry = str(gym.spec(resolve_env_id(env_id)).entry_point)
@@ -162,36 +147,19 @@ def _family(env_id: str) -> str:
 
 
 def run_cost(config: Any, trainer: str) -> tuple[int, float]:
-    """(upper bound on the environment steps, estimated seconds) of one run of ``config``.
-
-    Policy gradient: every iteration's batch at most ``batch_steps`` plus one full episode per env
-    copy (or ``batch_episodes`` full episodes), evaluations and the test likewise at full length.
-    SAC: ``total_steps`` steps, each with an update. Behaviour cloning and imitation: their gradient
-    steps plus evaluation and data episodes at full length."""
-    module = trainer.split(":")[0]
-    if module == "lib.learners.pg" or type(config).__name__ == "PGConfig":
-        c = config
-        ep = _episode_limit(c.env_id, c.max_episode_steps)
-        per_iter = (c.batch_steps + c.batch_episodes * ep) if c.batch_steps else c.batch_episodes * ep
-        evals = (c.n_iterations // c.eval_every + 1) if c.eval_every else 0
-        per_eval = (c.eval_steps + min(c.batch_episodes, 16) * ep) if c.eval_steps else c.eval_episodes * ep
-        steps = c.n_iterations * per_iter + evals * per_eval + c.test_episodes * ep
-        return steps, steps / RATES[_family(c.env_id)]
-    if module == "lib.learners.sac":
-        c = config
-        ep = _episode_limit(c.env_id, None)
-        env_steps = c.total_steps + (c.total_steps // c.eval_every) * c.eval_episodes * ep + c.test_episodes * ep
-        return env_steps, c.total_steps / RATES["sac"] + (env_steps - c.total_steps) / RATES["env"]
-    if module == "lib.learners.imitation":
-        c = config
-        ep = _episode_limit(c.env_id, None)
-        d = c.demos
-        demo_episodes = 0 if d.file else d.episodes * (d.max_attempts_factor if d.full_length_only else 1)
-        evals = (c.total_steps // c.eval_every if c.eval_every else 0) + c.dagger_rounds + 1
-        episodes = demo_episodes + c.dagger_rounds * c.dagger_episodes + evals * c.eval_episodes + c.test_episodes
-        env_steps = episodes * ep
-        return env_steps, c.total_steps / RATES["grad"] + env_steps / RATES["env"]
-    return 0, 0.0
+    """(upper bound on the environment steps, estimated seconds) of one run of ``config``: the learner's
+    own :func:`~lib.learners.contract.budget`, priced at this machine's :data:`RATES` (policy gradient:
+    env steps at its env family's rate; SAC: one update per training step, the other steps at the env
+    rate; imitation: gradient steps plus env steps)."""
+    if not hasattr(learner_module(trainer), "budget"):  # a stand-in trainer (tests): nothing to price
+        return 0, 0.0
+    b = budget(trainer, config)
+    learner = LEARNERS.get(trainer, trainer).split(":")[0].rsplit(".", 1)[-1]
+    if learner == "pg":
+        return b.env_steps, b.env_steps / RATES[_family(config.env_id)]
+    if learner == "sac":
+        return b.env_steps, b.updates / RATES["sac"] + (b.env_steps - b.updates) / RATES["env"]
+    return b.env_steps, b.updates / RATES["grad"] + b.env_steps / RATES["env"]
 
 
 def _hours(seconds: float) -> str:
@@ -219,7 +187,6 @@ def budget_problem(specs: Sequence[Any], workers: int, what: str) -> str | None:
 
 def store_problem() -> str | None:
     """None if the run store (``$RLWB_RUNS`` or runs/) is, or can be made, a writable directory."""
-    from .paths import store_root
 
     root = store_root()
     where = f"RLWB_RUNS={os.environ['RLWB_RUNS']!r}" if "RLWB_RUNS" in os.environ else f"the run store {root}"
@@ -239,7 +206,6 @@ def store_problem() -> str | None:
 def evaluation_problems(specs: Sequence[Any]) -> list[str]:
     """Policy-gradient configs whose evaluations during training need more than one round of their
     env copies (see the module doc), as one line per distinct config."""
-    from .learners.pg import PGConfig, eval_envs
 
     out: list[str] = []
     for c in dict.fromkeys(s.config for s in specs if isinstance(s.config, PGConfig)):
@@ -255,7 +221,6 @@ def evaluation_problems(specs: Sequence[Any]) -> list[str]:
 
 def seed_problems(specs: Sequence[Any]) -> list[str]:
     """Run seeds the seeds table cannot place (:data:`lib.seeds.MAX_RUN_SEED`), as one line."""
-    from .seeds import MAX_RUN_SEED
 
     bad = sorted({s.seed for s in specs if not 0 <= s.seed < MAX_RUN_SEED})
     if not bad:

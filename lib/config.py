@@ -18,7 +18,12 @@ import math
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
+
+from .paths import REPO_ROOT
 
 T = TypeVar("T")
 
@@ -231,3 +236,41 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (YAML itself
+    keeps the last one silently, so a typo'd second ``lr:`` would win unnoticed)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse one parameter file; a syntax error, a key given twice or a non-mapping becomes a
+    ConfigError naming it."""
+    rel = rel_path(path)
+    try:
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{rel}: not valid YAML: {exc}") from None
+    if data is None:
+        raise ConfigError(f"{rel}: the file is empty (or holds only comments); a parameter file sets its section's "
+                          f"keys, for example params/default/{Path(path).name}")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{rel}: expected a mapping of keys to values at the top level; got {type(data).__name__}")
+    return dict(data)
+
+
+def rel_path(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (as error messages name files)."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .data.envs import make_vec
 from .data.rollout import Sampler, play
+from .policies import StackedSampler
 
 #: Most env copies an evaluation runs at once.
 MAX_ENVS = 16
@@ -66,13 +67,12 @@ def evaluate_stacked(
     and lengths per policy. ``env`` holds S blocks of K copies (block b for policy b, see
     :func:`lib.data.rollout.play`); block b's copy i is reset with ``seeds[b] + i`` and policy b samples
     with ``numpy.random.default_rng(seeds[b])``, so each policy gets the episodes :func:`evaluate`
-    would give it alone, in one stacked forward per step (:class:`lib.learners.nets.StackedSampler`).
+    would give it alone, in one stacked forward per step (:class:`lib.policies.StackedSampler`).
 
     That holds for one round (``n_episodes`` <= K) and for ``min_steps``, not for several rounds: a
     block's copies and RNG keep stepping until the *longest* block's round ends, so its second round
     would start from states that depend on the other blocks. :func:`lib.checks.evaluation_problems`
     refuses policy-gradient configs that would need it (``tests/test_evaluation.py``)."""
-    from .learners.nets import StackedSampler
 
     k = env.num_envs // len(policies)
     sampler = StackedSampler(policies, [np.random.default_rng(s) for s in seeds])

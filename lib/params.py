@@ -16,8 +16,10 @@ from typing import Any
 import yaml
 
 from .checks import check_section
-from .config import ConfigError, build, deep_merge
-from .paths import PARAMS_DIR, REPO_ROOT
+from .config import ConfigError, build, deep_merge, read_yaml, rel_path
+from .paths import PARAMS_DIR
+from .sections import get_section
+from .verdicts import ClaimsFile
 
 PROFILES = ("smoke", "default", "full")
 
@@ -40,57 +42,25 @@ def read_params(section: str, path: Path) -> tuple[dict[str, Any], str]:
     """A profile's parameter file with the section's claims file beneath it, and the name of the
     source for error messages. A profile file may not set the claims' keys: rules live in one place."""
     data = read_yaml(path)
-    source = _rel(path)
+    source = rel_path(path)
     rules = claims_path(section)
     if rules.exists():
         clash = [k for k in CLAIM_KEYS if k in data]
         if clash:
-            raise ConfigError(f"{source}: key(s) {clash} belong in {_rel(rules)}, which holds the section's claim rules "
+            raise ConfigError(f"{source}: key(s) {clash} belong in {rel_path(rules)}, which holds the section's claim rules "
                               "for every profile")
-        from .verdicts import ClaimsFile
 
         extra = read_yaml(rules)
         unknown = sorted(set(extra) - set(CLAIM_KEYS))
         if unknown:
-            raise ConfigError(f"{_rel(rules)}: unknown key(s) {unknown}; a claims file sets only {', '.join(CLAIM_KEYS)}")
-        build(ClaimsFile, extra, _rel(rules))  # the rules on their own first: errors name the claims file
+            raise ConfigError(f"{rel_path(rules)}: unknown key(s) {unknown}; a claims file sets only {', '.join(CLAIM_KEYS)}")
+        build(ClaimsFile, extra, rel_path(rules))  # the rules on their own first: errors name the claims file
         data = {**extra, **data}
     return data, source
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that a key given twice in one mapping is an error (YAML itself
-    keeps the last one silently, so a typo'd second ``lr:`` would win unnoticed)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one parameter file; a syntax error, a key given twice or a non-mapping becomes a
-    ConfigError naming it."""
-    rel = _rel(path)
-    try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{rel}: not valid YAML: {exc}") from None
-    if data is None:
-        raise ConfigError(f"{rel}: the file is empty (or holds only comments); a parameter file sets its section's "
-                          f"keys, for example params/default/{Path(path).name}")
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{rel}: expected a mapping of keys to values at the top level; got {type(data).__name__}")
-    return dict(data)
-
-
 def load_file(path: Path, section: str | None = None) -> Any:
     """Validate one parameter file into its section's config (section taken from the file name)."""
-    from .sections import get_section
 
     name = section or Path(path).stem
     sec = get_section(name)
@@ -128,14 +98,13 @@ def as_overrides(value: Any) -> dict[str, Any]:
 
 def load_params(section: str, profile: str = "smoke", overrides: Mapping[str, Any] | None = None) -> Any:
     """The frozen, validated config of ``section`` in ``profile`` with ``overrides`` applied."""
-    from .sections import get_section
 
     sec = get_section(section)
     if profile not in PROFILES:
         raise ConfigError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
     path = params_path(section, profile)
     if not path.exists():
-        raise ConfigError(f"{_rel(path)}: no such parameter file (profiles: {', '.join(PROFILES)})")
+        raise ConfigError(f"{rel_path(path)}: no such parameter file (profiles: {', '.join(PROFILES)})")
     data, source = read_params(section, path)
     cfg = build(sec.Config, data, source)
     overrides = as_overrides(overrides)
@@ -146,8 +115,3 @@ def load_params(section: str, profile: str = "smoke", overrides: Mapping[str, An
     return cfg
 
 
-def _rel(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)

@@ -22,6 +22,9 @@ from typing import Any
 
 from .config import to_dict
 from .paths import PARAMS_DIR
+from .sections.protocol import seed_range
+from .params import claims_path, load_file, params_path
+from .sections import SECTIONS, get_section
 
 REGISTRY = PARAMS_DIR / "registered.json"
 #: Profiles whose verdicts are reported as the section's findings.
@@ -39,7 +42,6 @@ def rules_hash(cfg: Any) -> str:
 def run_seeds(section: Any, cfg: Any) -> list[int]:
     """Every run seed a section's verdicts rest on: its module's ``decision_seeds(cfg)`` when it has
     one (e.g. section 08's search seeds and fresh seeds), else ``first_seed .. first_seed + seeds - 1``."""
-    from .sections.protocol import seed_range
 
     own = getattr(section, "decision_seeds", None)
     return sorted(set(own(cfg) if own is not None else seed_range(cfg)))
@@ -74,8 +76,6 @@ def _span(seeds: list[int]) -> str:
 
 def _current(section_id: str, profile: str) -> tuple[str, str, list[int], bool, tuple[str, ...]]:
     """(name, rules hash, seeds, whether it has claims, the claims it skips) of a params file."""
-    from .params import load_file, params_path
-    from .sections import get_section
 
     cfg = load_file(params_path(section_id, profile), section_id)
     has = bool(getattr(cfg, "claims", ()))
@@ -86,7 +86,6 @@ def _current(section_id: str, profile: str) -> tuple[str, str, list[int], bool, 
 def problems(path: Path = REGISTRY) -> list[str]:
     """Every params file of a registered profile whose claims are unregistered, changed without
     fresh seeds, or registered with other seeds than it now runs."""
-    from .sections import SECTIONS
 
     registry = read_registry(path)
     out = []
@@ -145,7 +144,6 @@ def statement(section: Any, cfg: Any, profile: str) -> str:
     were registered with exactly those seeds before the runs (empty for a section without claims)."""
     if not getattr(cfg, "claims", ()):
         return ""
-    from .params import claims_path
 
     seeds = run_seeds(section, cfg)
     where = f"`{claims_path(section.SECTION).relative_to(PARAMS_DIR.parent)}`"

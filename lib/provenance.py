@@ -54,8 +54,9 @@ _DOTTED = re.compile(r"^lib(\.\w+)+(:\w+)?$")
 
 
 class _Module:
-    """One parsed lib/ module: its top-level definitions (name -> statement, docstrings stripped), its
-    preamble, and what each imported name stands for (imports at any depth, function-level ones too)."""
+    """One parsed lib/ module: its top-level definitions (name -> statement, docstrings and nested imports
+    stripped), its preamble, and what each imported name stands for (imports at any depth, function-level
+    ones too: moving an import to the top of its module changes no definition's code)."""
 
     def __init__(self, name: str, path: Path):
         self.name = name
@@ -81,6 +82,10 @@ class _Module:
                     source = node.module or ""
                 for alias in node.names:
                     self.imports[alias.asname or alias.name] = (source, alias.name)
+        for node in ast.walk(tree):  # an import is a name binding, resolved above: where it sits is not code
+            body = getattr(node, "body", None)
+            if node is not tree and isinstance(body, list) and any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body):
+                node.body = [n for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))] or [ast.Pass()]
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.defs[stmt.name] = stmt

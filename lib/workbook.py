@@ -28,6 +28,11 @@ from .publish.report import profile_root, report_dir, write_reference
 from .paths import NOTEBOOKS_DIR, REPO_ROOT, store_root
 from .sections import SECTIONS, get_section
 from .store.grid import EXECUTORS
+from .params import claims_path, params_path
+from .provenance import CodeIndex, code_hash, package_versions
+from .checks import store_problem
+from .publish.report import regression_check
+from .preregistration import register
 
 __all__ = ["build_index", "export_html", "find_chromium", "html_to_pdf", "main"]
 
@@ -136,7 +141,6 @@ def tidy_streams(path: Path) -> None:
 def _trained_for(section: str, names: set[str]) -> int:
     """How many of the run directories ``names`` were made for ``section`` (their flags.json says so):
     another process training on the same store at the same time is not counted."""
-    from .paths import store_root
 
     count = 0
     for name in names:
@@ -148,7 +152,6 @@ def _trained_for(section: str, names: set[str]) -> int:
 
 
 def _store_runs() -> set[str]:
-    from .paths import store_root
 
     root = store_root()
     return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.exists() else set()
@@ -178,9 +181,6 @@ def report_inputs(section: str, profile: str, overrides: dict[str, Any]) -> dict
     which covers the learners' code and the package versions); the shipped experts' metadata; the
     versions of the packages the figures and pages are made with."""
     import hashlib
-
-    from .params import claims_path, params_path
-    from .provenance import CodeIndex, code_hash, package_versions
 
     def digest(*parts: bytes) -> str:
         h = hashlib.sha256()
@@ -238,7 +238,6 @@ def cmd_reports(args: argparse.Namespace) -> int:
     for section in sections:  # validate everything before any compute
         get_section(section)
         load_params(section, args.profile, overrides)
-    from .checks import store_problem
 
     problem = store_problem()
     if problem:
@@ -345,7 +344,6 @@ def store_check_output(section: str, text: str) -> Path:
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-    from .publish.report import regression_check
 
     for section in args.section or list(SECTIONS):
         execute_section(section, "smoke", log=False)
@@ -357,7 +355,6 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from .preregistration import register
 
     try:
         print(register(args.section, args.profile))

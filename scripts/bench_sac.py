@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from lib.learners.sac import ReplayBuffer, SACAgent, SACConfig  # noqa: E402
-from lib.learners.nets import SACActor  # noqa: E402
+from lib.policies import SACActor  # noqa: E402
 
 
 #: Training-phase steps timed, and random steps before them (defaults; a result records its own).

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lib.data.envs import resolve_env_id  # noqa: E402
-from lib.learners.nets import CategoricalPolicy  # noqa: E402
+from lib.policies import CategoricalPolicy  # noqa: E402
 from lib.learners.pg import train_batch  # noqa: E402
 from lib.params import load_params  # noqa: E402
 

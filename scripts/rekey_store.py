@@ -78,7 +78,8 @@ def main() -> int:
     args = ap.parse_args()
     store = args.store or store_root()
     runs = RunStore(store)
-    counts = {"re-keyed": 0, "already": 0, "unverified": 0, "unknown commit": 0}
+    counts = {"re-keyed": 0, "already": 0, "unverified (keyed by definition already, or made by code no commit holds)": 0,
+              "unknown commit": 0}
     hashes: dict[tuple[str, str], tuple[str, str, list[str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         trees: dict[str, Path] = {}
@@ -110,7 +111,7 @@ def main() -> int:
                     found = (new, match[0])
                     break
             if found is None:
-                counts["unverified"] += 1
+                counts["unverified (keyed by definition already, or made by code no commit holds)"] += 1
                 continue
             payload = {"trainer": flags["trainer"], "config_type": found[1], "config": flags["config"],
                        "seed": flags["seed"], "code": found[0], "versions": flags["versions"]}

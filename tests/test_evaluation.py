@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lib.evaluation import MAX_ENVS, evaluate
-from lib.learners.nets import NumpySACActor, SACActor
+from lib.policies import NumpySACActor, SACActor
 
 
 def _single_env_returns(env_id: str, act, seeds: list[int]) -> list[float]:
@@ -156,7 +156,7 @@ def test_returns_are_undiscounted_sums_over_each_episodes_steps():
 def _three_policies():
     import torch
 
-    from lib.learners.nets import CategoricalPolicy
+    from lib.policies import CategoricalPolicy
 
     out = []
     for s in range(3):

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from lib.publish.report import reference_path
-from lib.learners.nets import NumpySACActor, SACActor
+from lib.policies import NumpySACActor, SACActor
 from lib.sections import SECTIONS, get_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def run_python(code: str, **env: str) -> str:
 
 EXACT_ACTIONS = """
 import numpy as np, torch
-from lib.learners.nets import NumpySACActor, SACActor
+from lib.policies import NumpySACActor, SACActor
 torch.manual_seed(0)
 actor = SACActor(17, 6, 256)
 obs = np.random.default_rng(1).standard_normal((64, 17)).astype(np.float32) * 3

@@ -114,7 +114,7 @@ def test_learner_bootstraps_truncations_only(limit, truncated):
 
 def test_gaussian_log_prob_matches_torch_distributions():
     """Red for: a Gaussian log-density or entropy unlike torch's, a numpy sampler with another mean or std."""
-    from lib.learners.nets import GaussianPolicy
+    from lib.policies import GaussianPolicy
 
     torch.manual_seed(0)
     pol = GaussianPolicy(3, 2, (8,), logstd_init=-0.5)

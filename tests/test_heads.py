@@ -235,7 +235,7 @@ def test_dataset_made_elsewhere_loads(tmp_path):
 def test_sac_expert_ships_and_loads_with_its_checksum(tmp_path, monkeypatch):
     """Red for: a shipped SAC actor that loads as another function, or with another checksum."""
     from lib.data import experts
-    from lib.learners.nets import SACActor
+    from lib.policies import SACActor
 
     monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path)
     actor = SACActor(17, 6, 32)
@@ -256,7 +256,7 @@ def test_sac_expert_ships_and_loads_with_its_checksum(tmp_path, monkeypatch):
 
 def _cheetah_expert(tmp_path, monkeypatch):
     from lib.data import experts
-    from lib.learners.nets import SACActor
+    from lib.policies import SACActor
 
     monkeypatch.setattr(experts, "EXPERTS_DIR", tmp_path / "experts")
     monkeypatch.setenv("RLWB_RUNS", str(tmp_path / "runs"))

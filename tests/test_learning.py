@@ -22,7 +22,7 @@ from lib.learners import pg
 from lib.learners.heads import BCPolicy, HeadConfig
 from lib.learners.imitation import DemoConfig, ImitationConfig
 from lib.learners.imitation import train as imitation_train
-from lib.learners.nets import CategoricalPolicy
+from lib.policies import CategoricalPolicy
 from tests.toy_env import ENV_ID as CORRIDOR
 
 SIGNS_ID = "RLWBTest/Signs-v0"

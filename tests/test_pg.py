@@ -141,7 +141,7 @@ def test_entropy_schedule_is_linear_between_ends():
 def test_numpy_sampler_matches_torch_policy():
     """Red for: a numpy copy whose logits differ from the torch policy's, sampling that does not follow the
     softmax."""
-    from lib.learners.nets import CategoricalPolicy
+    from lib.policies import CategoricalPolicy
 
     torch.manual_seed(0)
     pol = CategoricalPolicy(4, 3, (16, 16))
@@ -164,7 +164,7 @@ def test_renamed_env_ids():
 def test_temperature_flattens_the_distribution():
     """Red for: a temperature that multiplies the logits instead of dividing them, a temperature of 0
     accepted."""
-    from lib.learners.nets import CategoricalPolicy
+    from lib.policies import CategoricalPolicy
 
     torch.manual_seed(0)
     pol = CategoricalPolicy(4, 2, (8,))

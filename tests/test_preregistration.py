@@ -20,7 +20,7 @@ def fake(monkeypatch):
     """One section whose rules and seeds the test sets."""
     state = {"rules": "r1", "seeds": list(range(10))}
     monkeypatch.setattr(pr, "_current", lambda section, profile: (f"{profile}/{section}", state["rules"], state["seeds"], True, ()))
-    monkeypatch.setattr("lib.sections.SECTIONS", {"01_x": "x"})
+    monkeypatch.setattr(pr, "SECTIONS", {"01_x": "x"})
     return state
 
 

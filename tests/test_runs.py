@@ -171,9 +171,8 @@ def test_run_keys_follow_the_learners_code_and_nothing_else(tmp_path, monkeypatc
 
 
 def test_run_keys_follow_code_not_where_it_lives(tmp_path, monkeypatch):
-    """Moving a function the learners use (nets.inverse_cdf) into a new file keeps every key; editing its body
-    changes the keys of the learners that use it; editing a function no learner reaches (nets.py's
-    ``count_parameters``-like helpers) changes none. Red for: keys over file paths or whole files, keys blind
+    """Moving a function the learners use (policies.inverse_cdf) into a new file keeps every key; editing its body
+    changes the keys of the learners that use it; adding a module no learner reaches changes none. Red for: keys over file paths or whole files, keys blind
     to a moved function's body, a closure that misses names reached through ``from .x import y``."""
     import ast
     import shutil
@@ -187,17 +186,17 @@ def test_run_keys_follow_code_not_where_it_lives(tmp_path, monkeypatch):
         return tuple(provenance.code_hash(t) for t in LEARNERS)
 
     before = keys()
-    nets = tmp_path / "lib" / "learners" / "nets.py"
-    text = nets.read_text()
+    policies = tmp_path / "lib" / "policies.py"
+    text = policies.read_text()
     fn = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "inverse_cdf")
     lines = text.splitlines(keepends=True)
     body = "".join(lines[fn.lineno - 1: fn.end_lineno])
     rest = "".join(lines[: fn.lineno - 1] + lines[fn.end_lineno:])
-    nets.write_text(rest.replace("from torch import nn\n", "from torch import nn\n\nfrom .sampling import inverse_cdf\n", 1))
-    (tmp_path / "lib" / "learners" / "sampling.py").write_text('"""Moved here."""\nimport numpy as np\n\n\n' + body)
+    policies.write_text(rest.replace("from torch import nn\n", "from torch import nn\n\nfrom .sampling import inverse_cdf\n", 1))
+    (tmp_path / "lib" / "sampling.py").write_text('"""Moved here."""\nimport numpy as np\n\n\n' + body)
     assert keys() == before
-    assert any(m == "lib.learners.sampling" for m, _ in provenance.code_units(LEARNERS[0]))
-    moved = tmp_path / "lib" / "learners" / "sampling.py"
+    assert any(m == "lib.sampling" for m, _ in provenance.code_units(LEARNERS[0]))
+    moved = tmp_path / "lib" / "sampling.py"
     moved.write_text(moved.read_text().replace("def inverse_cdf(", "def inverse_cdf(\n", 1))  # layout only
     assert keys() == before
     src = moved.read_text()
@@ -205,7 +204,7 @@ def test_run_keys_follow_code_not_where_it_lives(tmp_path, monkeypatch):
     moved.write_text(src.replace("rng.random(", "rng.uniform(0.0, 1.0, ", 1))
     after = keys()
     assert after[0] != before[0] and after[2] != before[2]  # pg and imitation sample categoricals with it
-    assert after[1] == before[1]  # SAC's Gaussian actor never calls it, though it lives in the same nets.py
+    assert after[1] == before[1]  # SAC's Gaussian actor never calls it, though it lives in the same policies.py
     (tmp_path / "lib" / "learners" / "unused.py").write_text("def helper():\n    return 1\n")
     assert keys() == after
 
@@ -265,3 +264,52 @@ def test_execute_batch_refuses_a_key_given_twice(store, tiny_cfg):
     with pytest.raises(ValueError, match="twice"):
         store.execute_batch([spec, spec], [spec.key(), spec.key()])
     assert store.find(spec.key()) is None
+
+
+def test_a_loaded_policy_plays_the_runs_own_test(tmp_path, tiny_cfg):
+    """The run contract's ``load_policy`` rebuilds a finished run's policy from its directory alone, and that
+    policy, playing the run's test episodes (same env, same seeds), scores exactly the test returns the run
+    recorded. Red for: a loader that builds the wrong network, loads another state, or acts sampled where
+    the test acted greedily."""
+    from lib import seeds
+    from lib.evaluation import evaluate
+    from lib.learners.contract import load_policy
+    from lib.learners.pg import make_env
+
+    cfg = replace(tiny_cfg, test_greedy=True, episodes=40)
+    (result,) = run_grid([_spec(cfg, seed=3)], workers=1, store=RunStore(tmp_path), progress=False)
+    actor = load_policy(result.path)
+
+    class Loaded:
+        def sample(self, obs, rng, greedy=False):
+            return actor(obs)
+
+    test_seed = seeds.seed("pg.test", 3)
+    env = make_env(cfg, min(cfg.test_episodes, 100), noise_seed=test_seed)
+    returns, _ = evaluate(Loaded(), env, cfg.test_episodes, seed=test_seed)
+    assert list(returns) == result.summary["test_returns"]
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_a_learners_budget_bounds_what_a_run_does(learner, tiny_cfg, tmp_path):
+    """Each learner prices its own loop (``budget(cfg)``): a tiny policy-gradient run's env steps stay under
+    its bound, the bound grows with the iterations; SAC's and imitation's bounds count their updates.
+    Red for: a budget that ignores the batch, the evaluations or the test, or one a run can exceed."""
+    from lib.learners.contract import budget
+
+    if learner.startswith("lib.learners.pg"):
+        (result,) = run_grid([_spec(tiny_cfg)], workers=1, store=RunStore(tmp_path), progress=False)
+        b = budget(learner, tiny_cfg)
+        assert 0 < result.summary["env_steps_all"] <= b.env_steps
+        assert budget(learner, replace(tiny_cfg, episodes=48)).env_steps > b.env_steps
+    elif learner.startswith("lib.learners.sac"):
+        from lib.learners.sac import SACConfig
+
+        b = budget(learner, SACConfig(total_steps=2000, eval_every=1000, eval_episodes=2, test_episodes=3))
+        assert b.updates == 2000 and b.env_steps == 2000 + 2 * 2 * 1000 + 3 * 1000  # HalfCheetah episodes: 1000 steps
+    else:
+        from lib.learners.imitation import ImitationConfig
+
+        cfg = ImitationConfig()
+        b = budget(learner, cfg)
+        assert b.updates == cfg.total_steps and b.env_steps >= (cfg.test_episodes + cfg.eval_episodes) * 200

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from lib.learners import sac
-from lib.learners.nets import NumpySACActor, SACActor
+from lib.policies import NumpySACActor, SACActor
 from lib.learners.sac import ReplayBuffer, SACAgent, SACConfig, TwinQ
 
 

@@ -283,7 +283,7 @@ def test_the_log_density_with_cleanrls_epsilon():
     """With eps = 1e-6, log pi = log N(u) - sum log(1 - tanh(u)^2 + 1e-6): equal to the exact form
     for a moderate action, and capped for a saturated one (where the exact correction grows without
     bound). Red for: eps ignored, eps added outside the log, the scale left out."""
-    from lib.learners.nets import SACActor
+    from lib.policies import SACActor
 
     actor = SACActor(OBS, ACT, 8, -2 * np.ones(ACT), 2 * np.ones(ACT))  # scale 2
     obs = torch.randn(3, OBS, generator=torch.Generator().manual_seed(0))

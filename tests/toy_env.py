@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lib.learners.nets import CategoricalPolicy
+from lib.policies import CategoricalPolicy
 
 ENV_ID = "RLWBTest/Corridor-v0"
 

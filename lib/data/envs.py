@@ -9,7 +9,9 @@ reward 0, which :mod:`lib.data.rollout` masks out.
 
 from __future__ import annotations
 
+import functools
 import warnings
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -31,6 +33,27 @@ _VECTOR_ENTRY_POINT = {"CartPole-v0", "CartPole-v1"}
 def resolve_env_id(env_id: str) -> str:
     """Map an id renamed in gymnasium 1.x to its current name (others pass through)."""
     return RENAMED_IDS.get(env_id, env_id)
+
+
+class Spaces(NamedTuple):
+    """What an env's spaces say about it: observation width, whether actions are discrete, and the
+    number of actions (discrete) or the action width (continuous)."""
+
+    obs_dim: int
+    discrete: bool
+    act_dim: int  # discrete: the number of actions
+
+
+@functools.lru_cache(maxsize=None)
+def spaces(env_id: str) -> Spaces:
+    """The :class:`Spaces` of ``env_id`` (a renamed id allowed), read once from one env made and closed."""
+    env = gym.make(resolve_env_id(env_id))
+    try:
+        obs, act = env.observation_space, env.action_space
+        discrete = isinstance(act, gym.spaces.Discrete)
+        return Spaces(int(np.prod(obs.shape)), discrete, int(act.n) if discrete else int(np.prod(act.shape)))
+    finally:
+        env.close()
 
 
 def max_episode_steps(env_id: str) -> int | None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..learners.nets import CategoricalPolicy, NumpySACActor, SACActor
+from ..policies import CategoricalPolicy, NumpySACActor, SACActor
 from ..paths import EXPERTS_DIR
 
 

@@ -16,9 +16,17 @@ finds it by name (:data:`LEARNERS`) and keys its runs by the source of the modul
 
 from __future__ import annotations
 
+import importlib
+import json
+import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from types import ModuleType
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from ..config import build
 
 #: What a learner returns: JSON-able, with at least :data:`SUMMARY_KEYS`.
 Summary = dict[str, Any]
@@ -35,6 +43,19 @@ LEARNERS: dict[str, str] = {
     "sac": "lib.learners.sac:train",
     "imitation": "lib.learners.imitation:train",
 }
+
+
+#: An acting policy: observations (B, obs_dim) float32 -> actions, (B,) int64 or (B, act_dim) float32.
+Actor = Callable[[np.ndarray], np.ndarray]
+
+
+class Budget(NamedTuple):
+    """Upper bounds of one run's work: env steps (training, evaluations, tests and demonstrations, every
+    episode at its full length) and gradient updates. ``./workbook`` sets them against the machine's
+    rates before any compute (:func:`lib.checks.run_cost`)."""
+
+    env_steps: int
+    updates: int
 
 
 class Learner(Protocol):
@@ -55,16 +76,40 @@ def batch_trainer(trainer: str) -> Callable[..., list[Summary]] | None:
     """The learner's batch form, if it has one: ``<function>_batch(cfg, seeds, out_dirs) -> [Summary]``
     in the same module (e.g. ``lib.learners.pg:train_batch``), which trains one run per seed together
     and gives each the files it would get alone; None otherwise."""
-    import importlib
-
     module, fn = LEARNERS.get(trainer, trainer).split(":")
     return getattr(importlib.import_module(module), f"{fn}_batch", None)
 
 
 def resolve(trainer: str) -> Callable[..., Summary]:
     """The function of ``trainer`` (a name in :data:`LEARNERS` or "module:function")."""
-    import importlib
-
     target = LEARNERS.get(trainer, trainer)
     module, fn = target.split(":")
     return getattr(importlib.import_module(module), fn)
+
+
+def learner_module(trainer: str) -> ModuleType:
+    """The module of ``trainer`` (a name in :data:`LEARNERS` or "module:function")."""
+    return importlib.import_module(LEARNERS.get(trainer, trainer).split(":")[0])
+
+
+def config_type(trainer: str) -> type:
+    """The config class ``trainer``'s function takes (its ``cfg`` annotation)."""
+    return typing.get_type_hints(resolve(trainer))["cfg"]
+
+
+def budget(trainer: str, cfg: Any) -> Budget:
+    """The :class:`Budget` of one run of ``cfg``: the learner module's own ``budget(cfg)``, which knows
+    what its loop does."""
+    return learner_module(trainer).budget(cfg)
+
+
+def load_policy(run_dir: Path, seed: int = 0, cfg: Any = None) -> Actor:
+    """The policy a finished run kept (its agent.pt), acting as the run's test does: greedy or sampled as
+    its config says, a sampling policy drawing from a generator seeded with ``seed``. ``cfg``: the run's
+    config (default: rebuilt from its flags.json). Animations and tests load policies here, never by
+    rebuilding networks themselves."""
+    flags = json.loads((Path(run_dir) / "flags.json").read_text())
+    trainer = flags["trainer"]
+    if cfg is None:
+        cfg = build(config_type(trainer), flags["config"], str(Path(run_dir) / "flags.json"))
+    return learner_module(trainer).load_policy(Path(run_dir), cfg, seed)

@@ -39,12 +39,12 @@ import torch
 from .. import seeds
 from ..config import spec, to_dict
 from ..data import datasets
-from ..data.envs import make_vec, resolve_env_id, steps_taken
+from ..data.envs import make_vec, max_episode_steps, resolve_env_id, steps_taken
 from ..data.experts import Expert, load
 from ..data.rollout import EpisodeBatch, collect_round
 from ..evaluation import MAX_ENVS, evaluate
 from ..paths import resolve
-from .contract import Summary
+from .contract import Actor, Budget, Summary
 from .heads import BCPolicy, HeadConfig, TorchSampler
 
 #: log.csv columns: one row per evaluation (every ``eval_every`` steps and at the end of each round)
@@ -364,3 +364,27 @@ def train(cfg: ImitationConfig, seed: int, out_dir: Path) -> Summary:
         "wall_time_s": time.perf_counter() - start,
         "env_steps_all": steps_taken() - steps0,  # demonstrations (unless cached), DAgger, evaluations, test
     }
+
+
+def budget(cfg: ImitationConfig) -> Budget:
+    """Upper bounds of one run: its gradient steps; its env steps, every episode at full length: the
+    demonstrations (with the retries of ``full_length_only``), the DAgger rounds, the evaluations and
+    the test."""
+    ep = int(max_episode_steps(cfg.env_id) or 1000)
+    d = cfg.demos
+    demo_episodes = 0 if d.file else d.episodes * (d.max_attempts_factor if d.full_length_only else 1)
+    evals = (cfg.total_steps // cfg.eval_every if cfg.eval_every else 0) + cfg.dagger_rounds + 1
+    episodes = demo_episodes + cfg.dagger_rounds * cfg.dagger_episodes + evals * cfg.eval_episodes + cfg.test_episodes
+    return Budget(episodes * ep, cfg.total_steps)
+
+
+def load_policy(run_dir: Path, cfg: ImitationConfig, seed: int = 0) -> Actor:
+    """The policy of a run (agent.pt), acting as its test does (a sampling head draws with generators
+    seeded from ``seed``)."""
+    state = torch.load(Path(run_dir) / "agent.pt", weights_only=True)["policy"]
+    policy = make_policy(cfg, torch.zeros(2, int(state["obs_mean"].shape[0])))  # shapes only: the state replaces it
+    policy.load_state_dict(state)
+    policy.eval()
+    sampler = TorchSampler(policy, seed, bool(cfg.test_greedy))
+    rng = np.random.default_rng(seed)
+    return lambda obs: sampler.sample(np.asarray(obs, dtype=np.float32), rng)

@@ -35,11 +35,11 @@ import torch
 
 from .. import seeds
 from ..config import spec, to_dict
-from ..data.envs import ActionNoise, make_vec, max_episode_steps, steps_taken
+from ..data.envs import ActionNoise, make_vec, max_episode_steps, spaces, steps_taken
 from ..data.rollout import EpisodeBatch, play
 from ..evaluation import evaluate, evaluate_stacked
-from .contract import Summary
-from .nets import CategoricalPolicy, GaussianPolicy, StackedSampler, ValueNet
+from .contract import Actor, Budget, Summary
+from ..policies import CategoricalPolicy, GaussianPolicy, StackedSampler, ValueNet
 from .returns import RunningMeanBaseline, gae, normalize, reward_to_go, rloo_baseline, trajectory_return
 
 Baseline = Literal["none", "running_mean", "value", "rloo"]
@@ -347,7 +347,7 @@ def train_batch(cfg: PGConfig, run_seeds: list[int], out_dirs: list[Path],
 
     The S runs share one vector env of S x ``batch_episodes`` copies (block b is run b's, see
     :func:`lib.data.rollout.play`) and one stacked policy forward per step
-    (:class:`~lib.learners.nets.StackedSampler`); each run keeps its own networks, optimisers,
+    (:class:`~lib.policies.StackedSampler`); each run keeps its own networks, optimisers,
     RNGs and log, and updates on its own batch. A round's env resets, actions and noise come from
     :func:`round_seeds`, so run b's files are the same whichever runs share its batch
     (``tests/test_pg.py`` checks it): a run's key never names its batch. log.csv has one row per
@@ -452,3 +452,28 @@ def _finish(learner: PGLearner, out_dir: Path, batch_wall_s: float, batch_runs: 
         "batch_runs": batch_runs,
         "batch_wall_time_s": batch_wall_s,
     }
+
+
+def budget(cfg: PGConfig) -> Budget:
+    """Upper bounds of one run: every iteration's batch at most ``batch_steps`` plus one full episode per
+    env copy (or ``batch_episodes`` full episodes), the evaluations and the test likewise at full
+    length; one policy update per iteration (the value net's steps ride on it)."""
+    ep = int(cfg.max_episode_steps or max_episode_steps(cfg.env_id) or 1000)
+    per_iter = (cfg.batch_steps + cfg.batch_episodes * ep) if cfg.batch_steps else cfg.batch_episodes * ep
+    evals = (cfg.n_iterations // cfg.eval_every + 1) if cfg.eval_every else 0
+    per_eval = (cfg.eval_steps + min(cfg.batch_episodes, 16) * ep) if cfg.eval_steps else cfg.eval_episodes * ep
+    return Budget(cfg.n_iterations * per_iter + evals * per_eval + cfg.test_episodes * ep, cfg.n_iterations)
+
+
+def load_policy(run_dir: Path, cfg: PGConfig, seed: int = 0) -> Actor:
+    """The kept policy of a run (agent.pt's ``policy``), acting as its test does: argmax or mean when
+    ``cfg.test_greedy``, else sampled with a generator seeded from ``seed``."""
+    space = spaces(cfg.env_id)
+    if space.discrete:
+        policy: Any = CategoricalPolicy(space.obs_dim, space.act_dim, cfg.hidden, cfg.activation)
+    else:
+        policy = GaussianPolicy(space.obs_dim, space.act_dim, cfg.hidden, cfg.activation, cfg.logstd_init)
+    policy.load_state_dict(torch.load(Path(run_dir) / "agent.pt", weights_only=True)["policy"])
+    sampler = policy.numpy_sampler()
+    rng = np.random.default_rng(seed)
+    return lambda obs: sampler.sample(obs, rng, cfg.test_greedy)

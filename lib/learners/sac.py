@@ -36,9 +36,10 @@ from torch import nn
 
 from .. import seeds
 from ..config import spec, to_dict
+from ..data.envs import max_episode_steps
 from ..evaluation import evaluate
-from .contract import Summary
-from .nets import NumpySACActor, SACActor
+from .contract import Actor, Budget, Summary
+from ..policies import NumpySACActor, SACActor
 
 class _OutputLayer(torch.autograd.Function):
     """``q = h @ w^T + b`` for the critics' d -> 1 output layer, in ``w``'s dtype whatever ``h``'s.
@@ -463,3 +464,20 @@ def train(cfg: SACConfig, seed: int, out_dir: Path) -> Summary:
     for path in [out_dir / "actor.pt", out_dir / "checkpoint.pt", out_dir / "replay.npz", *out_dir.glob("actor_*.pt")]:
         path.unlink(missing_ok=True)
     return summary
+
+
+def budget(cfg: SACConfig) -> Budget:
+    """Upper bounds of one run: ``total_steps`` env steps with one update each, plus the evaluations and
+    the test at full episode length."""
+    ep = int(max_episode_steps(cfg.env_id) or 1000)
+    env_steps = cfg.total_steps + (cfg.total_steps // cfg.eval_every) * cfg.eval_episodes * ep + cfg.test_episodes * ep
+    return Budget(env_steps, cfg.total_steps)
+
+
+def load_policy(run_dir: Path, cfg: SACConfig, seed: int = 0) -> Actor:
+    """The final actor of a run (agent.pt's ``policy``), acting as its test does: tanh of the mean,
+    computed in float64 and rounded once to float32 (the same on every machine). ``seed`` is unused: the
+    actor is deterministic."""
+    actor = SACActor.from_state_dict(torch.load(Path(run_dir) / "agent.pt", weights_only=True)["policy"])
+    exact = NumpySACActor(actor).exact()
+    return lambda obs: exact(np.asarray(obs, dtype=np.float32))

@@ -25,8 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from ..config import build, spec
-from ..paths import REPO_ROOT, cache_dir
+from ..config import build, read_yaml, spec
+from ..data.envs import ActionNoise, resolve_env_id
+from ..data.experts import load
+from ..learners.contract import load_policy
+from ..paths import PARAMS_DIR, REPO_ROOT, cache_dir
 from ..provenance import package_versions
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen MuJoCo; must be set before mujoco creates a context
@@ -75,7 +78,6 @@ class Rendered:
 
 def load_config(profile: str) -> AnimationConfig:
     """The animation settings of ``profile`` (validated; a missing file means the defaults)."""
-    from ..params import PARAMS_DIR, read_yaml
 
     path = PARAMS_DIR / profile / "_animation.yaml"
     data = read_yaml(path) if path.exists() else {}
@@ -115,8 +117,6 @@ def play(env_id: str, actor: Actor, seed: int, cfg: AnimationConfig, env_kwargs:
     :class:`lib.data.envs.ActionNoise` does in training (its own RNG, seeded from ``seed``).
     """
     import gymnasium as gym
-
-    from ..data.envs import ActionNoise, resolve_env_id
 
     kwargs = {**render_kwargs(env_id), **(env_kwargs or {})}
     env = gym.make_vec(resolve_env_id(env_id), num_envs=1, vectorization_mode="sync", render_mode="rgb_array", **kwargs)
@@ -232,27 +232,9 @@ def animate(policy_file: Path, make_actor: Callable[[], Actor], env_id: str, see
 
 
 def pg_actor(run_dir: Path, config: Any, seed: int) -> Actor:
-    """The kept policy of a policy-gradient run (agent.pt's ``policy``), acting as the run's test does
-    (argmax or mean when ``config.test_greedy``, else sampled with an RNG seeded from ``seed``)."""
-    import gymnasium as gym
-    import torch
-
-    from ..data.envs import resolve_env_id
-    from ..learners.nets import CategoricalPolicy, GaussianPolicy
-
-    probe = gym.make(resolve_env_id(config.env_id))
-    obs_dim = int(np.prod(probe.observation_space.shape))
-    space = probe.action_space
-    probe.close()
-    if isinstance(space, gym.spaces.Discrete):
-        policy: Any = CategoricalPolicy(obs_dim, int(space.n), config.hidden, config.activation)
-    else:
-        policy = GaussianPolicy(obs_dim, int(np.prod(space.shape)), config.hidden, config.activation, config.logstd_init)
-    policy.load_state_dict(torch.load(Path(run_dir) / "agent.pt", weights_only=True)["policy"])
-    sampler = policy.numpy_sampler()
-    rng = np.random.default_rng(seed)
-    greedy = bool(getattr(config, "test_greedy", True))
-    return lambda obs: sampler.sample(obs, rng, greedy)
+    """The kept policy of a policy-gradient run, acting as the run's test does (the run contract's
+    :func:`~lib.learners.contract.load_policy`)."""
+    return load_policy(run_dir, seed, config)
 
 
 def pg_mode(config: Any) -> str:
@@ -261,7 +243,6 @@ def pg_mode(config: Any) -> str:
 
 def categorical_expert_actor(name: str) -> Actor:
     """A shipped categorical expert (``experts/<name>``), argmax actions."""
-    from ..data.experts import load
 
     sampler = load(name).actor()
     rng = np.random.default_rng(0)
@@ -270,24 +251,12 @@ def categorical_expert_actor(name: str) -> Actor:
 
 def sac_expert_actor(name: str) -> Actor:
     """A shipped SAC actor, deterministic actions (tanh of the mean)."""
-    from ..data.experts import load
 
     act = load(name).actor()
     return lambda obs: act(np.asarray(obs, dtype=np.float32))
 
 
 def bc_actor(run_dir: Path, config: Any, seed: int) -> Actor:
-    """An imitation policy from its run (agent.pt), acting as its test does (sampling heads draw with a
-    generator seeded from ``seed``)."""
-    import torch
-
-    from ..learners.heads import TorchSampler
-    from ..learners.imitation import make_policy
-
-    state = torch.load(Path(run_dir) / "agent.pt", weights_only=True)["policy"]
-    policy = make_policy(config, torch.zeros(2, int(state["obs_mean"].shape[0])))  # shapes only: the state replaces it
-    policy.load_state_dict(state)
-    policy.eval()
-    sampler = TorchSampler(policy, seed, bool(config.test_greedy))
-    rng = np.random.default_rng(seed)
-    return lambda obs: sampler.sample(np.asarray(obs, dtype=np.float32), rng)
+    """An imitation policy from its run, acting as its test does (the run contract's
+    :func:`~lib.learners.contract.load_policy`)."""
+    return load_policy(run_dir, seed, config)

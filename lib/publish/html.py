@@ -20,6 +20,9 @@ from typing import Any
 
 from .report import profile_root, report_dir
 from ..paths import REPO_ROOT
+from ..params import params_path
+from ..sections import SECTIONS, get_section
+from .present import badge
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 #: Cells with one of these tags are left out of the HTML and PDF (the .ipynb keeps them).
@@ -76,7 +79,6 @@ table.rlwb-table caption { caption-side: top; text-align: left; font-weight: 600
 def provenance_html(section: str, profile: str, overrides: Mapping[str, Any] | None, results: Mapping[str, Any],
                     commit: str, date: str, wall_s: float, runs_trained: int) -> str:
     """The "how this was made" box: profile, overrides, seeds, commit, date, wall time, where the code is."""
-    from ..params import params_path
 
     cfg = results.get("config", {}) if results else {}
     seeds = cfg.get("seeds") if isinstance(cfg, Mapping) else None
@@ -105,7 +107,6 @@ def provenance_html(section: str, profile: str, overrides: Mapping[str, Any] | N
 
 def reproducibility_html(section: str) -> str:
     """One sentence: whether the section reproduces bit for bit or statistically on another machine, and why."""
-    from ..sections import get_section
 
     rep = get_section(section).REPRODUCES
     return f"<b>Reproduces {html.escape(rep.kind)} on another machine</b>: {html.escape(rep.why)}"
@@ -199,7 +200,6 @@ def html_to_pdf(page: Path, pdf: Path | None = None, timeout: float = 180.0) -> 
 
 
 def _badge(verdict: str) -> str:
-    from .present import badge
 
     return badge(verdict)
 
@@ -207,7 +207,6 @@ def _badge(verdict: str) -> str:
 def build_index(profile: str = "default", overrides: Mapping[str, Any] | None = None) -> Path:
     """<profile root>/index.html: per section its main figure as a thumbnail, headline, verdicts and
     links, from its results.json. Written only when its content changes (a no-op leaves git clean)."""
-    from ..sections import SECTIONS, get_section
 
     root = profile_root(profile, overrides)
     rows, claims_html = [], []

@@ -11,6 +11,7 @@ import numpy as np
 import seaborn as sns
 
 from ..stats import mean_ci
+from ..stats import performance_profile
 
 PALETTE = sns.color_palette("colorblind")
 
@@ -116,7 +117,6 @@ def profile_figure(scores: Mapping[str, np.ndarray], path: Path, *, xlabel: str,
     score per seed (S,). Shows what a mean hides: a bimodal set of seeds, a ceiling, one bad seed.
     The thresholds run over the range of all scores, padded by 5% of it (``lo``/``hi`` only narrow it:
     a profile's x-axis holds the scores, not the empty range up to a cap)."""
-    from ..stats import performance_profile
 
     every = np.concatenate([np.asarray(v, dtype=np.float64) for v in scores.values()])
     a, b = float(every.min()), float(every.max())

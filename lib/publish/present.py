@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .report import Claim
+from .plots import alt_text
 
 #: Verdict -> (background, text colour) of its badge.
 VERDICT_COLOURS = {"holds": ("#d7f0dc", "#14532d"), "does not hold": ("#fbdada", "#7f1d1d"), "undecided": ("#fdf0c8", "#713f12")}
@@ -46,8 +47,6 @@ def show_figures(paths: Path | Sequence[Path] | None) -> None:
     no file beside it.
     """
     from IPython.display import Image
-
-    from .plots import alt_text
 
     if paths is None:
         return

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 from ..config import to_dict
 from ..provenance import git_commit
 from ..paths import REFERENCE_DIR, REPO_ROOT, reports_root
+from ..verdicts import VERDICTS
 
 #: Where reports go: ``$RLWB_REPORTS`` if set (tests use a temporary one), else reports/ in the repository.
 #: Where reports go, read once from lib.paths (tests point it elsewhere).
@@ -89,7 +90,6 @@ class Claim:
     versus: str = ""
 
     def __post_init__(self) -> None:
-        from ..verdicts import VERDICTS
 
         if self.verdict not in VERDICTS:
             raise ValueError(f"claim {self.claim!r}: verdict {self.verdict!r} is not one of {', '.join(VERDICTS)}")

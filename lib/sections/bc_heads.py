@@ -36,6 +36,8 @@ from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from .common import animate_run, profile
 from .protocol import GridConfig, Reproducibility, SectionResult, seed_range
+from ..data.datasets import load_file
+from ..data.experts import file_sha256
 
 if TYPE_CHECKING:
     from ..publish.animate import AnimationConfig, Rendered
@@ -45,7 +47,7 @@ TITLE = "Behaviour cloning on HalfCheetah: action heads compared, and DAgger"
 REPRODUCES = Reproducibility(
     "statistically",
     "the expert's data, its DAgger labels and its test score are exact on any machine (its actions are computed "
-    "in float64, lib.learners.nets.ExactSACActor). The cloned policies train in float32, whose last-bit differences between "
+    "in float64, lib.policies.ExactSACActor). The cloned policies train in float32, whose last-bit differences between "
     "CPUs grow into different HalfCheetah episodes, so each head's returns, and any verdict close to its margin, can "
     "differ on another machine within the spread over seeds that the table shows.")
 
@@ -167,7 +169,6 @@ def data_pairs(cfg: Config) -> int:
 def _file_pairs(path: str, mtime_ns: int) -> int:
     """Pairs in a dataset file; 0 if it cannot be read (lib.checks refuses such a file, naming what is
     wrong, before any run: the variants can still be listed for the other checks)."""
-    from ..data.datasets import load_file
 
     try:
         return int(load_file(Path(path))["observations"].shape[0])
@@ -275,7 +276,6 @@ def _spec(cfg: Config, v: Variant, seed: int) -> RunSpec:
     sha = read_metadata(cfg.bc.expert)["policy_sha256"]
     data_sha = ""
     if cfg.bc.demos.file:
-        from ..data.experts import file_sha256
 
         path = resolve(cfg.bc.demos.file)
         if not path.exists():

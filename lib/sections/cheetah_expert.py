@@ -23,12 +23,13 @@ from ..config import spec, to_dict
 from .. import seeds
 from ..data.experts import expert_dir, load, read_metadata, save_expert
 from ..evaluation import evaluate
-from ..learners.nets import NumpySACActor, SACActor
+from ..policies import NumpySACActor, SACActor
 from ..learners.sac import CLEANRL, SACConfig
 from ..provenance import git_commit, package_versions
 from ..publish.plots import PALETTE, legend, save
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
+from ..publish import animate
 
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def rescore(name: str) -> dict[str, Any]:
 
 
 #: How test actions are computed (recorded in metadata.json with every test score).
-TEST_FORWARD = ("float64 numpy actions rounded to float32 (lib.learners.nets.ExactSACActor), played by the one evaluation "
+TEST_FORWARD = ("float64 numpy actions rounded to float32 (lib.policies.ExactSACActor), played by the one evaluation "
                 "(lib.evaluation.evaluate: episode i reset with test_seed + i, returns summed from float32 rewards): the same "
                 "returns on any x86-64 machine")
 
@@ -280,9 +281,6 @@ def animations(cfg: CheetahExpertConfig, acfg: "AnimationConfig") -> list["Rende
     """The shipped HalfCheetah SAC expert at work (deterministic actions)."""
     if not acfg.enabled:
         return []
-    from ..publish import animate
-    from ..data.experts import expert_dir, read_metadata
-    from .. import seeds
 
     env_id = read_metadata(cfg.name)["env_id"]
     return [animate.animate(expert_dir(cfg.name) / "policy.pt", lambda: animate.sac_expert_actor(cfg.name), env_id,

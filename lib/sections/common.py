@@ -15,6 +15,8 @@ from ..store.runs import RunResult
 from .. import seeds
 from .protocol import Reproducibility
 from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
+from ..publish.plots import colours, profile_figure
+from ..publish import animate
 
 if TYPE_CHECKING:
     from ..publish.animate import AnimationConfig, Rendered
@@ -110,11 +112,9 @@ def profile(runs: pd.DataFrame, column: str, variants: Sequence[str], labels: Ma
     # every variant of the section in the order given keeps one colour (:func:`lib.publish.plots.colours`)
     """The performance-profile figure of ``column`` (one score per seed) for ``variants`` of a per-run
     table (:func:`lib.publish.plots.profile_figure`); ``labels`` name them in the legend."""
-    from ..publish.plots import profile_figure
 
     scores = {labels.get(v, v): pd.to_numeric(runs[runs.variant == v][column], errors="coerce").dropna().to_numpy(dtype=float)
               for v in variants}
-    from ..publish.plots import colours
 
     return profile_figure({k: x for k, x in scores.items() if len(x)}, path, xlabel=xlabel, title=title, lo=lo, hi=hi,
                           palette=colours(list(scores)))
@@ -186,7 +186,6 @@ def animate_run(r: RunResult, acfg: "AnimationConfig", caption: str) -> "Rendere
     """The animation of one run's stored policy (policy-gradient or behaviour-cloning run), acting as
     its test does, on the seeds table's ``animation`` seed of the run, in the run's own environment
     (with its action noise)."""
-    from ..publish import animate
 
     cfg, seed = r.spec.config, seeds.seed("animation", r.spec.seed)
     if r.spec.trainer == "lib.learners.imitation:train":

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import spec, to_dict
-from ..data.envs import make_vec
+from ..data.envs import make_vec, spaces
 from ..data.experts import expert_dir, load, read_metadata, save_expert
 from ..learners.pg import PGConfig
 from ..publish.plots import PALETTE, legend, save
@@ -32,6 +32,8 @@ from .cheetah_expert import CheetahExpertConfig
 from .cheetah_expert import specs as cheetah_specs
 from .protocol import Reproducibility, SectionResult
 from . import cheetah_expert
+from ..publish import animate
+from .. import seeds
 
 SECTION = "03_expert"
 TITLE = "The experts: CartPole (RLOO with a constant entropy bonus) and HalfCheetah (SAC)"
@@ -39,7 +41,7 @@ REPRODUCES = Reproducibility(
     "bit for bit",
     "the experts are loaded, not trained. The CartPole expert's test replays exactly (discrete actions, as in "
     "section 01). The HalfCheetah actor's test actions are computed in float64 and rounded once to float32 "
-    "(lib.learners.nets.ExactSACActor), which removes their dependence on the CPU's BLAS kernel: with float32 actions the "
+    "(lib.policies.ExactSACActor), which removes their dependence on the CPU's BLAS kernel: with float32 actions the "
     "same weights score differently on different kernels, because HalfCheetah turns a last-bit change in one action "
     "into a different episode. Retraining the HalfCheetah expert (retrain: true) reproduces statistically only.")
 
@@ -134,10 +136,10 @@ def metadata_from_run(run: RunResult, cfg: Config) -> dict[str, Any]:
 
 
 def _network(cfg: Config) -> dict[str, Any]:
-    env = make_vec(cfg.train.env_id, 1)
+    space = spaces(cfg.train.env_id)
     return {
-        "obs_dim": int(np.prod(env.single_observation_space.shape)),
-        "n_actions": int(env.single_action_space.n),
+        "obs_dim": space.obs_dim,
+        "n_actions": space.act_dim,
         "hidden": list(cfg.train.hidden),
         "activation": cfg.train.activation,
     }
@@ -247,9 +249,6 @@ def cartpole_animations(cfg: Config, acfg: "AnimationConfig") -> list["Rendered"
     """The shipped CartPole expert at work (argmax actions)."""
     if not acfg.enabled:
         return []
-    from ..publish import animate
-    from ..data.experts import expert_dir, read_metadata
-    from .. import seeds
 
     env_id = read_metadata(cfg.name)["env_id"]
     return [animate.animate(expert_dir(cfg.name) / "policy.pt", lambda: animate.categorical_expert_actor(cfg.name), env_id,

@@ -23,6 +23,7 @@ from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import MUJOCO_STATISTICAL, animate_run, profile
 from .protocol import GridConfig, SectionResult, seed_range
+from ..publish.plots import save
 
 if TYPE_CHECKING:
     from ..publish.animate import AnimationConfig, Rendered
@@ -232,7 +233,6 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
     pgexp.curves_figure(short, Path(), ylabel="Eval_AverageReturn", title=f"the first {cfg.budget_steps:,} steps",
                         hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[1], where="below")
     fig.tight_layout()
-    from ..publish.plots import save
 
     path = save(fig, out_dir / "figures" / "default_vs_tuned.png")
     return [path]

@@ -24,6 +24,7 @@ from ..learners.pg import PGConfig
 from ..publish.plots import band_plot, save
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
+from ..data.envs import spaces
 
 
 class _RaisingParser(argparse.ArgumentParser):
@@ -66,16 +67,8 @@ def experiments(commands: Sequence[str]) -> dict[str, PGConfig]:
 
 
 def action_count(env_id: str) -> int:
-    """How many actions a discrete environment has (the env is built once to look)."""
-    import gymnasium as gym
-
-    from ..data.envs import resolve_env_id
-
-    env = gym.make(resolve_env_id(env_id))
-    try:
-        return int(env.action_space.n)
-    finally:
-        env.close()
+    """How many actions a discrete environment has."""
+    return spaces(env_id).act_dim
 
 
 def make_specs(section: str, exps: dict[str, PGConfig], seeds: Sequence[int]) -> list[RunSpec]:

@@ -24,6 +24,13 @@ from typing import Any
 
 from ..store import RunResult, run_grid
 from .protocol import SectionModule, SectionResult
+from ..config import ConfigError
+from ..store.grid import EXECUTORS
+from ..params import as_overrides, load_params
+from ..publish import animate as anim, plots, present
+from ..publish.report import conclusions, regression_check as check, report_dir, source_vs_here, write_results
+from ..provenance import code_hash
+from ..preregistration import statement
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,6 @@ def _show_config_errors_briefly() -> None:
     ipython = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
     if ipython is None:
         return
-    from ..config import ConfigError
 
     def brief(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's handler signature
         stb = [f"{etype.__name__}: {value}"]
@@ -63,13 +69,9 @@ def setup(section: SectionModule | ModuleType, profile: str = "smoke", overrides
     folder, set the plot style, and show the section's set-up (``describe``) in Markdown. ``executor``
     ("process", "ray" or "serial") and ``address`` (a Ray cluster) say how the grid trains; they never
     change a result, so they are not parameters of the report."""
-    from ..store.grid import EXECUTORS
 
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
-    from ..params import as_overrides, load_params
-    from ..publish import plots
-    from ..publish.report import report_dir
 
     _show_config_errors_briefly()
     ov = as_overrides(overrides if overrides is not None else {})
@@ -77,9 +79,6 @@ def setup(section: SectionModule | ModuleType, profile: str = "smoke", overrides
     ctx = Context(section, profile, ov, cfg, report_dir(section.SECTION, profile, ov), executor, address)  # type: ignore[arg-type]
     plots.style()
     if show:
-        from ..publish import present
-
-        from ..preregistration import statement
 
         present.show_markdown(section.describe(cfg))
         present.show_markdown(statement(section, cfg, profile))
@@ -106,7 +105,6 @@ def runs(ctx: Context, verbose: bool = True) -> list[RunResult]:
 def analyse(ctx: Context, results: list[RunResult]) -> SectionResult:
     """The section's analysis of its runs (``analyse(runs, cfg, out_dir)``); figures are written to
     the report folder."""
-    from ..publish.report import conclusions, source_vs_here
 
     import pandas as pd
 
@@ -123,8 +121,6 @@ def animate(ctx: Context, results: list[RunResult], result: SectionResult, show:
     """Render the section's animations (``animations(runs, result, cfg, acfg)``, if it has one) into
     ``result.animations``, and show them. Returns nothing, so a notebook cell ending with this call
     shows the animations and not their list."""
-    from ..publish import animate as anim
-    from ..publish import present
 
     make = getattr(ctx.section, "animations", None)
     result.animations = list(make(results, result, ctx.cfg, anim.load_config(ctx.profile))) if make else []
@@ -141,7 +137,6 @@ def show(result: SectionResult, what: str, index: int | slice | None = None, cap
     """Show one part of ``result``: "figures", "animations" (``index`` picks some), "table",
     "per_run", "claims", the name of one of its texts (Markdown) or of one of its extra tables.
     ``transpose`` shows a one-row table as field/value rows."""
-    from ..publish import present
 
     def pick(items: list[Any]) -> list[Any]:
         if index is None:
@@ -174,7 +169,6 @@ def show(result: SectionResult, what: str, index: int | slice | None = None, cap
 
 def learner_hashes(results: list[RunResult]) -> dict[str, str]:
     """learner ("module:function") -> the sha256 of the code its runs were keyed with."""
-    from ..provenance import code_hash
 
     return {t: code_hash(t) for t in sorted({r.spec.trainer for r in results})}
 
@@ -182,7 +176,6 @@ def learner_hashes(results: list[RunResult]) -> dict[str, str]:
 def publish(ctx: Context, results: list[RunResult], result: SectionResult) -> Path:
     """Write the section's results.json (table, claims, regression values, headline, figures, texts,
     extra tables and the code hashes of the learners its runs used) and return its path."""
-    from ..publish.report import write_results
 
     extra = dict(result.extra)
     extra.update({name: text for name, text in result.text.items() if name not in extra})
@@ -198,6 +191,5 @@ def publish(ctx: Context, results: list[RunResult], result: SectionResult) -> Pa
 def regression_check(ctx: Context, path: Path) -> str:
     """The smoke profile's regression check of ``path`` against the stored reference (other profiles
     say they are not checked)."""
-    from ..publish.report import regression_check as check
 
     return check(path, ctx.profile)

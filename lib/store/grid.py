@@ -22,6 +22,7 @@ from ..learners.contract import batch_trainer
 from ..paths import REPO_ROOT
 from ..provenance import code_hash
 from .runs import RunResult, RunSpec, RunStore
+from . import reaper
 
 
 # ---------------------------------------------------------------- executors
@@ -120,7 +121,6 @@ class RayExecutor:
 
         env_vars = {"PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                     "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
-        from . import reaper
 
         started, watcher = False, None
         if not ray.is_initialized():

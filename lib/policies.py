@@ -1,4 +1,6 @@
-"""Networks: MLP trunks, categorical and Gaussian policies, a state-value network, SAC's actor.
+"""Policies and the networks they are made of: MLP trunks, categorical and Gaussian policies, their
+numpy and stacked samplers, a state-value network, SAC's actor. Below both ``data/`` (the shipped
+experts are such policies) and ``learners/``.
 
 Shapes: ``B`` is any batch size, ``obs_dim`` the observation size, ``A`` the number of discrete
 actions, ``act_dim`` the size of a continuous action.
