@@ -32,9 +32,22 @@ def _code(section: str) -> list[str]:
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
+#: What a notebook's code may import (besides its section and ``run``): figures it draws itself.
+NOTEBOOK_IMPORTS = {"matplotlib.pyplot", "lib.publish.plots"}
+#: What its calls may go through: the notebook calls, figure functions and matplotlib axes.
+NOTEBOOK_CALLS = {"run", "plots", "plt", "ax", "print"}
+#: The longest code cell: a notebook presents; training loops and statistics live in lib/.
+MAX_CELL_LINES = 8
+
+
 @pytest.mark.parametrize("section", list(SECTIONS))
 def test_notebooks_are_thin_and_alike(section):
-    """Parameters, then lib.sections.run's calls only: setup, runs, analyse, show, animate, publish."""
+    """Parameters, then the notebook calls (setup, runs, analyse, show, animate, publish) and, where a reader
+    re-plots, figure calls on an axes. Red for: a training loop, a statistic or a helper written in a
+    notebook (a ``for``/``while``, a ``def``, a call into anything but run, plots and matplotlib), a long
+    cell, or a notebook that skips the shared set-up, publication or regression check."""
+    import ast
+
     cells = _code(section)
     assert cells[0].startswith("profile =") and "\nexecutor = " in cells[0] and "\naddress = " in cells[0]
     assert cells[1] == (f"from lib.sections import {SECTIONS[section]} as section\nfrom lib.sections import run\n\n"
@@ -42,10 +55,55 @@ def test_notebooks_are_thin_and_alike(section):
     body = "\n".join(cells[2:])
     assert "results = run.runs(ctx)\nresult = run.analyse(ctx, results)" in body
     assert "run.publish(ctx, results, result)" in body and "run.regression_check(ctx, results_path)" in body
-    calls = [line for cell in cells[2:] for line in cell.splitlines() if line and not line.startswith("#")]
-    allowed = ("results = run.runs(", "result = run.analyse(", "run.show(", "run.animate(", "results_path = run.publish(",
-               "print(run.regression_check(")
-    assert all(line.startswith(allowed) for line in calls), [c for c in calls if not c.startswith(allowed)]
+    for cell in cells[2:]:
+        assert len([l for l in cell.splitlines() if l.strip() and not l.startswith("#")]) <= MAX_CELL_LINES, cell
+        tree = ast.parse(cell)
+        for node in ast.walk(tree):
+            assert not isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.ClassDef, ast.Lambda,
+                                         ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)), ast.unparse(node)
+            if isinstance(node, ast.Import):
+                assert {a.name for a in node.names} <= NOTEBOOK_IMPORTS, ast.unparse(node)
+            if isinstance(node, ast.ImportFrom):
+                assert {f"{node.module}.{a.name}" for a in node.names} <= NOTEBOOK_IMPORTS, ast.unparse(node)
+            if isinstance(node, ast.Call):
+                root = node.func
+                while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
+                    root = root.value if not isinstance(root, ast.Call) else root.func
+                assert isinstance(root, ast.Name) and root.id in NOTEBOOK_CALLS, ast.unparse(node)
+
+
+@pytest.mark.parametrize("section", [s for s in SECTIONS if s != "03_expert"])  # 03 loads experts: no runs
+def test_a_reader_can_replot_the_runs_in_the_notebook(section):
+    """Each notebook with runs ends with an explore cell that draws its runs' logs through ``plots.curves``
+    on an axes it can change. Red for: a notebook whose figures only arrive as files made inside lib."""
+    body = "\n".join(_code(section))
+    assert "logs = run.logs(results)" in body and "ax = plots.curves(plt.subplots()[1], logs, " in body
+
+
+def test_curves_draws_each_variant_over_its_seeds_on_the_given_axes():
+    """``plots.curves`` on a hand-made tidy log: two variants, two seeds each, logged at different x; the line
+    of each variant is the mean of its seeds interpolated onto a shared grid. Red for: averaging rows
+    instead of seeds, a grid past the range a seed reached, drawing on a new figure instead of ``ax``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from lib.publish import plots
+
+    logs = pd.DataFrame({"variant": ["a"] * 5 + ["b"] * 4, "seed": [0, 0, 0, 1, 1, 0, 0, 1, 1],
+                         "x": [0, 10, 20, 0, 15, 0, 10, 0, 10], "y": [0, 10, 20, 0, 30, 5, 5, 7, 7]})
+    fig, ax = plt.subplots()
+    assert plots.curves(ax, logs, y="y", x="x", points=4) is ax
+    lines = {l.get_label(): l for l in ax.get_lines()}
+    a = lines["a (n=2)"]
+    assert np.allclose(a.get_xdata(), [0, 5, 10, 15])  # up to 15: the furthest both seeds of a reached
+    assert np.allclose(a.get_ydata(), [0, (5 + 10) / 2, (10 + 20) / 2, (15 + 30) / 2])
+    assert np.allclose(lines["b (n=2)"].get_ydata(), 6.0)
+    assert ax.get_xlabel() == "x" and ax.get_ylabel() == "y" and len(fig.axes) == 1
+    plt.close(fig)
 
 
 def test_no_plt_show_in_lib():

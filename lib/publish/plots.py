@@ -8,10 +8,10 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 
-from ..stats import mean_ci
-from ..stats import performance_profile
+from ..stats import mean_ci, performance_profile
 
 PALETTE = sns.color_palette("colorblind")
 
@@ -70,6 +70,37 @@ def band_plot(
     for j, (label, yv) in enumerate((hlines or {}).items()):
         ax.axhline(yv, color="0.3", ls=(0, (4, 2 + 2 * j)), lw=1, label=label)
     legend(ax, where)
+    return ax
+
+
+def grid_over_seeds(logs: Sequence[pd.DataFrame], x: str, y: str, points: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """(grid (G,), ``y`` of each seed interpolated onto it (S, G)) from one log per seed.
+
+    Seeds log at slightly different ``x`` (a batch is complete episodes), so each seed's curve is linearly
+    interpolated onto ``points`` values spanning the range every seed reached; rows without ``y`` are
+    dropped first.
+    """
+    logs = [lg.dropna(subset=[y]) for lg in logs]
+    lo = max(lg[x].iloc[0] for lg in logs)
+    hi = min(lg[x].iloc[-1] for lg in logs)
+    grid = np.linspace(lo, hi, points)
+    return grid, np.stack([np.interp(grid, lg[x].to_numpy(), lg[y].to_numpy()) for lg in logs])
+
+
+def curves(ax: plt.Axes, logs: pd.DataFrame, y: str, x: str, hue: str = "variant", points: int = 120,
+           palette: Mapping[str, Any] | None = None, hlines: Mapping[str, float] | None = None,
+           where: str = "outside") -> plt.Axes:
+    """Mean of ``y`` over seeds against ``x``, with a 95% bootstrap band, one line per value of ``hue``.
+
+    ``logs``: a tidy table of logged rows (``lib.sections.run.logs``: one row per logged iteration of each
+    run, with ``variant``, ``seed`` and the learner's log columns). Each seed's rows are interpolated onto a
+    shared grid (:func:`grid_over_seeds`), then drawn by :func:`band_plot`. Returns ``ax``, labelled.
+    """
+    groups = {}
+    for label, rows in logs.dropna(subset=[y]).groupby(hue, sort=False):  # a variant that never logs y is left out
+        groups[str(label)] = grid_over_seeds([g for _, g in rows.groupby("seed", sort=True)], x, y, points)
+    band_plot(ax, groups, hlines=hlines, palette=palette, where=where)
+    ax.set(xlabel=x, ylabel=y)
     return ax
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from ..assignment import command_for, config_from_args, parser
 from ..config import ConfigError
 from ..learners.pg import PGConfig
-from ..publish.plots import band_plot, save
+from ..publish.plots import band_plot, grid_over_seeds, save
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from ..data.envs import spaces
@@ -104,16 +104,8 @@ def step_curves(results: list[RunResult], variants: Sequence[str], column: str, 
     Seeds log at slightly different step counts (a batch is complete episodes), so each seed's
     curve is linearly interpolated onto a shared grid spanning the steps every seed reached.
     """
-    out = {}
-    for v in variants:
-        logs = [r.log() for r in results if r.spec.variant == v]
-        logs = [lg.dropna(subset=[column]) for lg in logs]
-        lo = max(lg[x].iloc[0] for lg in logs)
-        hi = min(lg[x].iloc[-1] for lg in logs)
-        grid = np.linspace(lo, hi, points)
-        ys = np.stack([np.interp(grid, lg[x].to_numpy(), lg[column].to_numpy()) for lg in logs])
-        out[(labels or {}).get(v, v)] = (grid, ys)
-    return out
+    return {(labels or {}).get(v, v): grid_over_seeds([r.log() for r in results if r.spec.variant == v], x, column, points)
+            for v in variants}
 
 
 def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, ylabel: str, title: str,

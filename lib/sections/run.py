@@ -22,6 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pandas as pd
+
 from ..store import RunResult, run_grid
 from .protocol import SectionModule, SectionResult
 from ..config import ConfigError
@@ -165,6 +167,15 @@ def show(result: SectionResult, what: str, index: int | slice | None = None, cap
     else:
         raise KeyError(f"the result of this section has no {what!r}; it has figures, table, per_run, claims, "
                        f"animations, {', '.join([*result.text, *result.extra_tables])}")
+
+
+def logs(results: list[RunResult]) -> pd.DataFrame:
+    """Every run's log.csv in one tidy table, for exploring in the notebook: one row per logged row
+    (iteration or evaluation) of each run, with ``variant`` and ``seed`` first, then the learner's log
+    columns (:func:`lib.publish.plots.curves` draws any of them against any other)."""
+    frames = [r.log().assign(variant=r.spec.variant, seed=r.spec.seed) for r in results]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "seed"])
+    return table[["variant", "seed", *[c for c in table.columns if c not in ("variant", "seed")]]]
 
 
 def learner_hashes(results: list[RunResult]) -> dict[str, str]:
