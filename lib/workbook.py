@@ -23,7 +23,7 @@ import yaml
 from .config import ConfigError
 from .params import PROFILES, load_params
 from .provenance import changed_code, git_commit
-from .publish.html import build_index, export_html, find_chromium, html_to_pdf, insert_provenance, provenance_html
+from .pages import build_index, export_html, find_chromium, html_to_pdf, insert_provenance, provenance_html
 from .publish.report import profile_root, report_dir, write_reference
 from .paths import NOTEBOOKS_DIR, REPO_ROOT, store_root
 from .sections import SECTIONS, get_section
@@ -169,8 +169,8 @@ def record_timing(entry: dict[str, Any], path: Path | None = None, keep: int = 5
 
 #: The code every report is made with besides its section module: the notebook's calls, the publishing
 #: code and the notebook runner (their definitions and whatever they use, :func:`report_inputs`).
-REPORT_CODE_ROOTS = ("lib.sections.run", "lib.publish.report", "lib.publish.present", "lib.publish.plots",
-                     "lib.publish.animate", "lib.publish.html")
+REPORT_CODE_ROOTS = ("lib.run", "lib.publish.report", "lib.publish.present", "lib.publish.plots",
+                     "lib.publish.animate", "lib.pages")
 
 
 def report_inputs(section: str, profile: str, overrides: dict[str, Any]) -> dict[str, str]:

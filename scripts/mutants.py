@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Tests that turn red for *any* edit of a learner's code, whatever it computes (the committed reports name the
 #: code hash of the learners they were made with): left out, or every learner mutant would count as caught.
-PROVENANCE_ONLY = ("tests/test_publish.py::test_committed_results_name_the_code_of_the_learners_they_used",)
+PROVENANCE_ONLY = ("tests/test_publish.py::test_committed_results_name_the_code_of_the_learners_they_used",
+                   "tests/test_publish.py::test_committed_reports_are_made_from_todays_inputs")
 
 #: Test files run first (the fast, learner-level ones); the rest of tests/ follows in name order.
 FIRST = ("test_pg_update.py", "test_returns.py", "test_gae.py", "test_verdicts.py", "test_evaluation.py",

@@ -81,7 +81,7 @@ def test_a_cartpole_run_plays_the_same_episodes_on_other_cpu_kernels(capability)
 
 def test_every_section_says_how_it_reproduces():
     """Red for: a section page without its reproduction statement."""
-    from lib.publish.html import provenance_html
+    from lib.pages import provenance_html
 
     for section in SECTIONS:
         rep = get_section(section).REPRODUCES

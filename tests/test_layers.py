@@ -18,8 +18,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("figures, pages and the assignment's command line", ("lib.publish.plots", "lib.publish.report", "lib.publish.animate",
                                                          "lib.assignment")),
     ("sections", ("lib.sections",)),
-    ("notebook calls and parameters", ("lib.sections.run", "lib.params", "lib.preregistration", "lib.publish.present",
-                                       "lib.publish.html")),
+    ("notebook calls, parameters and pages", ("lib.run", "lib.params", "lib.preregistration", "lib.publish.present",
+                                              "lib.pages")),
     ("commands", ("lib.workbook",)),
 ]
 

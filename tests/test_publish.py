@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib.publish import present, html as publish, report
+from lib import pages as publish
+from lib.publish import present, report
 from lib import provenance, workbook
 from lib.config import ConfigError
 from lib.params import as_overrides

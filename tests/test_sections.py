@@ -50,7 +50,7 @@ def test_notebooks_are_thin_and_alike(section):
 
     cells = _code(section)
     assert cells[0].startswith("profile =") and "\nexecutor = " in cells[0] and "\naddress = " in cells[0]
-    assert cells[1] == (f"from lib.sections import {SECTIONS[section]} as section\nfrom lib.sections import run\n\n"
+    assert cells[1] == (f"from lib.sections import {SECTIONS[section]} as section\nfrom lib import run\n\n"
                         "ctx = run.setup(section, profile, overrides, executor=executor, address=address)")
     body = "\n".join(cells[2:])
     assert "results = run.runs(ctx)\nresult = run.analyse(ctx, results)" in body

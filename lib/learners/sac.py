@@ -164,8 +164,8 @@ def actor_sample(actor: SACActor, obs: torch.Tensor, hidden: tuple[torch.Tensor,
 
     ``log_prob_eps`` 0: :meth:`SACActor.sample` (the tanh correction in its exact, stable form);
     > 0: CleanRL's form, ``log N(u) - sum log(scale * (1 - tanh(u)^2) + eps)``, which caps the
-    correction of a saturated action. Both draw one normal sample the same way. (Kept here, not in
-    the actor: the actor's module is part of every policy-gradient run's code hash.)"""
+    correction of a saturated action. Both draw one normal sample the same way. (Beside SAC's loss, not
+    in the actor: only SAC's training draws actions this way.)"""
     if not log_prob_eps:
         return actor.sample(obs, hidden)
     mean, log_std = actor(obs, hidden)

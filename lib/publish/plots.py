@@ -92,7 +92,7 @@ def curves(ax: plt.Axes, logs: pd.DataFrame, y: str, x: str, hue: str = "variant
            where: str = "outside") -> plt.Axes:
     """Mean of ``y`` over seeds against ``x``, with a 95% bootstrap band, one line per value of ``hue``.
 
-    ``logs``: a tidy table of logged rows (``lib.sections.run.logs``: one row per logged iteration of each
+    ``logs``: a tidy table of logged rows (``lib.run.logs``: one row per logged iteration of each
     run, with ``variant``, ``seed`` and the learner's log columns). Each seed's rows are interpolated onto a
     shared grid (:func:`grid_over_seeds`), then drawn by :func:`band_plot`. Returns ``ax``, labelled.
     """

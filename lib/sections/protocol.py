@@ -12,7 +12,7 @@ A section module (``lib/sections/<name>.py``) defines
 
 Optional: ``animations(runs, result, cfg, acfg)``, and ``next_specs(cfg, runs)`` for a section that
 chooses later runs from earlier ones. Notebooks call the same few functions for every section
-(:mod:`lib.sections.run`): ``setup`` -> ``runs`` -> ``analyse`` -> ``show`` -> ``publish``. :func:`check_module` checks a module
+(:mod:`lib.run`): ``setup`` -> ``runs`` -> ``analyse`` -> ``show`` -> ``publish``. :func:`check_module` checks a module
 against the protocol (``tests/test_sections.py`` runs it on all nine).
 """
 
@@ -75,7 +75,7 @@ class SectionResult:
     sentence for the index; ``text``: named Markdown paragraphs the notebook shows between its
     parts (e.g. "imperfection"); ``extra_tables``: named further tables; ``extra``: further
     JSON-able entries of results.json; ``animations``: rendered policies (filled by
-    :func:`lib.sections.run.animate`); ``numbers``: name -> our number with its interval and seeds, as
+    :func:`lib.run.animate`); ``numbers``: name -> our number with its interval and seeds, as
     text, for the source's statements that name it (params ``source``). Texts and extra tables go to
     results.json too.
     """

@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .report import profile_root, report_dir
-from ..paths import REPO_ROOT
-from ..params import params_path
-from ..sections import SECTIONS, get_section
-from .present import badge
+from .publish.report import profile_root, report_dir
+from .paths import REPO_ROOT
+from .params import params_path
+from .sections import SECTIONS, get_section
+from .publish.present import badge
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 #: Cells with one of these tags are left out of the HTML and PDF (the .ipynb keeps them).

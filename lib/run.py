@@ -24,15 +24,15 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import RunResult, run_grid
-from .protocol import SectionModule, SectionResult
-from ..config import ConfigError
-from ..store.grid import EXECUTORS
-from ..params import as_overrides, load_params
-from ..publish import animate as anim, plots, present
-from ..publish.report import conclusions, regression_check as check, report_dir, source_vs_here, write_results
-from ..provenance import code_hash
-from ..preregistration import statement
+from .store import RunResult, run_grid
+from .sections.protocol import SectionModule, SectionResult
+from .config import ConfigError
+from .store.grid import EXECUTORS
+from .params import as_overrides, load_params
+from .publish import animate as anim, plots, present
+from .publish.report import conclusions, regression_check as check, report_dir, source_vs_here, write_results
+from .provenance import code_hash
+from .preregistration import statement
 
 
 @dataclass(frozen=True)
