@@ -185,7 +185,8 @@ class CodeIndex:
         return out
 
     def closure(self, roots: list[Unit]) -> dict[Unit, str]:
-        """Every definition that ``roots`` use, transitively, and the preambles of their modules, each
+        """Every definition that ``roots`` use, transitively, and the preambles of their modules and of every
+        lib/ module those import (code that runs at import, used or not), each
         with its code (:func:`ast.unparse`, so comments, docstrings and layout do not count); the
         modules of :data:`KEY_EXEMPT` are left out."""
         exempt = {name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name in KEY_EXEMPT}
@@ -203,6 +204,12 @@ class CodeIndex:
                 continue
             seen[unit] = "\n".join(ast.unparse(n) for n in nodes)
             todo.append((unit[0], ""))
+            if unit[1] == "":  # what runs when the module is imported: its own preamble and those of its imports
+                for name in mod.imports:
+                    found = self.lookup(unit[0], name)
+                    target = found if isinstance(found, str) else found[0] if found else None
+                    if target is not None:
+                        todo.append((target, ""))
             for n in nodes:
                 todo.extend(self._refs(unit[0], n) - seen.keys())
         return {u: text for u, text in seen.items() if text}

@@ -313,3 +313,21 @@ def test_a_learners_budget_bounds_what_a_run_does(learner, tiny_cfg, tmp_path):
         cfg = ImitationConfig()
         b = budget(learner, cfg)
         assert b.updates == cfg.total_steps and b.env_steps >= (cfg.test_episodes + cfg.eval_episodes) * 200
+
+
+def test_code_that_runs_at_import_is_in_the_key(tmp_path, monkeypatch):
+    """A module a learner imports only for what it does at import (a registration, a warnings filter) is in
+    the key though none of its names is used: changing that statement re-keys the learner. Red for: a
+    closure that follows only the names a definition uses."""
+    import shutil
+
+    from lib import provenance
+
+    shutil.copytree(ROOT / "lib", tmp_path / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    (tmp_path / "lib" / "data" / "side.py").write_text('import warnings\n\nwarnings.filterwarnings("ignore", message="a")\n')
+    pg = tmp_path / "lib" / "learners" / "pg.py"
+    pg.write_text(pg.read_text().replace("import copy\n", "import copy\n\nfrom ..data import side  # noqa: F401\n", 1))
+    before = provenance.code_hash(LEARNERS[0])
+    (tmp_path / "lib" / "data" / "side.py").write_text('import warnings\n\nwarnings.filterwarnings("ignore", message="b")\n')
+    assert provenance.code_hash(LEARNERS[0]) != before
