@@ -123,6 +123,7 @@ def test_overrides_from_papermill_strings():
 
 
 def test_a_no_op_reports_call_writes_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("RLWB_REPORTS", str(tmp_path))  # a notebook kernel, were one started, writes here too
     monkeypatch.setattr(report, "REPORTS_DIR", tmp_path)
     monkeypatch.setattr(workbook, "stale_inputs", lambda *a, **k: [])
     monkeypatch.setattr(workbook, "changed_code", lambda: [])
