@@ -201,13 +201,15 @@ def test_the_command_line_refuses_an_absurd_budget(tmp_path, monkeypatch, capsys
 
 
 def test_experiment_strings_in_parameter_files_are_checked_like_the_command_line():
-    cmd = "--env_name CartPole-v0 -n 5 -b -5 --exp_name bad"
+    cmd = "--env_name HalfCheetah-v4 -n 5 -b -5 --exp_name bad"
     with pytest.raises(ConfigError) as e:
-        load_params("05_estimators", "smoke", {"experiments": [cmd]})
+        load_params("06_baseline_cheetah", "smoke", {"experiments": [cmd]})
     msg = str(e.value)
     assert "key 'experiments[0]': argument --batch_size/-b: must be an integer >= 1; got '-5'" in msg and cmd in msg
     with pytest.raises(ConfigError, match=r"key 'experiments\[0\]': unrecognized arguments: --n_ite 5"):
-        load_params("05_estimators", "smoke", {"experiments": ["--env_name CartPole-v0 --n_ite 5 --exp_name bad"]})
+        load_params("06_baseline_cheetah", "smoke", {"experiments": ["--env_name HalfCheetah-v4 --n_ite 5 --exp_name bad"]})
+    with pytest.raises(ConfigError, match=r"05_estimators.*'small_batch'.*>= 1"):
+        load_params("05_estimators", "smoke", {"small_batch": 0})
     with pytest.raises(ConfigError, match=r"key 'default_command': argument --env_name: 'Pendulum-v99' is not a registered"):
         load_params("08_pendulum_tuning", "smoke", {"default_command": "--env_name Pendulum-v99 --exp_name p"})
 

@@ -12,6 +12,7 @@ from ..config import spec
 from ..publish.plots import colours
 from ..publish.report import Claim, said
 from ..verdicts import Verdict, claim_problems, decided_claims, judge
+from ..learners.pg import PGConfig
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import BIT_FOR_BIT, profile
@@ -25,30 +26,40 @@ LAST = 10
 
 @dataclass(frozen=True)
 class Config(GridConfig):
-    """The eight commands of experiment 1 and the seeds they run with."""
+    """Experiment 1's budgets (a profile sets these, its seeds and its workers; the eight variants are
+    :func:`variants`). The defaults are the default profile's: the assignment's commands."""
 
-    experiments: tuple[str, ...] = spec(())
+    env_id: str = spec("CartPole-v0", doc="--env_name")
+    iterations: int = spec(100, ge=1, doc="-n of every command")
+    small_batch: int = spec(1000, ge=1, doc="-b of the four small-batch commands")
+    large_batch: int = spec(4000, ge=1, doc="-b of the four large-batch commands (--exp_name ..._lb...)")
+    eval_batch: int = spec(400, ge=1, doc="-eb of every command (the starter code's default: 400)")
     threshold: float = spec(200.0, gt=0, doc="the maximum return of CartPole-v0")
 
     def check(self) -> list[str]:
-        errs = pgexp.check_commands(self.experiments)
-        if not errs:
-            names = set(pgexp.experiments(self.experiments))
-            need = {"cartpole", "cartpole_rtg", "cartpole_na", "cartpole_rtg_na"}
-            need |= {n.replace("cartpole", "cartpole_lb") for n in need}
-            if not need <= names:
-                errs.append(f"key 'experiments' must include the eight --exp_name of experiment 1: {', '.join(sorted(need))}")
-            errs += claim_problems(self.claims, sorted(names), list(CLAIM_METRICS), self.skip_claims)
-        return errs
+        return claim_problems(self.claims, list(variants(self)), list(CLAIM_METRICS), self.skip_claims)
 
+
+def variants(cfg: Config) -> dict[str, PGConfig]:
+    """The assignment's eight commands of experiment 1, in its order: without and with reward-to-go
+    (``-rtg``) and advantage normalisation (``-na``), at the small and the large batch; --exp_name ->
+    config (:func:`lib.sections.pgexp.assignment_config`; the page shows each as its command)."""
+    out = {}
+    for size, batch in (("", cfg.small_batch), ("_lb", cfg.large_batch)):
+        for rtg, na in ((False, False), (True, False), (False, True), (True, True)):
+            name = f"cartpole{size}" + ("_rtg" if rtg else "") + ("_na" if na else "")
+            out[name] = pgexp.assignment_config(cfg.env_id, n_iter=cfg.iterations, batch_size=batch,
+                                                eval_batch_size=cfg.eval_batch, use_reward_to_go=rtg,
+                                                normalize_advantages=na)
+    return out
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    return pgexp.make_specs(SECTION, pgexp.experiments(cfg.experiments), seed_range(cfg))
+    return pgexp.make_specs(SECTION, variants(cfg), seed_range(cfg))
 
 
 def describe(cfg: Config) -> str:
-    exps = pgexp.experiments(cfg.experiments)
+    exps = variants(cfg)
     c = exps["cartpole"]
     return (
         f"- **Learner**: the workbook's one policy-gradient learner with the assignment's settings: Adam "
@@ -70,7 +81,7 @@ def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
 
 
 def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
-    names = list(pgexp.experiments(cfg.experiments))
+    names = list(variants(cfg))
     small = [n for n in names if "_lb" not in n]
     large = [n for n in names if "_lb" in n]
     b_small, b_large = batch_sizes(cfg)
@@ -79,7 +90,7 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
                                 (large, f"large batch (-b {b_large})", "large_batch.png")):
         cs = pgexp.step_curves(results, group, "Eval_AverageReturn")
         paths.append(pgexp.curves_figure(cs, out_dir / "figures" / fname, ylabel="Eval_AverageReturn",
-                                         title=f"{pgexp.experiments(cfg.experiments)['cartpole'].env_id}, {title}: mean over {cfg.seeds} seeds, 95% CI",
+                                         title=f"{variants(cfg)['cartpole'].env_id}, {title}: mean over {cfg.seeds} seeds, 95% CI",
                                          hlines={f"maximum ({cfg.threshold:g})": cfg.threshold},
                                          palette=colours(names)))  # the profile's colours too
     plt.close("all")
@@ -87,13 +98,12 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
 
 
 def batch_sizes(cfg: Config) -> tuple[int, int]:
-    """(-b of the small-batch experiments, -b of the large-batch ones), read from their commands."""
-    exps = pgexp.experiments(cfg.experiments)
-    return int(exps["cartpole"].batch_steps or 0), int(exps["cartpole_lb"].batch_steps or 0)
+    """(-b of the small-batch experiments, -b of the large-batch ones)."""
+    return cfg.small_batch, cfg.large_batch
 
 
 def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    return pgexp.table(runs, list(pgexp.experiments(cfg.experiments)), cfg.threshold, last=LAST)
+    return pgexp.table(runs, list(variants(cfg)), cfg.threshold, last=LAST)
 
 
 #: Per-seed metrics claims may name (columns of :func:`lib.sections.pgexp.per_run`).
@@ -161,7 +171,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     verdicts = judge(decided_claims(cfg), claim_table(runs), cfg.alpha)
     return SectionResult(table=tab, claims=[Claim.judged(v) for v in verdicts],
                          figures=figures(results, cfg, out_dir) + [profile(
-                             runs, f"last {LAST} mean", list(pgexp.experiments(cfg.experiments)), {}, out_dir / "figures" / "profile.png",
+                             runs, f"last {LAST} mean", list(variants(cfg)), {}, out_dir / "figures" / "profile.png",
                              xlabel=f"eval return, mean of the last {LAST} iterations", lo=0.0, hi=cfg.threshold,
                              title=f"performance profile over seeds ({cfg.seeds} per experiment), 95% bootstrap band")],
                          regression=regression_values(runs, cfg), headline=headline(tab, cfg),

@@ -61,6 +61,20 @@ def check_commands(commands: Sequence[str], key: str = "experiments", indexed: b
     return errs
 
 
+def assignment_config(env_name: str, **flags: Any) -> PGConfig:
+    """The config the assignment's command line gives for ``flags`` (its option names as the starter code's
+    argparse stores them: ``n_iter``, ``batch_size``, ``eval_batch_size``, ``use_reward_to_go``, ...), the
+    starter code's defaults for every other flag: exactly what parsing the command would give
+    (:func:`lib.assignment.config_from_args`), without writing it as text."""
+    args = parser().parse_args(["--env_name", env_name, "--exp_name", "x"])
+    unknown = sorted(set(flags) - set(vars(args)))
+    if unknown:
+        raise ConfigError(f"the assignment has no option {unknown}; it has {', '.join(sorted(vars(args)))}")
+    for name, value in flags.items():
+        setattr(args, name, value)
+    return config_from_args(args)
+
+
 def experiments(commands: Sequence[str]) -> dict[str, PGConfig]:
     """exp_name -> config, in the order given."""
     return dict(parse_command(c, f"experiment {i}") for i, c in enumerate(commands))
