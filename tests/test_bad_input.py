@@ -201,15 +201,17 @@ def test_the_command_line_refuses_an_absurd_budget(tmp_path, monkeypatch, capsys
 
 
 def test_experiment_strings_in_parameter_files_are_checked_like_the_command_line():
-    cmd = "--env_name HalfCheetah-v4 -n 5 -b -5 --exp_name bad"
+    cmd = "--env_name LunarLander-v2 -n 5 -b -5 --exp_name bad"
     with pytest.raises(ConfigError) as e:
-        load_params("06_baseline_cheetah", "smoke", {"experiments": [cmd]})
+        load_params("07_gae_lunar", "smoke", {"ours": [cmd]})
     msg = str(e.value)
-    assert "key 'experiments[0]': argument --batch_size/-b: must be an integer >= 1; got '-5'" in msg and cmd in msg
-    with pytest.raises(ConfigError, match=r"key 'experiments\[0\]': unrecognized arguments: --n_ite 5"):
-        load_params("06_baseline_cheetah", "smoke", {"experiments": ["--env_name HalfCheetah-v4 --n_ite 5 --exp_name bad"]})
+    assert "key 'ours[0]': argument --batch_size/-b: must be an integer >= 1; got '-5'" in msg and cmd in msg
+    with pytest.raises(ConfigError, match=r"key 'ours\[0\]': unrecognized arguments: --n_ite 5"):
+        load_params("07_gae_lunar", "smoke", {"ours": ["--env_name LunarLander-v2 --n_ite 5 --exp_name bad"]})
     with pytest.raises(ConfigError, match=r"05_estimators.*'small_batch'.*>= 1"):
         load_params("05_estimators", "smoke", {"small_batch": 0})
+    with pytest.raises(ConfigError, match=r"key 'only': 'cheetah_bgs9' is not an experiment; they are cheetah, cheetah_baseline"):
+        load_params("06_baseline_cheetah", "smoke", {"only": ["cheetah", "cheetah_baseline", "cheetah_bgs9"]})
     with pytest.raises(ConfigError, match=r"key 'default_command': argument --env_name: 'Pendulum-v99' is not a registered"):
         load_params("08_pendulum_tuning", "smoke", {"default_command": "--env_name Pendulum-v99 --exp_name p"})
 

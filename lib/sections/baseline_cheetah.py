@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,6 +13,7 @@ from ..data.envs import max_episode_steps
 from ..publish.plots import colours, legend, save
 from ..publish.report import Claim, said as report_said
 from ..verdicts import Verdict, claim_problems, decided_claims, judge
+from ..learners.pg import PGConfig
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
 from .common import MUJOCO_STATISTICAL, profile
@@ -24,34 +25,58 @@ REPRODUCES = MUJOCO_STATISTICAL
 LAST = 5
 
 
+#: --exp_name of the run without a baseline, and of the baselined run the claims are about.
+NO_BASELINE, BASELINE = "cheetah", "cheetah_baseline"
+
+
 @dataclass(frozen=True)
 class Config(GridConfig):
-    """The experiment-2 commands (no baseline, baseline, and the weaker-baseline runs) and seeds."""
+    """Experiment 2's budgets (a profile sets these, its seeds and its workers; the experiments are
+    :func:`variants`). The defaults are the default profile's: the assignment's commands."""
 
-    experiments: tuple[str, ...] = spec(())
-    no_baseline: str = spec("cheetah", doc="--exp_name of the run without baseline")
-    baseline: str = spec("cheetah_baseline", doc="--exp_name of the baselined run the claim is about")
+    env_id: str = spec("HalfCheetah-v4", doc="--env_name")
+    iterations: int = spec(100, ge=1, doc="-n")
+    batch: int = spec(5000, ge=1, doc="-b")
+    eval_batch: int = spec(3000, ge=1, doc="-eb")
+    ep_len: int | None = spec(None, ge=1, doc="--ep_len (null: the env's own time limit, 1000 steps)")
+    only: tuple[str, ...] = spec((), doc="run only these experiments (empty: all of variants(); the smoke profile "
+                                         "runs three)")
     threshold: float = spec(300.0, doc="eval return the baselined run should end above")
 
     def check(self) -> list[str]:
-        errs = pgexp.check_commands(self.experiments)
-        if not errs:
-            names = set(pgexp.experiments(self.experiments))
-            for key in ("no_baseline", "baseline"):
-                if getattr(self, key) not in names:
-                    errs.append(f"key '{key}' ({getattr(self, key)!r}) is not an --exp_name in 'experiments'")
-            errs += claim_problems(self.claims, sorted(names), list(CLAIM_METRICS), self.skip_claims)
-        return errs
+        names = list(variants(replace(self, only=())))
+        errs = [f"key 'only': {n!r} is not an experiment; they are {', '.join(names)}" for n in self.only if n not in names]
+        errs += [f"key 'only' must keep {n!r}: the claims and the page are about it" for n in (NO_BASELINE, BASELINE)
+                 if self.only and n not in self.only]
+        return errs + claim_problems(self.claims, list(variants(self)), list(CLAIM_METRICS), self.skip_claims)
 
+
+def variants(cfg: Config) -> dict[str, PGConfig]:
+    """The assignment's experiment 2 and our variant beside it, --exp_name -> config
+    (:func:`lib.sections.pgexp.assignment_config`; the page shows each as its command): reward-to-go,
+    discount 0.95, lr 0.01, without and with a value baseline (-blr 0.01, -bgs 5); the baseline made
+    weaker (-bgs 1; -blr 0.001); with -na; and ours, ``--bootstrap_truncated``."""
+    base = dict(n_iter=cfg.iterations, batch_size=cfg.batch, eval_batch_size=cfg.eval_batch, ep_len=cfg.ep_len,
+                use_reward_to_go=True, discount=0.95, learning_rate=0.01)
+    baselined = dict(base, use_baseline=True, baseline_learning_rate=0.01, baseline_gradient_steps=5)
+    flags = {
+        NO_BASELINE: base,
+        BASELINE: baselined,
+        "cheetah_baseline_bgs1": dict(baselined, baseline_gradient_steps=1),
+        "cheetah_baseline_blr0.001": dict(baselined, baseline_learning_rate=0.001),
+        "cheetah_baseline_na": dict(baselined, normalize_advantages=True),
+        "cheetah_baseline_bootstrap": dict(baselined, bootstrap_truncated=True),  # ours: V(s_T) where the limit cut
+    }
+    return {name: pgexp.assignment_config(cfg.env_id, **f) for name, f in flags.items() if not cfg.only or name in cfg.only}
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    return pgexp.make_specs(SECTION, pgexp.experiments(cfg.experiments), seed_range(cfg))
+    return pgexp.make_specs(SECTION, variants(cfg), seed_range(cfg))
 
 
 def describe(cfg: Config) -> str:
-    exps = pgexp.experiments(cfg.experiments)
-    b = exps[cfg.baseline]
+    exps = variants(cfg)
+    b = exps[BASELINE]
     return (
         f"- **Learner**: Gaussian MLP policy {list(b.hidden)} (state-independent log-std), Adam lr {b.lr:g}, "
         f"discount {b.gamma:g}, reward-to-go, {b.iterations} iterations of >= {b.batch_steps} steps; evaluation "
@@ -83,22 +108,22 @@ def numbers(runs: pd.DataFrame, cfg: Config, runs_allowed: int = 3) -> dict[str,
     chance 1 - (1 - p)^k that ``runs_allowed`` runs pass at least once (the interval mapped through it)."""
     from scipy.stats import binomtest
 
-    d = runs[runs.variant == cfg.baseline]
+    d = runs[runs.variant == BASELINE]
     k, n = int((d.final >= cfg.threshold).sum()), len(d)
     if not n:
         return {}
     ci = binomtest(k, n).proportion_ci(0.95, method="exact")
     within = lambda p: 1 - (1 - p) ** runs_allowed  # noqa: E731
     return {"pass_within_3_runs": (
-        f"{k} of {n} seeds of {cfg.baseline} end at or above {cfg.threshold:g}: a per-run chance of {k / n:.2f} "
+        f"{k} of {n} seeds of {BASELINE} end at or above {cfg.threshold:g}: a per-run chance of {k / n:.2f} "
         f"[{ci.low:.2f}, {ci.high:.2f}] (exact 95%), so {runs_allowed} runs pass at least once with chance "
         f"{within(k / n):.2f} [{within(ci.low):.2f}, {within(ci.high):.2f}]")}
 
 
 def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
-    names = list(pgexp.experiments(cfg.experiments))
-    with_baseline = [n for n in names if pgexp.experiments(cfg.experiments)[n].baseline == "value"]
-    env = pgexp.experiments(cfg.experiments)[names[0]].env_id
+    names = list(variants(cfg))
+    with_baseline = [n for n in names if variants(cfg)[n].baseline == "value"]
+    env = variants(cfg)[names[0]].env_id
     paths = []  # the eval return first: the main figure (the index shows it)
     palette = colours(names)  # one colour per experiment in every figure
     cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
@@ -121,7 +146,7 @@ def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
 
 
 def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    return pgexp.table(runs, list(pgexp.experiments(cfg.experiments)), cfg.threshold, last=LAST)
+    return pgexp.table(runs, list(variants(cfg)), cfg.threshold, last=LAST)
 
 
 #: Per-seed metrics claims may name (columns of :func:`lib.sections.pgexp.per_run`).
@@ -135,12 +160,12 @@ CLAIM_METRICS = {
 
 def answers(cfg: Config, verdicts: list[Verdict]) -> str:
     """What a weaker baseline (fewer gradient steps, lower lr) and -na did, from the verdicts of the
-    claims that compare another baselined experiment with ``cfg.baseline``."""
-    exps = pgexp.experiments(cfg.experiments)
-    base = exps[cfg.baseline]
+    claims that compare another baselined experiment with ``BASELINE``."""
+    exps = variants(cfg)
+    base = exps[BASELINE]
     lines = []
     for name, c in exps.items():
-        if name in (cfg.baseline, cfg.no_baseline):
+        if name in (BASELINE, NO_BASELINE):
             continue
         what = []
         if c.value_steps != base.value_steps:
@@ -152,7 +177,7 @@ def answers(cfg: Config, verdicts: list[Verdict]) -> str:
         if c.bootstrap_truncated and not base.bootstrap_truncated:
             what.append("V(s_T) bootstrapped at the time limit, ours")
         said = [report_said(v)
-                for v in verdicts if name in (v.versus, *v.seeds) and cfg.baseline in v.seeds]
+                for v in verdicts if name in (v.versus, *v.seeds) and BASELINE in v.seeds]
         lines.append(f"- **{name}** ({', '.join(what) or 'same baseline'}): " + ("; ".join(said) or "no claim in params compares it") + ".")
     return "\n".join(lines)
 
@@ -163,22 +188,22 @@ def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object
 
 
 def headline(runs: pd.DataFrame, cfg: Config) -> str:
-    d = runs[runs.variant == cfg.baseline]
-    nb = runs[runs.variant == cfg.no_baseline]
-    return (f"Final eval return, {cfg.seeds} seeds: {cfg.baseline} {d.final.mean():.0f} "
-            f"({int((d.final > cfg.threshold).sum())}/{len(d)} above {cfg.threshold:g}), {cfg.no_baseline} {nb.final.mean():.0f}.")
+    d = runs[runs.variant == BASELINE]
+    nb = runs[runs.variant == NO_BASELINE]
+    return (f"Final eval return, {cfg.seeds} seeds: {BASELINE} {d.final.mean():.0f} "
+            f"({int((d.final > cfg.threshold).sum())}/{len(d)} above {cfg.threshold:g}), {NO_BASELINE} {nb.final.mean():.0f}.")
 
 
 def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
     """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
     verdicts = judge(decided_claims(cfg), runs, cfg.alpha)
-    d = runs[runs.variant == cfg.baseline]
-    finals = f"Final eval returns of {cfg.baseline}: {', '.join(f'{x:.0f}' for x in d.final)}."
+    d = runs[runs.variant == BASELINE]
+    finals = f"Final eval returns of {BASELINE}: {', '.join(f'{x:.0f}' for x in d.final)}."
     return SectionResult(table=table(runs, cfg), claims=[Claim.judged(v, finals if i == 0 else "") for i, v in enumerate(verdicts)],
                          numbers=numbers(runs, cfg),
                          figures=figures(results, cfg, out_dir) + [profile(
-                             runs, f"last {LAST} mean", list(pgexp.experiments(cfg.experiments)), {}, out_dir / "figures" / "profile.png",
+                             runs, f"last {LAST} mean", list(variants(cfg)), {}, out_dir / "figures" / "profile.png",
                              xlabel=f"eval return, mean of the last {LAST} iterations",
                              title=f"performance profile over seeds ({cfg.seeds} per experiment), 95% bootstrap band")],
                          regression=regression_values(runs, cfg), headline=headline(runs, cfg), text={"answers": answers(cfg, verdicts)})
