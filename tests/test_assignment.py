@@ -70,21 +70,23 @@ def test_run_writes_the_assignment_layout(tmp_path, monkeypatch, capsys):
 
 
 def test_section_variants_are_the_commands_they_print():
-    """Sections 05 and 06 declare their experiments in Python (``variants``); each config is exactly what its
+    """Sections 05, 06 and 07 declare their experiments in Python (``variants``); each config is exactly what its
     printed command gives when parsed as the assignment's command line, so the command on the page still
     reproduces the run. Red for: a variant whose flags are lost or added on the way to the page (a missing
     -rtg, a batch size the command does not say), an ``assignment_config`` that differs from parsing."""
     from lib.params import load_params
-    from lib.sections import baseline_cheetah, estimators, pgexp
+    from lib.sections import baseline_cheetah, estimators, gae_lunar, pgexp
     from lib.assignment import command_for
 
-    for section, module, count in (("05_estimators", estimators, 8), ("06_baseline_cheetah", baseline_cheetah, 6)):
-        for profile in ("smoke", "default"):
-            exps = module.variants(load_params(section, profile))
-            assert len(exps) == (3 if section.startswith("06") and profile == "smoke" else count)
-            for name, c in exps.items():
-                command = command_for(c, name, 0, program="").split(" --seed")[0].strip()
-                assert pgexp.parse_command(command, name) == (name, c), command
+    counts = {("05_estimators", "smoke"): 8, ("05_estimators", "default"): 8, ("06_baseline_cheetah", "smoke"): 3,
+              ("06_baseline_cheetah", "default"): 6, ("07_gae_lunar", "smoke"): 3, ("07_gae_lunar", "default"): 6}
+    modules = {"05_estimators": estimators, "06_baseline_cheetah": baseline_cheetah, "07_gae_lunar": gae_lunar}
+    for (section, profile), count in counts.items():
+        exps = modules[section].variants(load_params(section, profile))
+        assert len(exps) == count
+        for name, c in exps.items():
+            command = command_for(c, name, 0, program="").split(" --seed")[0].strip()
+            assert pgexp.parse_command(command, name) == (name, c), command
     assert list(estimators.variants(load_params("05_estimators", "default")))[:2] == ["cartpole", "cartpole_rtg"]
     rtg = estimators.variants(load_params("05_estimators", "default"))["cartpole_lb_rtg"]
     assert (rtg.batch_steps, rtg.return_type, rtg.normalize_advantages, rtg.iterations) == (4000, "reward_to_go", False, 100)

@@ -201,13 +201,15 @@ def test_the_command_line_refuses_an_absurd_budget(tmp_path, monkeypatch, capsys
 
 
 def test_experiment_strings_in_parameter_files_are_checked_like_the_command_line():
-    cmd = "--env_name LunarLander-v2 -n 5 -b -5 --exp_name bad"
+    cmd = "--env_name InvertedPendulum-v4 -n 5 -b -5 --exp_name bad"
     with pytest.raises(ConfigError) as e:
-        load_params("07_gae_lunar", "smoke", {"ours": [cmd]})
+        load_params("08_pendulum_tuning", "smoke", {"default_command": cmd})
     msg = str(e.value)
-    assert "key 'ours[0]': argument --batch_size/-b: must be an integer >= 1; got '-5'" in msg and cmd in msg
-    with pytest.raises(ConfigError, match=r"key 'ours\[0\]': unrecognized arguments: --n_ite 5"):
-        load_params("07_gae_lunar", "smoke", {"ours": ["--env_name LunarLander-v2 --n_ite 5 --exp_name bad"]})
+    assert "key 'default_command': argument --batch_size/-b: must be an integer >= 1; got '-5'" in msg and cmd in msg
+    with pytest.raises(ConfigError, match=r"key 'default_command': unrecognized arguments: --n_ite 5"):
+        load_params("08_pendulum_tuning", "smoke", {"default_command": "--env_name InvertedPendulum-v4 --n_ite 5 --exp_name p"})
+    with pytest.raises(ConfigError, match=r"07_gae_lunar.*'lambdas' must hold distinct values in \[0, 1\]"):
+        load_params("07_gae_lunar", "smoke", {"lambdas": [0.0, 1.5]})
     with pytest.raises(ConfigError, match=r"05_estimators.*'small_batch'.*>= 1"):
         load_params("05_estimators", "smoke", {"small_batch": 0})
     with pytest.raises(ConfigError, match=r"key 'only': 'cheetah_bgs9' is not an experiment; they are cheetah, cheetah_baseline"):

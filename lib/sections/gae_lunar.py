@@ -28,24 +28,31 @@ REPRODUCES = BIT_FOR_BIT
 LAST = 10
 
 
+#: Our variant beside the sweep: our previous protocol at lambda 0.98 (10% uniformly random actions, our
+#: noise model, and V(s_T) bootstrapped where the time limit cut an episode).
+OURS = "lunar_lander_lambda0.98_noise_bootstrap"
+
+
 @dataclass(frozen=True)
 class Config(GridConfig):
-    """The experiment-3 command (without --gae_lambda), the lambdas, and the seeds."""
+    """Experiment 3's budgets and lambdas (a profile sets these, its seeds and its workers; the experiments are
+    :func:`variants`). The defaults are the default profile's: the assignment's command."""
 
-    command: str = spec("", doc="the assignment's command; --gae_lambda and --exp_name are added per lambda")
-    lambdas: tuple[float, ...] = spec((0.0, 0.95, 0.98, 0.99, 1.0))
+    env_id: str = spec("LunarLander-v2", doc="--env_name")
+    iterations: int = spec(200, ge=1, doc="-n")
+    batch: int = spec(2000, ge=1, doc="-b")
+    eval_batch: int = spec(2000, ge=1, doc="-eb")
+    ep_len: int = spec(1000, ge=1, doc="--ep_len")
+    layer_size: int = spec(128, ge=1, doc="-s (the assignment: 3 layers of 128)")
+    lambdas: tuple[float, ...] = spec((0.0, 0.95, 0.98, 0.99, 1.0), doc="--gae_lambda of the sweep")
+    ours: bool = spec(True, doc=f"run our variant {OURS} beside the sweep")
     threshold: float = spec(150.0, doc="eval return the best lambda should reach at least once")
-    ours: tuple[str, ...] = spec((), doc="our variants beside the assignment's sweep: whole commands, each with its "
-                                 "own --exp_name (e.g. the sweep's command with our action noise and bootstrap)")
 
     def check(self) -> list[str]:
-        errs = pgexp.check_commands([self.command + " --exp_name x"], key="command", indexed=False)
-        if "--gae_lambda" in self.command or "--exp_name" in self.command:
-            errs.append("key 'command' must leave out --gae_lambda and --exp_name (the sweep adds them)")
+        errs = []
         if any(not 0 <= x <= 1 for x in self.lambdas) or len(set(self.lambdas)) != len(self.lambdas):
             errs.append("key 'lambdas' must hold distinct values in [0, 1]")
-        errs += pgexp.check_commands(list(self.ours), key="ours")
-        return errs + claim_problems(self.claims, list(experiments(self)) if not errs else [], list(CLAIM_METRICS),
+        return errs + claim_problems(self.claims, list(variants(self)) if not errs else [], list(CLAIM_METRICS),
                                      self.skip_claims)
 
 
@@ -53,19 +60,31 @@ def exp_name(lam: float) -> str:
     return f"lunar_lander_lambda{lam:g}"
 
 
-def experiments(cfg: Config) -> dict[str, PGConfig]:
-    _, base = pgexp.parse_command(cfg.command + " --exp_name base", "command")
-    return {**{exp_name(lam): replace(base, gae_lambda=lam) for lam in cfg.lambdas}, **pgexp.experiments(cfg.ours)}
+def variants(cfg: Config) -> dict[str, PGConfig]:
+    """The assignment's experiment 3 (one command per lambda: reward-to-go, value baseline, GAE; discount
+    0.99, lr 0.001, 3 layers) and, with ``cfg.ours``, our variant :data:`OURS`; --exp_name -> config
+    (:func:`lib.sections.pgexp.assignment_config`; the page shows each as its command)."""
+    flags = dict(ep_len=cfg.ep_len, discount=0.99, n_iter=cfg.iterations, batch_size=cfg.batch,
+                 eval_batch_size=cfg.eval_batch, n_layers=3, layer_size=cfg.layer_size, learning_rate=0.001,
+                 use_reward_to_go=True, use_baseline=True)
+    base = pgexp.assignment_config(cfg.env_id, **flags)
+    out = {exp_name(lam): replace(base, gae_lambda=lam) for lam in cfg.lambdas}
+    if cfg.ours:
+        out[OURS] = pgexp.assignment_config(cfg.env_id, **flags, gae_lambda=0.98, action_noise_prob=0.1,
+                                            bootstrap_truncated=True)
+    return out
+
+
 
 
 
 def specs(cfg: Config) -> list[RunSpec]:
-    return pgexp.make_specs(SECTION, experiments(cfg), seed_range(cfg))
+    return pgexp.make_specs(SECTION, variants(cfg), seed_range(cfg))
 
 
 def labels(cfg: Config) -> dict[str, str]:
     """exp_name -> its label: the sweep by lambda, our variants by their --exp_name."""
-    return {**{exp_name(lam): f"lambda = {lam:g}" for lam in cfg.lambdas}, **{n: f"{n} (ours)" for n in pgexp.experiments(cfg.ours)}}
+    return {**{exp_name(lam): f"lambda = {lam:g}" for lam in cfg.lambdas}, **({OURS: f"{OURS} (ours)"} if cfg.ours else {})}
 
 
 def _noise(c: PGConfig) -> str:
@@ -73,9 +92,9 @@ def _noise(c: PGConfig) -> str:
 
 
 def describe(cfg: Config) -> str:
-    exps = experiments(cfg)
+    exps = variants(cfg)
     c = exps[exp_name(cfg.lambdas[0])]
-    ours = pgexp.experiments(cfg.ours)
+    ours = {n: c for n, c in exps.items() if n == OURS}
     ours_text = "".join(
         f" **Ours**, beside the sweep: `{n}`"
         + (f", {_noise(o)} (our noise model: the agent learns from the action it chose; the noise has its own random "
@@ -106,17 +125,17 @@ def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
 
 
 def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
-    names = list(experiments(cfg))
+    names = list(variants(cfg))
     cs = pgexp.step_curves(results, names, "Eval_AverageReturn", labels=labels(cfg))
     p = pgexp.curves_figure(cs, out_dir / "figures" / "lambda_sweep.png", ylabel="Eval_AverageReturn",
-                            title=f"{next(iter(experiments(cfg).values())).env_id}: GAE lambda sweep, 95% CI over {cfg.seeds} seeds",
+                            title=f"{next(iter(variants(cfg).values())).env_id}: GAE lambda sweep, 95% CI over {cfg.seeds} seeds",
                             hlines={f"{cfg.threshold:g}": cfg.threshold}, palette=colours(list(labels(cfg).values())))
     return [p] if p else []
 
 
 def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    t = pgexp.table(runs, list(experiments(cfg)), cfg.threshold, last=LAST)
-    t.insert(1, "lambda", [c.gae_lambda for c in experiments(cfg).values()])
+    t = pgexp.table(runs, list(variants(cfg)), cfg.threshold, last=LAST)
+    t.insert(1, "lambda", [c.gae_lambda for c in variants(cfg).values()])
     return t
 
 
@@ -133,10 +152,10 @@ def answers(runs: pd.DataFrame, cfg: Config) -> str:
             f"**lambda = 0** makes the advantage the one-step TD residual r_t + gamma V(s_(t+1)) - V(s_t): the least "
             f"variance, but all the bias of the learned V. **lambda = 1** makes it the reward-to-go minus V(s_t), the "
             f"Monte Carlo estimate: no bias from V beyond its role as a baseline, but the full variance of a "
-            f"{next(iter(experiments(cfg).values())).max_episode_steps}-step return. Here lambda = 0 reached "
+            f"{next(iter(variants(cfg).values())).max_episode_steps}-step return. Here lambda = 0 reached "
             f"{means[0.0]:.1f} and lambda = 1 reached {means[1.0]:.1f}; the best was lambda = {order[0]:g} ({means[order[0]]:.1f})."
         )
-    for n, o in pgexp.experiments(cfg.ours).items():
+    for n, o in {n: c for n, c in variants(cfg).items() if n == OURS}.items():
         same = exp_name(o.gae_lambda) if o.gae_lambda in cfg.lambdas else None
         mine = float(runs[runs.variant == n][f"last {LAST} mean"].mean())
         if same is not None:
@@ -196,7 +215,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     runs = per_run(results, cfg)
     return SectionResult(table=table(runs, cfg), per_run=runs, claims=claims(runs, cfg), numbers=numbers(runs, cfg),
                          figures=figures(results, cfg, out_dir) + [profile(
-                             runs, f"last {LAST} mean", list(experiments(cfg)), labels(cfg), out_dir / "figures" / "profile.png",
+                             runs, f"last {LAST} mean", list(variants(cfg)), labels(cfg), out_dir / "figures" / "profile.png",
                              xlabel=f"eval return, mean of the last {LAST} iterations",
                              title=f"performance profile over seeds ({cfg.seeds} per lambda), 95% bootstrap band")],
                          regression=regression_values(runs, cfg),
