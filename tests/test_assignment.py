@@ -70,12 +70,12 @@ def test_run_writes_the_assignment_layout(tmp_path, monkeypatch, capsys):
 
 
 def test_section_variants_are_the_commands_they_print():
-    """Sections 05, 06 and 07 declare their experiments in Python (``variants``); each config is exactly what its
+    """Sections 05-08 declare their experiments in Python (``variants``); each config is exactly what its
     printed command gives when parsed as the assignment's command line, so the command on the page still
     reproduces the run. Red for: a variant whose flags are lost or added on the way to the page (a missing
     -rtg, a batch size the command does not say), an ``assignment_config`` that differs from parsing."""
     from lib.params import load_params
-    from lib.sections import baseline_cheetah, estimators, gae_lunar, pgexp
+    from lib.sections import baseline_cheetah, estimators, gae_lunar, pendulum_tuning, pgexp
     from lib.assignment import command_for
 
     counts = {("05_estimators", "smoke"): 8, ("05_estimators", "default"): 8, ("06_baseline_cheetah", "smoke"): 3,
@@ -87,6 +87,11 @@ def test_section_variants_are_the_commands_they_print():
         for name, c in exps.items():
             command = command_for(c, name, 0, program="").split(" --seed")[0].strip()
             assert pgexp.parse_command(command, name) == (name, c), command
+    pendulum = load_params("08_pendulum_tuning", "default")
+    for name, c in {"pendulum": pendulum_tuning.default_config(pendulum),
+                    **pendulum_tuning.search_experiments(pendulum)}.items():
+        assert pgexp.parse_command(pgexp.command(c, name), name) == (name, c)
+    assert pendulum_tuning.search_experiments(pendulum)["pendulum_search_b2000_lr0.02_na"].iterations == 50
     assert list(estimators.variants(load_params("05_estimators", "default")))[:2] == ["cartpole", "cartpole_rtg"]
     rtg = estimators.variants(load_params("05_estimators", "default"))["cartpole_lb_rtg"]
     assert (rtg.batch_steps, rtg.return_type, rtg.normalize_advantages, rtg.iterations) == (4000, "reward_to_go", False, 100)

@@ -200,22 +200,20 @@ def test_the_command_line_refuses_an_absurd_budget(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "runs").exists()
 
 
-def test_experiment_strings_in_parameter_files_are_checked_like_the_command_line():
-    cmd = "--env_name InvertedPendulum-v4 -n 5 -b -5 --exp_name bad"
-    with pytest.raises(ConfigError) as e:
-        load_params("08_pendulum_tuning", "smoke", {"default_command": cmd})
-    msg = str(e.value)
-    assert "key 'default_command': argument --batch_size/-b: must be an integer >= 1; got '-5'" in msg and cmd in msg
-    with pytest.raises(ConfigError, match=r"key 'default_command': unrecognized arguments: --n_ite 5"):
-        load_params("08_pendulum_tuning", "smoke", {"default_command": "--env_name InvertedPendulum-v4 --n_ite 5 --exp_name p"})
-    with pytest.raises(ConfigError, match=r"07_gae_lunar.*'lambdas' must hold distinct values in \[0, 1\]"):
-        load_params("07_gae_lunar", "smoke", {"lambdas": [0.0, 1.5]})
+def test_budgets_in_parameter_files_are_checked_like_the_command_line():
+    """The assignment sections' params set budgets; each is checked where it is read, and a value the
+    assignment's command line would refuse is refused with its flag's message. Red for: a bad budget reaching
+    a run, an unknown experiment silently dropped, a bad env id accepted."""
     with pytest.raises(ConfigError, match=r"05_estimators.*'small_batch'.*>= 1"):
         load_params("05_estimators", "smoke", {"small_batch": 0})
     with pytest.raises(ConfigError, match=r"key 'only': 'cheetah_bgs9' is not an experiment; they are cheetah, cheetah_baseline"):
         load_params("06_baseline_cheetah", "smoke", {"only": ["cheetah", "cheetah_baseline", "cheetah_bgs9"]})
-    with pytest.raises(ConfigError, match=r"key 'default_command': argument --env_name: 'Pendulum-v99' is not a registered"):
-        load_params("08_pendulum_tuning", "smoke", {"default_command": "--env_name Pendulum-v99 --exp_name p"})
+    with pytest.raises(ConfigError, match=r"07_gae_lunar.*'lambdas' must hold distinct values in \[0, 1\]"):
+        load_params("07_gae_lunar", "smoke", {"lambdas": [0.0, 1.5]})
+    with pytest.raises(ConfigError, match=r"a batch larger than 'budget_steps' leaves no iteration"):
+        load_params("08_pendulum_tuning", "smoke", {"batch_sizes": [5000]})
+    with pytest.raises(ConfigError, match=r"key 'env_id': 'Pendulum-v99' is not a registered gymnasium environment"):
+        load_params("08_pendulum_tuning", "smoke", {"env_id": "Pendulum-v99"})
 
 
 # ------------------------------------------------------------------ ./workbook reports

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -33,13 +33,19 @@ TITLE = "Tuning the policy gradient for sample efficiency on InvertedPendulum-v4
 REPRODUCES = MUJOCO_STATISTICAL
 
 
+#: The flags every search point shares beyond the budgets (its -n, -b, -lr and -na come from the grid).
+SEARCH_FLAGS: dict[str, Any] = {"use_reward_to_go": True, "discount": 0.99}
+
+
 @dataclass(frozen=True)
 class Config(GridConfig):
-    """The default command, the search grid and its budget, and the seeds."""
+    """The default's budgets, the search grid and its budget, and the seeds (a profile sets these; the
+    experiments are :func:`default_config` and :func:`point_config`). The defaults are the default profile's."""
 
-    default_command: str = spec("--env_name InvertedPendulum-v4 -n 100 -b 5000 -eb 1000 --exp_name pendulum")
-    search_command: str = spec("--env_name InvertedPendulum-v4 -eb 1000 -rtg --discount 0.99",
-                               doc="flags shared by every search point (-n, -b, -lr, -na and --exp_name are added)")
+    env_id: str = spec("InvertedPendulum-v4", doc="--env_name")
+    default_iterations: int = spec(100, ge=1, doc="-n of the assignment's default command")
+    default_batch: int = spec(5000, ge=1, doc="-b of the assignment's default command")
+    eval_batch: int = spec(1000, ge=1, doc="-eb of every command")
     budget_steps: int = spec(100_000, ge=1, doc="environment steps a search point (and the tuned run) may use")
     batch_sizes: tuple[int, ...] = spec((1000, 2000))
     learning_rates: tuple[float, ...] = spec((0.005, 0.01, 0.02))
@@ -48,11 +54,7 @@ class Config(GridConfig):
     threshold: float = spec(1000.0, doc="the maximum return")
 
     def check(self) -> list[str]:
-        errs = pgexp.check_commands([self.default_command], key="default_command", indexed=False)
-        errs += pgexp.check_commands([self.search_command + " --exp_name x"], key="search_command", indexed=False)
-        for flag in ("-n ", "-b ", "-lr ", "-na", "--exp_name"):
-            if f" {flag}" in f" {self.search_command} ":
-                errs.append(f"key 'search_command' must leave out {flag.strip()} (the grid sets it)")
+        errs = []
         if not self.batch_sizes or not self.learning_rates or not self.normalize:
             errs.append("the search grid needs at least one value per hyperparameter")
         if any(b > self.budget_steps for b in self.batch_sizes):
@@ -70,13 +72,21 @@ def grid(cfg: Config) -> dict[str, tuple[int, float, bool]]:
     return {point_name(b, lr, na): (b, lr, na) for b, lr, na in itertools.product(cfg.batch_sizes, cfg.learning_rates, cfg.normalize)}
 
 
-def point_command(cfg: Config, b: int, lr: float, na: bool, name: str) -> str:
-    n = max(1, cfg.budget_steps // b)
-    return f"{cfg.search_command} -n {n} -b {b} -lr {lr:g}{' -na' if na else ''} --exp_name {name}"
+def default_config(cfg: Config) -> PGConfig:
+    """The assignment's default command (``pendulum``)."""
+    return pgexp.assignment_config(cfg.env_id, n_iter=cfg.default_iterations, batch_size=cfg.default_batch,
+                                   eval_batch_size=cfg.eval_batch)
+
+
+def point_config(cfg: Config, b: int, lr: float, na: bool) -> PGConfig:
+    """One search point: :data:`SEARCH_FLAGS` with batch ``b``, learning rate ``lr``, ``-na`` if ``na``, and
+    as many iterations as fit the budget (``-n`` = budget // b)."""
+    return pgexp.assignment_config(cfg.env_id, eval_batch_size=cfg.eval_batch, n_iter=max(1, cfg.budget_steps // b),
+                                   batch_size=b, learning_rate=lr, normalize_advantages=na, **SEARCH_FLAGS)
 
 
 def search_experiments(cfg: Config) -> dict[str, PGConfig]:
-    return {name: pgexp.parse_command(point_command(cfg, *p, name), name)[1] for name, p in grid(cfg).items()}
+    return {name: point_config(cfg, *p) for name, p in grid(cfg).items()}
 
 
 def search_specs(cfg: Config) -> list[RunSpec]:
@@ -145,13 +155,18 @@ def spread_text(spread: pd.DataFrame, cfg: Config) -> str:
             + " A pick that few seeds share is a noisy one: the fresh-seed runs below test it as it is.")
 
 
-def tuned_command(cfg: Config, scores: pd.DataFrame) -> str:
+def tuned_config(cfg: Config, scores: pd.DataFrame) -> PGConfig:
+    """The search point :func:`score` ranks first."""
     best = scores.iloc[0]
-    return point_command(cfg, int(best["-b"]), float(best["-lr"]), bool(best["-na"]), "pendulum_tuned")
+    return point_config(cfg, int(best["-b"]), float(best["-lr"]), bool(best["-na"]))
+
+
+def tuned_command(cfg: Config, scores: pd.DataFrame) -> str:
+    return pgexp.command(tuned_config(cfg, scores), "pendulum_tuned")
 
 
 def final_experiments(cfg: Config, scores: pd.DataFrame) -> dict[str, PGConfig]:
-    return pgexp.experiments([cfg.default_command, tuned_command(cfg, scores)])
+    return {"pendulum": default_config(cfg), "pendulum_tuned": tuned_config(cfg, scores)}
 
 
 
@@ -179,11 +194,11 @@ def next_specs(cfg: Config, results: list[RunResult]) -> list[RunSpec]:
 def describe(cfg: Config) -> str:
     n = len(grid(cfg))
     return (
-        f"- **Default**: the assignment's `{cfg.default_command}`.\n"
+        f"- **Default**: the assignment's `{pgexp.command(default_config(cfg), 'pendulum')}`.\n"
         f"- **Search** (reproducible: a fixed grid and fixed seeds): every combination of batch size `-b` in "
         f"{{{', '.join(map(str, cfg.batch_sizes))}}}, learning rate `-lr` in {{{', '.join(f'{x:g}' for x in cfg.learning_rates)}}} "
         f"and advantage normalisation `-na` in {{{', '.join('on' if x else 'off' for x in cfg.normalize)}}} on top of "
-        f"`{cfg.search_command}`: {n} points, each run with the search seeds {list(cfg.search_seeds)} for "
+        f"`{pgexp.command(pgexp.assignment_config(cfg.env_id, eval_batch_size=cfg.eval_batch, **SEARCH_FLAGS), 'x').rsplit(' --exp_name', 1)[0]}`: {n} points, each run with the search seeds {list(cfg.search_seeds)} for "
         f"{cfg.budget_steps:,} environment steps (`-n` = budget / `-b`), {n * len(cfg.search_seeds)} runs and "
         f"{n * len(cfg.search_seeds) * cfg.budget_steps:,} training steps in all.\n"
         f"- **Choice**: the point whose search seeds most often reach an evaluation of {cfg.threshold:g} within the budget; "
@@ -288,7 +303,8 @@ def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object
 def headline(runs: pd.DataFrame, cfg: Config, scores: pd.DataFrame) -> str:
     d = runs[runs.variant == "pendulum_tuned"]
     k = int((pd.to_numeric(d["steps to threshold"], errors="coerce") <= cfg.budget_steps).sum())
-    return (f"Tuned ({tuned_command(cfg, scores).split('InvertedPendulum-v4 ')[1].split(' --exp_name')[0]}): "
+    flags = tuned_command(cfg, scores).split(f"--env_name {cfg.env_id} ", 1)[1].rsplit(" --exp_name", 1)[0]
+    return (f"Tuned ({flags}): "
             f"{k}/{len(d)} seeds reach {cfg.threshold:g} within {cfg.budget_steps:,} steps.")
 
 

@@ -48,36 +48,23 @@ def parse_command(command: str, where: str) -> tuple[str, PGConfig]:
         raise ConfigError(f"{where}: {exc} (in {command!r})") from None
 
 
-def check_commands(commands: Sequence[str], key: str = "experiments", indexed: bool = True) -> list[str]:
-    """Problems with a list of commands (or, ``indexed=False``, the one command of a key), for a Config.check()."""
-    errs, names = [], []
-    for i, c in enumerate(commands):
-        try:
-            names.append(parse_command(c, f"key '{key}[{i}]'" if indexed else f"key '{key}'")[0])
-        except ConfigError as exc:
-            errs.append(str(exc))
-    if len(set(names)) != len(names):
-        errs.append(f"key '{key}': two experiments share an --exp_name")
-    return errs
-
-
 def assignment_config(env_name: str, **flags: Any) -> PGConfig:
     """The config the assignment's command line gives for ``flags`` (its option names as the starter code's
-    argparse stores them: ``n_iter``, ``batch_size``, ``eval_batch_size``, ``use_reward_to_go``, ...), the
-    starter code's defaults for every other flag: exactly what parsing the command would give
-    (:func:`lib.assignment.config_from_args`), without writing it as text."""
-    args = parser().parse_args(["--env_name", env_name, "--exp_name", "x"])
-    unknown = sorted(set(flags) - set(vars(args)))
+    argparse stores them: ``n_iter``, ``batch_size``, ``eval_batch_size``, ``use_reward_to_go``, ...; a switch
+    is on when True), the starter code's defaults for every other flag. The flags are written out as a
+    command and parsed (:func:`parse_command`), so they are checked exactly as on the command line."""
+    options = {a.dest: a for a in parser()._actions if a.option_strings}
+    unknown = sorted(set(flags) - set(options))
     if unknown:
-        raise ConfigError(f"the assignment has no option {unknown}; it has {', '.join(sorted(vars(args)))}")
-    for name, value in flags.items():
-        setattr(args, name, value)
-    return config_from_args(args)
-
-
-def experiments(commands: Sequence[str]) -> dict[str, PGConfig]:
-    """exp_name -> config, in the order given."""
-    return dict(parse_command(c, f"experiment {i}") for i, c in enumerate(commands))
+        raise ConfigError(f"the assignment has no option {unknown}; it has {', '.join(sorted(options))}")
+    argv = ["--env_name", env_name]
+    for dest, value in flags.items():
+        flag = options[dest].option_strings[-1] if options[dest].option_strings[-1].startswith("--") else options[dest].option_strings[0]
+        if options[dest].nargs == 0:  # a switch
+            argv += [flag] if value else []
+        elif value is not None:
+            argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return parse_command(shlex.join(argv + ["--exp_name", "x"]), f"--env_name {env_name}")[1]
 
 
 def action_count(env_id: str) -> int:
@@ -103,6 +90,11 @@ def starter_markdown(seeds: int) -> str:
         "claim has an interval (the assignment itself recommends several seeds); `LunarLander-v2` runs gymnasium 1.x's "
         "`LunarLander-v3`. Variants of ours are named as such beside the assignment's runs.\n"
     )
+
+
+def command(cfg: PGConfig, exp_name: str) -> str:
+    """The assignment's command line (its flags, no program, no seed) that makes ``cfg``."""
+    return command_for(cfg, exp_name, 0, program="").rsplit(" --seed ", 1)[0].strip()
 
 
 def commands_markdown(exps: dict[str, PGConfig], seeds: Sequence[int]) -> str:
