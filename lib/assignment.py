@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import pandas as pd
@@ -183,15 +183,17 @@ def config_from_args(args: argparse.Namespace) -> PGConfig:
         raise ConfigError(in_flags(str(exc))) from None
 
 
-def command_for(cfg: PGConfig, exp_name: str, seed: int, program: str = "./workbook run") -> str:
-    """The assignment-style command that makes ``cfg`` (only flags that differ from defaults)."""
+def command_for(cfg: PGConfig, exp_name: str, seed: int, program: str = "./workbook run",
+                force: Sequence[str] = ("-n", "-b")) -> str:
+    """The assignment-style command that makes ``cfg``: the flags that differ from the defaults, and those of
+    ``force`` always (the budgets, which the assignment's commands always state)."""
     defaults = argparse.Namespace(**{a.dest: a.default for a in parser()._actions})
     parts = program.split() + ["--env_name", cfg.env_id]
     if cfg.max_episode_steps is not None:
         parts += ["--ep_len", str(cfg.max_episode_steps)]
 
     def opt(flag: str, value: Any, default: Any) -> None:
-        if value != default:
+        if value != default or (flag in force and value is not None):
             parts.extend([flag, f"{value:g}" if isinstance(value, float) else str(value)])
 
     opt("--discount", cfg.gamma, defaults.discount)

@@ -162,7 +162,8 @@ def tuned_config(cfg: Config, scores: pd.DataFrame) -> PGConfig:
 
 
 def tuned_command(cfg: Config, scores: pd.DataFrame) -> str:
-    return pgexp.command(tuned_config(cfg, scores), "pendulum_tuned")
+    """The tuned point's command, with each searched flag (-b, -lr) written even where it is the default."""
+    return pgexp.command(tuned_config(cfg, scores), "pendulum_tuned", force=("-n", "-b", "-lr"))
 
 
 def final_experiments(cfg: Config, scores: pd.DataFrame) -> dict[str, PGConfig]:
@@ -303,7 +304,8 @@ def regression_values(runs: pd.DataFrame, cfg: Config) -> dict[str, tuple[object
 def headline(runs: pd.DataFrame, cfg: Config, scores: pd.DataFrame) -> str:
     d = runs[runs.variant == "pendulum_tuned"]
     k = int((pd.to_numeric(d["steps to threshold"], errors="coerce") <= cfg.budget_steps).sum())
-    flags = tuned_command(cfg, scores).split(f"--env_name {cfg.env_id} ", 1)[1].rsplit(" --exp_name", 1)[0]
+    best = scores.iloc[0]
+    flags = f"-b {int(best['-b'])} -lr {float(best['-lr']):g}{' -na' if bool(best['-na']) else ''}"
     return (f"Tuned ({flags}): "
             f"{k}/{len(d)} seeds reach {cfg.threshold:g} within {cfg.budget_steps:,} steps.")
 

@@ -92,9 +92,10 @@ def starter_markdown(seeds: int) -> str:
     )
 
 
-def command(cfg: PGConfig, exp_name: str) -> str:
-    """The assignment's command line (its flags, no program, no seed) that makes ``cfg``."""
-    return command_for(cfg, exp_name, 0, program="").rsplit(" --seed ", 1)[0].strip()
+def command(cfg: PGConfig, exp_name: str, force: Sequence[str] = ("-n", "-b")) -> str:
+    """The assignment's command line (its flags, no program, no seed) that makes ``cfg``
+    (:func:`lib.assignment.command_for`; ``force``: flags written even at their default)."""
+    return command_for(cfg, exp_name, 0, program="", force=force).rsplit(" --seed ", 1)[0].strip()
 
 
 def commands_markdown(exps: dict[str, PGConfig], seeds: Sequence[int]) -> str:
