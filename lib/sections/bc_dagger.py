@@ -112,11 +112,18 @@ def grid(cfg: Config) -> list[tuple[str, str, int]]:
     return [(s, m, n) for s in cfg.settings for m in methods_of(cfg, s) for n in cfg.ns]
 
 
+def variants(cfg: Config) -> dict[str, ImitationConfig]:
+    """variant name (:func:`variant`) -> its run config (:func:`run_config`), one per setting x method x n of
+    :func:`grid`, in the report's order."""
+    return {variant(s, m, n): run_config(cfg, s, m, n) for s, m, n in grid(cfg)}
+
+
 def specs(cfg: Config) -> list[RunSpec]:
-    """One run per setting x method x n x seed."""
-    return [RunSpec(section=SECTION, variant=variant(s, m, n), exp_name=f"{m}_{s}_n{n}", seed=seed,
-                    config=run_config(cfg, s, m, n), trainer="lib.learners.imitation:train")
-            for s, m, n in grid(cfg) for seed in seed_range(cfg)]
+    """One run per variant x seed (:func:`variants`)."""
+    points = {variant(s, m, n): (s, m, n) for s, m, n in grid(cfg)}
+    return [RunSpec(section=SECTION, variant=name, exp_name=f"{points[name][1]}_{points[name][0]}_n{points[name][2]}",
+                    seed=seed, config=c, trainer="lib.learners.imitation:train")
+            for name, c in variants(cfg).items() for seed in seed_range(cfg)]
 
 
 def describe(cfg: Config) -> str:

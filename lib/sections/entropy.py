@@ -65,14 +65,16 @@ def labels(cfg: Config) -> dict[str, str]:
     return {v: lab for v, (lab, _, _) in settings(cfg).items()}
 
 
+def variants(cfg: Config) -> dict[str, PGConfig]:
+    """setting name -> its run config, in the report's order (:func:`settings`): ``train`` (RLOO) with the
+    setting's entropy coefficient, constant or scheduled linearly to its final value."""
+    return {v: dataclasses.replace(cfg.train, entropy_coef=a, entropy_coef_final=a_end) for v, (_, a, a_end) in settings(cfg).items()}
+
+
 def specs(cfg: Config) -> list[RunSpec]:
-    out = []
-    for v, (_, a, a_end) in settings(cfg).items():
-        run_cfg = dataclasses.replace(cfg.train, entropy_coef=a, entropy_coef_final=a_end)
-        for seed in seed_range(cfg):
-            exp = "reinforce_rloo" if v == "alpha_0" else f"reinforce_rloo_{v}"
-            out.append(RunSpec(section=SECTION, variant=v, exp_name=exp, seed=seed, config=run_cfg))
-    return out
+    """setting x seed runs of the one learner (:func:`variants`)."""
+    return [RunSpec(section=SECTION, variant=v, exp_name="reinforce_rloo" if v == "alpha_0" else f"reinforce_rloo_{v}",
+                    seed=seed, config=c) for v, c in variants(cfg).items() for seed in seed_range(cfg)]
 
 
 def describe(cfg: Config) -> str:

@@ -96,20 +96,16 @@ def labels(cfg: Config) -> dict[str, str]:
             for name, (v, b) in grid(cfg).items()}
 
 
+def variants(cfg: Config) -> dict[str, PGConfig]:
+    """variant name -> its run config, in the report's order (:func:`grid`): ``train`` with the variant's
+    baseline and episodes per update."""
+    return {name: dataclasses.replace(cfg.train, baseline=BASELINE[v], batch_episodes=b) for name, (v, b) in grid(cfg).items()}
+
+
 def specs(cfg: Config) -> list[RunSpec]:
-    """variant x seed runs of the one learner, differing only in ``baseline`` (and, for the variants of
-    ``other_batch_sizes``, in ``batch_episodes``)."""
-    return [
-        RunSpec(
-            section=SECTION,
-            variant=name,
-            exp_name=f"reinforce_{name}",
-            seed=seed,
-            config=dataclasses.replace(cfg.train, baseline=BASELINE[v], batch_episodes=b),
-        )
-        for name, (v, b) in grid(cfg).items()
-        for seed in seed_range(cfg)
-    ]
+    """variant x seed runs of the one learner (:func:`variants`)."""
+    return [RunSpec(section=SECTION, variant=name, exp_name=f"reinforce_{name}", seed=seed, config=c)
+            for name, c in variants(cfg).items() for seed in seed_range(cfg)]
 
 
 def _per_update(b: int) -> str:
