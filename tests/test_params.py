@@ -126,3 +126,16 @@ def test_a_profile_file_may_not_set_claim_rules(tmp_path, monkeypatch):
         "claims:\n  - {id: a, claim: x, kind: betterr, target: value, metric: test_mean}\n")
     with pytest.raises(ConfigError, match=r"^\S*claims/01_reinforce_baselines.yaml: key 'claims\[0\].kind' must be one of"):
         params_mod.load_params("01_reinforce_baselines", "default")
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_a_sections_python_defaults_are_its_default_profile(section):
+    """What a reader sees in a section's ``Config`` (its defaults) is what the default profile runs: the
+    default profile's params file restates them. Red for: a Python default no profile uses (a reader of the
+    module would believe a budget or seed range the reports never ran)."""
+    from lib.config import to_dict
+    from lib.sections import get_section
+
+    python, default = to_dict(get_section(section).Config()), to_dict(load_params(section, "default"))
+    claims_file = {"claims", "alpha", "skip_claims", "source"}  # params/claims/, shared by every profile
+    assert {k: python.get(k) for k in default if k not in claims_file} == {k: v for k, v in default.items() if k not in claims_file}

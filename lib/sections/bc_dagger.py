@@ -57,7 +57,7 @@ class Config(GridConfig):
     greedy_label_settings: tuple[Setting, ...] = spec(("tempered",), doc="settings that also run DAgger labelled with the "
                                                       "expert's most likely action (method dagger_greedy, ours) beside "
                                                       "DAgger labelled by the expert the demonstrations came from")
-    imitation: ImitationConfig = spec(default_factory=ImitationConfig)
+    imitation: ImitationConfig = spec(default_factory=lambda: ImitationConfig(test_greedy=False))
 
     def check(self) -> list[str]:
         errs = []

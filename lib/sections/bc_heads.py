@@ -63,6 +63,7 @@ PROTOCOLS: dict[str, str] = {"main": "DDIM, weight average", "raw_weights": "DDI
 class Config(GridConfig):
     """Section 09 parameters: the base learner (``bc``: the Gaussian head on the source's net) and the variants."""
 
+    seeds: int = spec(5, ge=1, le=1000, doc="seeds per variant")
     mog_k: int = spec(5, ge=1, doc="the mixture's number of components (also the mixture + MSE head's)")
     beta_nll: float = spec(0.0, ge=0, le=1, doc="beta of a Gaussian beta-NLL ablation with a per-state std (0: none)")
     narrow_width: int = spec(256, ge=1, doc="the narrower net of the net ablation (the MSE head on it): width")

@@ -35,7 +35,7 @@ class Config(GridConfig):
     perfect: float = spec(500.0, gt=0)
     converged_fraction: float = spec(0.95, gt=0, le=1)
     last_episodes: int = spec(500, ge=1, doc="stability window at the end of training (episodes)")
-    train: PGConfig = spec(default_factory=lambda: PGConfig(baseline="rloo"))
+    train: PGConfig = spec(default_factory=lambda: PGConfig(baseline="rloo", batch_episodes=2))
 
     def check(self) -> list[str]:
         errs = []

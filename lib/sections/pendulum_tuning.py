@@ -50,7 +50,7 @@ class Config(GridConfig):
     batch_sizes: tuple[int, ...] = spec((1000, 2000))
     learning_rates: tuple[float, ...] = spec((0.005, 0.01, 0.02))
     normalize: tuple[bool, ...] = spec((True, False))
-    search_seeds: tuple[int, ...] = spec((101, 102), doc="seeds of the search (never used for the final runs)")
+    search_seeds: tuple[int, ...] = spec((390, 391, 392), doc="seeds of the search (never used for the final runs)")
     threshold: float = spec(1000.0, doc="the maximum return")
 
     def check(self) -> list[str]:

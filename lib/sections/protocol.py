@@ -49,8 +49,8 @@ class GridConfig:
     """The grid fields every section's Config has: how many seeds per variant, from which, and how
     many worker processes train them."""
 
-    seeds: int = spec(5, ge=1, le=1000, doc="seeds per variant")
-    first_seed: int = spec(0, ge=0, le=999, doc="the first run seed (seeds first_seed, first_seed + 1, ...)")
+    seeds: int = spec(10, ge=1, le=1000, doc="seeds per variant")
+    first_seed: int = spec(300, ge=0, le=999, doc="the first run seed (seeds first_seed, first_seed + 1, ...)")
     workers: int = spec(2, ge=1, le=64, doc="parallel worker processes")
     claims: tuple[Rule, ...] = spec(default_factory=tuple, doc="the source's claims with their decision rules, fixed before the runs")
     alpha: float = spec(0.05, gt=0, lt=0.5, doc="family-wise error rate of the section's verdicts (Holm)")
