@@ -245,11 +245,9 @@ def test_committed_claims_carry_the_verdict_fields(section):
         assert lo <= hi and c["seeds"] and min(c["seeds"].values()) >= MIN_SEEDS, c
 
 
-#: Committed reports made before the imitation changes of issue 27 (04's DAgger labels from the teacher) and
-#: before one sign convention on the page: their claims print the engine's signed effect without
-#: ``holds_if``, and their learner's code hash is not today's. Their new runs were still training when a
-#: session ended. Strict: each test turns red once the report is remade.
-REPORTS_PENDING: set[str] = {"04_bc_dagger"}
+#: Committed reports known to predate today's code while their runs train (none now): the tests below
+#: expect them to fail, strictly, so each turns red again once the report is remade.
+REPORTS_PENDING: set[str] = set()
 
 
 @pytest.mark.parametrize("section", [
