@@ -208,14 +208,18 @@ def report_inputs(section: str, profile: str, overrides: dict[str, Any]) -> dict
     }
 
 
-def fingerprint(section: str, profile: str, overrides: dict[str, Any]) -> str:
-    """:func:`report_inputs` as the text of a report's ``.fingerprint`` (one ``input digest`` per line)."""
-    return "\n".join(f"{k} {v}" for k, v in report_inputs(section, profile, overrides).items())
+def fingerprint(section: str, profile: str, overrides: dict[str, Any], inputs: dict[str, str] | None = None) -> str:
+    """:func:`report_inputs` (or the ``inputs`` already computed) as the text of a report's
+    ``.fingerprint`` (one ``input digest`` per line)."""
+    now = inputs if inputs is not None else report_inputs(section, profile, overrides)
+    return "\n".join(f"{k} {v}" for k, v in now.items())
 
 
-def stale_inputs(section: str, profile: str, overrides: dict[str, Any], pdf: bool) -> list[str]:
-    """Why a section's report folder is not what the current inputs make: the inputs of
-    :func:`report_inputs` that changed since it was made, or the files it lacks; empty when it is up to date."""
+def stale_inputs(section: str, profile: str, overrides: dict[str, Any], pdf: bool,
+                 inputs: dict[str, str] | None = None) -> list[str]:
+    """Why a section's report folder is not what the current inputs make (``inputs``: :func:`report_inputs`,
+    if already computed): the inputs that changed since it was made, or the files it lacks; empty when it
+    is up to date."""
     out = report_dir(section, profile, overrides)
     needed = [out / f"{section}.ipynb", out / f"{section}.html", out / "results.json"] + ([out / f"{section}.pdf"] if pdf else [])
     missing = [p.name for p in needed if not p.exists()]
@@ -223,7 +227,7 @@ def stale_inputs(section: str, profile: str, overrides: dict[str, Any], pdf: boo
     if not stamp.exists():
         return ["never made"] if not missing else missing
     made = dict(line.split(" ", 1) for line in stamp.read_text().splitlines() if " " in line)
-    now = report_inputs(section, profile, overrides)
+    now = inputs if inputs is not None else report_inputs(section, profile, overrides)
     return [k for k, v in now.items() if made.get(k) != v] + missing
 
 
@@ -259,14 +263,15 @@ def cmd_reports(args: argparse.Namespace) -> int:
         for section in sections:
             t0 = time.perf_counter()
             before = _store_runs()
-            stale = stale_inputs(section, args.profile, overrides, args.pdf) if not args.force else ["--force"]
+            inputs = report_inputs(section, args.profile, overrides)  # once: the check and the stamp
+            stale = stale_inputs(section, args.profile, overrides, args.pdf, inputs) if not args.force else ["--force"]
             if not stale:
                 print(f"== {section}: up to date (its notebook, parameters, code, runs and experts are what made it; "
                       "--force re-makes it)", flush=True)
                 timing["sections"][section] = {"seconds": round(time.perf_counter() - t0, 1), "runs_trained": 0, "skipped": True}
                 continue
             print(f"== {section} ({args.profile}; {', '.join(stale)}) ==", flush=True)
-            stamp = fingerprint(section, args.profile, overrides)
+            stamp = fingerprint(section, args.profile, overrides, inputs)
             nb = execute_section(section, args.profile, overrides, log=not args.quiet, executor=args.executor, address=args.address)
             page = export_html(nb, f"{section} · {get_section(section).TITLE}")
             if args.pdf:

@@ -16,7 +16,6 @@ it is (the next report retrains it). The old directory stays, so a process still
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -30,14 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lib.learners.contract import LEARNERS  # noqa: E402
 from lib.paths import REPO_ROOT, store_root  # noqa: E402
 from lib.provenance import CodeIndex, code_hash, legacy_code_hash  # noqa: E402
-from lib.store.runs import RUN_FILES, RunStore  # noqa: E402
+from lib.store.runs import RUN_FILES, RunStore, run_key  # noqa: E402
 
 
 def old_key(flags: dict, code: str, config_type: str) -> str:
     """The key a run had under file-level keys (the payload of ``RunSpec.key`` at a3540ec)."""
-    payload = {"trainer": flags["trainer"], "config_type": config_type, "config": flags["config"],
-               "seed": flags["seed"], "code": code, "versions": flags["versions"]}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return run_key(flags["trainer"], config_type, flags["config"], flags["seed"], code, flags["versions"])
 
 
 def tree(commit: str, cache: dict[str, Path], tmp: Path) -> Path | None:
@@ -113,9 +110,7 @@ def main() -> int:
             if found is None:
                 counts["unverified (keyed by definition already, or made by code no commit holds)"] += 1
                 continue
-            payload = {"trainer": flags["trainer"], "config_type": found[1], "config": flags["config"],
-                       "seed": flags["seed"], "code": found[0], "versions": flags["versions"]}
-            key = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+            key = run_key(flags["trainer"], found[1], flags["config"], flags["seed"], found[0], flags["versions"])
             target = store / (run.name.rsplit("_", 1)[0] + f"_{key}")
             if key == flags["key"] or target.exists():
                 counts["already"] += 1

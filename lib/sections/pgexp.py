@@ -59,7 +59,7 @@ def assignment_config(env_name: str, **flags: Any) -> PGConfig:
         raise ConfigError(f"the assignment has no option {unknown}; it has {', '.join(sorted(options))}")
     argv = ["--env_name", env_name]
     for dest, value in flags.items():
-        flag = options[dest].option_strings[-1] if options[dest].option_strings[-1].startswith("--") else options[dest].option_strings[0]
+        flag = options[dest].option_strings[0]
         if options[dest].nargs == 0:  # a switch
             argv += [flag] if value else []
         elif value is not None:
@@ -100,7 +100,7 @@ def command(cfg: PGConfig, exp_name: str, force: Sequence[str] = ("-n", "-b")) -
 
 def commands_markdown(exps: dict[str, PGConfig], seeds: Sequence[int]) -> str:
     """The exact command of every experiment (seed as a placeholder) as a Markdown code block."""
-    lines = [command_for(c, name, 0).rsplit(" --seed ", 1)[0] + " --seed $SEED" for name, c in exps.items()]
+    lines = [f"./workbook run {command(c, name)} --seed $SEED" for name, c in exps.items()]
     return (f"Each command ran with `SEED` in {{{', '.join(map(str, seeds))}}}:\n\n```bash\n" + "\n".join(lines) + "\n```")
 
 

@@ -42,6 +42,15 @@ RUN_FILES = ("flags.json", "summary.json", *LEARNER_FILES)
 RESUME_MARKER = "checkpoint.pt"
 
 
+def run_key(trainer: str, config_type: str, config: dict[str, Any], seed: int, code: str, versions: dict[str, str]) -> str:
+    """A run's key: the first 16 hex digits of the sha256 of its trainer, config type and fields, seed,
+    learner code hash and package versions (as JSON, keys sorted). :meth:`RunSpec.key` and
+    ``scripts/rekey_store.py`` (which re-derives keys from a run's flags.json) both use it."""
+    payload = {"trainer": trainer, "config_type": config_type, "config": config, "seed": seed, "code": code,
+               "versions": versions}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run to make: ``trainer`` ("module:function" of a learner, called as fn(config, seed, out_dir))."""
@@ -58,17 +67,9 @@ class RunSpec:
         return str(getattr(self.config, "env_id", "env"))
 
     def key(self, code: str | None = None) -> str:
-        """Content hash of what determines the run's results (see module doc)."""
-        payload = {
-            "trainer": self.trainer,
-            "config_type": type(self.config).__qualname__,
-            "config": to_dict(self.config),
-            "seed": self.seed,
-            "code": code if code is not None else code_hash(self.trainer),
-            "versions": {k: v for k, v in package_versions().items()},
-        }
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        """Content hash of what determines the run's results (see module doc and :func:`run_key`)."""
+        return run_key(self.trainer, type(self.config).__qualname__, to_dict(self.config), self.seed,
+                       code if code is not None else code_hash(self.trainer), dict(package_versions()))
 
     def dirname(self, key: str) -> str:
         return f"{self.env_id}_{self.exp_name}_sd{self.seed}_{key}"
