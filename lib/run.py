@@ -5,13 +5,17 @@
     ctx = run.setup(section, profile, overrides)  # validated config, report folder; shows the set-up
     runs = run.runs(ctx)                           # every run the section needs (trained or from the store)
     result = run.analyse(ctx, runs)                # a SectionResult: table, claims, figures, ...
-    run.show(result, "figures")                    # or "table", "per_run", "claims", "animations", a text's name
+    fig, ax = plt.subplots()                       # a figure: the notebook draws the section's frames
+    plots.curves(ax, result.frames["curves"], y="return", x="episode", palette=result.palette)
+    run.figure(ctx, result, fig, "learning_curves")  # saved to the report folder and shown
+    run.show(result, "table")                      # or "per_run", "claims", "animations", a text's name
     run.animate(ctx, runs, result)                 # the section's policy animations, if it has any
     path = run.publish(ctx, runs, result)          # results.json (with the learners' code hashes)
     run.regression_check(ctx, path)                # smoke profile: against tests/reference/
 
-Nothing here draws with ``plt.show()``: figures are saved by the section and shown from their PNG
-files, so they reach the notebook, its HTML and its PDF whatever matplotlib's backend.
+A section computes (its frames, tables, claims); the notebook draws. Nothing here draws with
+``plt.show()``: :func:`figure` saves each figure and shows it from its PNG file, so it reaches the
+notebook, its HTML and its PDF whatever matplotlib's backend.
 """
 
 from __future__ import annotations
@@ -105,18 +109,33 @@ def runs(ctx: Context, verbose: bool = True) -> list[RunResult]:
 
 
 def analyse(ctx: Context, results: list[RunResult]) -> SectionResult:
-    """The section's analysis of its runs (``analyse(runs, cfg, out_dir)``); figures are written to
-    the report folder."""
+    """The section's analysis of its runs (``analyse(runs, cfg)``: data, tables and claims; the notebook
+    draws the figures), with the source's statements set beside our numbers."""
 
     import pandas as pd
 
-    result = ctx.section.analyse(results, ctx.cfg, ctx.out_dir)
+    result = ctx.section.analyse(results, ctx.cfg)
     rows = source_vs_here(getattr(ctx.cfg, "source", ()), result.claims, result.numbers)
     result.extra["source_vs_here"] = rows
     result.extra_tables.setdefault("source_vs_here", pd.DataFrame(rows, columns=["source", "where", "here", "verdict",
                                                                                 "claim_id"]))
     result.text.setdefault("conclusions", conclusions(rows, result.claims))
     return result
+
+
+def figure(ctx: Context, result: SectionResult, fig: Any, name: str) -> None:
+    """Save ``fig`` (a matplotlib figure the notebook drew) as ``figures/<name>.png`` in the report
+    folder, closing it; list it in ``result.figures`` (results.json and the index page, in the order the
+    notebook shows them); and show it from the file. A figure with nothing drawn (a profile that runs
+    none of its variants) is not saved: the cell says so."""
+    if not any(ax.has_data() for ax in fig.axes):
+        plots.plt.close(fig)
+        print(f"({name}: nothing to draw in this profile)")
+        return
+    path = plots.save(fig, ctx.out_dir / "figures" / f"{name}.png")
+    if path not in result.figures:
+        result.figures.append(path)
+    present.show_figures(path)
 
 
 def animate(ctx: Context, results: list[RunResult], result: SectionResult, show: bool = True) -> None:
@@ -136,7 +155,7 @@ FOLD_ROWS = 12
 
 def show(result: SectionResult, what: str, index: int | slice | None = None, caption: str | None = None,
          transpose: bool = False) -> None:
-    """Show one part of ``result``: "figures", "animations" (``index`` picks some), "table",
+    """Show one part of ``result``: "figures" (those saved so far), "animations" (``index`` picks some), "table",
     "per_run", "claims", the name of one of its texts (Markdown) or of one of its extra tables.
     ``transpose`` shows a one-row table as field/value rows."""
 
@@ -186,12 +205,17 @@ def learner_hashes(results: list[RunResult]) -> dict[str, str]:
 
 def publish(ctx: Context, results: list[RunResult], result: SectionResult) -> Path:
     """Write the section's results.json (table, claims, regression values, headline, figures, texts,
-    extra tables and the code hashes of the learners its runs used) and return its path."""
+    extra tables and the code hashes of the learners its runs used) and return its path. Figures in the
+    report folder that the notebook did not save this time (:func:`figure`) are removed."""
 
     extra = dict(result.extra)
     extra.update({name: text for name, text in result.text.items() if name not in extra})
     extra.update({name: t.to_dict(orient="records") for name, t in result.extra_tables.items() if name not in extra})
     extra["learners"] = learner_hashes(results)
+    shown = {p.resolve() for p in result.figures}
+    for png in (ctx.out_dir / "figures").glob("*.png"):  # a figure the page no longer shows goes
+        if png.resolve() not in shown:
+            png.unlink()
     path = write_results(ctx.section.SECTION, ctx.section.TITLE, ctx.profile, ctx.cfg, result.table, result.claims,
                          regression=result.regression, headline=result.headline, figures=result.figures,
                          overrides=ctx.overrides, animations=result.animations, extra=extra)

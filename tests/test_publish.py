@@ -269,20 +269,55 @@ def test_committed_results_name_the_code_of_the_learners_they_used(section):
         assert trainer.startswith("lib.learners.") and digest == code_hash(trainer)
 
 
-def test_profile_figure_draws_every_label(tmp_path):
-    """A performance-profile figure is written, with one legend entry per label and its seed count."""
+def test_profile_draws_the_share_of_seeds_above_each_threshold():
+    """``plots.profile`` on a hand-made per-run table: variant a scores 0, 500, 500 and b 100, 200. Red for: a
+    share counted over rows of another variant, "at or above" instead of above, a missing seed count."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import numpy as np
+    import pandas as pd
 
-    from lib.publish.plots import profile_figure
+    from lib.publish import plots
 
-    path = profile_figure({"a": np.array([0.0, 500, 500]), "b": np.array([100.0, 200])}, tmp_path / "p.png",
-                          xlabel="test return", title="t")
-    assert path.exists() and path.stat().st_size > 5000
+    runs = pd.DataFrame({"variant": ["a", "a", "a", "b", "b"], "score": [0.0, 500, 500, 100, 200]})
+    fig, ax = plt.subplots()
+    assert plots.profile(ax, runs, "score", points=11) is ax
+    lines = {l.get_label(): l for l in ax.get_lines()}
+    assert set(lines) == {"a (n=3)", "b (n=2)"}
+    taus, a = lines["a (n=3)"].get_xdata(), lines["a (n=3)"].get_ydata()
+    assert np.allclose(taus, np.linspace(-25, 525, 11))  # the scores' range, padded by 5%
+    assert np.allclose(a, [(taus[i] < np.array([0, 500, 500])).mean() for i in range(11)])
+    assert np.allclose(lines["b (n=2)"].get_ydata(), [(t < np.array([100, 200])).mean() for t in taus])
+    plt.close(fig)
 
 
+def test_per_seed_and_panels_draw_one_panel_per_group():
+    """``plots.per_seed``: one panel per variant, one line per seed (not a mean); ``plots.panels``: one
+    ``curves`` axes per value of ``by``, one legend under the figure naming each line once, also a line
+    only one panel has. Red for: seeds averaged in the per-seed panels, a panel per row, a legend per panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from lib.publish import plots
+
+    frame = pd.DataFrame({"variant": ["a"] * 6 + ["b"] * 3, "seed": [0, 0, 0, 1, 1, 1, 0, 0, 0],
+                          "x": [1, 2, 3] * 3, "y": [1, 2, 3, 3, 2, 1, 5, 5, 5], "panel": ["p"] * 6 + ["q"] * 3})
+    fig = plt.figure()
+    axes = plots.per_seed(fig, frame, y="y", x="x", hline=4.0)
+    assert axes.shape == (1, 2) and [a.get_title() for a in axes.flat] == ["a", "b"]
+    assert [list(l.get_ydata()) for l in axes[0][0].get_lines()[:2]] == [[1, 2, 3], [3, 2, 1]]
+    plt.close(fig)
+    fig = plt.figure()
+    axes = plots.panels(fig, frame, by="panel", y="y", x="x", points=None)
+    assert [a.get_title() for a in axes[0]] == ["p", "q"] and all(a.get_legend() is None for a in axes[0])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a (n=2)", "b (n=1)"]
+    assert list(axes[0][0].get_lines()[0].get_ydata()) == [2, 2, 2]  # the mean of the two seeds, at their own x
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("section", [

@@ -35,7 +35,7 @@ def _code(section: str) -> list[str]:
 #: What a notebook's code may import (besides its section and ``run``): figures it draws itself.
 NOTEBOOK_IMPORTS = {"matplotlib.pyplot", "lib.publish.plots"}
 #: What its calls may go through: the notebook calls, figure functions and matplotlib axes.
-NOTEBOOK_CALLS = {"run", "plots", "plt", "ax", "print"}
+NOTEBOOK_CALLS = {"run", "plots", "plt", "fig", "ax", "axes", "print"}
 #: The longest code cell: a notebook presents; training loops and statistics live in lib/.
 MAX_CELL_LINES = 8
 
@@ -50,7 +50,8 @@ def test_notebooks_are_thin_and_alike(section):
 
     cells = _code(section)
     assert cells[0].startswith("profile =") and "\nexecutor = " in cells[0] and "\naddress = " in cells[0]
-    assert cells[1] == (f"from lib.sections import {SECTIONS[section]} as section\nfrom lib import run\n\n"
+    assert cells[1] == (f"from lib.sections import {SECTIONS[section]} as section\nfrom lib import run\n"
+                        "from lib.publish import plots\nimport matplotlib.pyplot as plt\n\n"
                         "ctx = run.setup(section, profile, overrides, executor=executor, address=address)")
     body = "\n".join(cells[2:])
     assert "results = run.runs(ctx)\nresult = run.analyse(ctx, results)" in body

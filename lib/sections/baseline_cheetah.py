@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..config import spec
 from ..data.envs import max_episode_steps
-from ..publish.plots import colours, legend, save
+from ..publish.plots import colours
 from ..publish.report import Claim, said as report_said
 from ..verdicts import Verdict, claim_problems, decided_claims, judge
 from ..learners.pg import PGConfig
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .common import MUJOCO_STATISTICAL, profile
+from .common import MUJOCO_STATISTICAL, labelled, log_frame
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "06_baseline_cheetah"
@@ -120,29 +118,23 @@ def numbers(runs: pd.DataFrame, cfg: Config, runs_allowed: int = 3) -> dict[str,
         f"{within(k / n):.2f} [{within(ci.low):.2f}, {within(ci.high):.2f}]")}
 
 
-def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
-    names = list(variants(cfg))
-    with_baseline = [n for n in names if variants(cfg)[n].baseline == "value"]
-    env = variants(cfg)[names[0]].env_id
-    paths = []  # the eval return first: the main figure (the index shows it)
-    palette = colours(names)  # one colour per experiment in every figure
-    cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
-    paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "eval_return.png", ylabel="Eval_AverageReturn",
-                                     title=f"{env}: eval return, 95% CI over {cfg.seeds} seeds", hlines={f"{cfg.threshold:g}": cfg.threshold},
-                                     palette=palette))
-    cs = pgexp.step_curves(results, with_baseline, "Baseline Loss")
-    paths.append(pgexp.curves_figure(cs, out_dir / "figures" / "baseline_loss.png", ylabel="Baseline Loss (MSE, log scale)",
-                                     title=f"{env}: value-baseline loss, 95% CI over {cfg.seeds} seeds", logy=True, palette=palette))
-    fig, ax = plt.subplots()
-    for n in names:
-        for r in results:
-            if r.spec.variant == n and r.spec.seed == cfg.first_seed:
-                lg = r.log()
-                ax.plot(lg.Train_EnvstepsSoFar, lg.Eval_AverageReturn, lw=1, label=n, color=palette[n])
-    ax.set(xlabel="environment steps", ylabel="Eval_AverageReturn", title=f"one seed ({cfg.first_seed}) per experiment, unsmoothed")
-    legend(ax)
-    paths.append(save(fig, out_dir / "figures" / "eval_return_seed.png"))
-    return [p for p in paths if p is not None]
+def frames(results: list[RunResult], cfg: Config, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: "logs", every logged iteration of every experiment (``variant``,
+    ``seed``, the log columns, ``Baseline Loss`` among them for the value-baseline runs); "first_seed", the
+    rows of seed ``first_seed``; "scores", the per-run rows for the performance profile."""
+    names = {n: n for n in variants(cfg)}
+    logs = log_frame(results, names)
+    return {"logs": logs, "first_seed": logs[logs.seed == cfg.first_seed], "scores": labelled(runs, names, f"last {LAST} mean")}
+
+
+def titles(cfg: Config) -> dict[str, str]:
+    """Figure titles and axis labels, from the config."""
+    env = next(iter(variants(cfg).values())).env_id
+    return {"return": f"{env}: eval return, 95% CI over {cfg.seeds} seeds",
+            "loss": f"{env}: value-baseline loss, 95% CI over {cfg.seeds} seeds",
+            "first_seed": f"one seed ({cfg.first_seed}) per experiment, unsmoothed",
+            "last": f"eval return, mean of the last {LAST} iterations",
+            "profile": f"performance profile over seeds ({cfg.seeds} per experiment), 95% bootstrap band"}
 
 
 def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -194,7 +186,7 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
             f"({int((d.final > cfg.threshold).sum())}/{len(d)} above {cfg.threshold:g}), {NO_BASELINE} {nb.final.mean():.0f}.")
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
     """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
     verdicts = judge(decided_claims(cfg), runs, cfg.alpha)
@@ -202,8 +194,6 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     finals = f"Final eval returns of {BASELINE}: {', '.join(f'{x:.0f}' for x in d.final)}."
     return SectionResult(table=table(runs, cfg), claims=[Claim.judged(v, finals if i == 0 else "") for i, v in enumerate(verdicts)],
                          numbers=numbers(runs, cfg),
-                         figures=figures(results, cfg, out_dir) + [profile(
-                             runs, f"last {LAST} mean", list(variants(cfg)), {}, out_dir / "figures" / "profile.png",
-                             xlabel=f"eval return, mean of the last {LAST} iterations",
-                             title=f"performance profile over seeds ({cfg.seeds} per experiment), 95% bootstrap band")],
+                         frames=frames(results, cfg, runs), palette=colours(list(variants(cfg))), titles=titles(cfg),
+                         marks={"return": {f"{cfg.threshold:g}": cfg.threshold}},
                          regression=regression_values(runs, cfg), headline=headline(runs, cfg), text={"answers": answers(cfg, verdicts)})

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter, NullFormatter
 import numpy as np
 import pandas as pd
 
 from ..config import spec
 from ..data.experts import read_metadata
 from ..learners.imitation import DemoConfig, ImitationConfig
-from ..publish.plots import PALETTE, save
+from ..publish.plots import colours
 from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
-from .common import BIT_FOR_BIT, profile
+from .common import BIT_FOR_BIT, labelled
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "04_bc_dagger"
@@ -226,49 +223,26 @@ def imperfection_markdown(imp: dict[str, dict[str, float]], cfg: Config) -> str:
     return text
 
 
-def _curve_panels(runs: pd.DataFrame, cfg: Config, column: str, x: str, out: Path, ylabel: str, xlabel: str) -> Path:
-    """One panel per setting: each method's mean over seeds of ``column`` against ``x`` (n, or the
-    mean expert labels of each point), with its 95% bootstrap band."""
-    fig, axes = plt.subplots(1, len(cfg.settings), figsize=(4.4 * len(cfg.settings), 3.6), sharey=True, squeeze=False)
-    for ax, setting in zip(axes[0], cfg.settings):
-        for i, method in enumerate(methods_of(cfg, setting)):
-            d = runs[(runs.setting == setting) & (runs.method == method)]
-            ns = sorted(d.n.unique())
-            y = np.stack([d[d.n == n].sort_values("seed")[column].to_numpy() for n in ns], axis=1)
-            xs = ns if x == "n" else [float(d[d.n == n].expert_labels.mean()) for n in ns]
-            m, lo, hi = mean_ci(y)
-            ax.plot(xs, m, marker="o", color=PALETTE[i], label=f"{METHOD_LABEL[method]} ({y.shape[0]} seeds)")
-            ax.fill_between(xs, lo, hi, color=PALETTE[i], alpha=0.2, lw=0)
-        ax.axhline(cfg.perfect, color="0.3", ls="--", lw=1, label=f"time limit ({cfg.perfect:g})")
-        ax.set(xscale="log", xlabel=xlabel, title=SETTING_LABEL[setting], ylim=(0, cfg.perfect * 1.05))
-        if x == "n":
-            ax.set_xticks(list(cfg.ns), [str(n) for n in cfg.ns])
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[0][0].set_ylabel(ylabel)
-    legend: dict[str, object] = {}  # every panel's lines once: a method some settings run only (dagger_greedy) too
-    for ax in axes[0]:
-        for h, name in zip(*ax.get_legend_handles_labels()):
-            legend.setdefault(name, h)
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 4), frameon=False)
-    fig.tight_layout(rect=(0, 0.04 + 0.06 * -(-len(legend) // 4), 1, 1))  # room for the legend's rows
-    return save(fig, out)
+def frames(runs: pd.DataFrame, cfg: Config) -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: "points", one row per run (``setting`` and ``method`` as labels,
+    ``n``, ``seed``, ``test_mean`` (the main protocol), ``test_mean_other`` (the other), ``mean expert labels``: the mean over seeds of
+    the expert labels at its point); "scores", each seed's test return (main protocol) averaged over n,
+    per setting and method, for the performance profile."""
+    points = runs.assign(**{"mean expert labels": runs.groupby(["setting", "method", "n"]).expert_labels.transform("mean"),
+                            "test_mean_other": runs[f"test_mean_{protocols(cfg)[1]}"]})
+    points = points.assign(setting=points.setting.map(SETTING_LABEL), method=points.method.map(METHOD_LABEL))
+    pooled = {f"{s}_{m}_all": f"{METHOD_LABEL[m]}, {s}" for s in cfg.settings for m in methods_of(cfg, s)}
+    return {"points": points, "scores": labelled(claim_table(runs, cfg), pooled, "test_mean")}
 
 
-def figures(runs: pd.DataFrame, cfg: Config, out_dir: Path) -> list[Path]:
-    """Test return against n and against expert labels (main protocol), and against n with the other
-    protocol."""
+def titles(cfg: Config) -> dict[str, str]:
+    """Figure titles and axis labels, from the config."""
     main, second = protocols(cfg)
     eps = cfg.imitation.test_episodes
-    return [
-        _curve_panels(runs, cfg, "test_mean", "n", out_dir / "figures" / "bc_vs_dagger.png",
-                      f"test return, {PROTOCOL_LABEL[main]}\n(mean of {eps} episodes)", "expert trajectories n"),
-        _curve_panels(runs, cfg, "test_mean", "labels", out_dir / "figures" / "bc_vs_dagger_labels.png",
-                      f"test return, {PROTOCOL_LABEL[main]}\n(mean of {eps} episodes)",
-                      "expert labels the learner was trained on"),
-        _curve_panels(runs, cfg, f"test_mean_{second}", "n", out_dir / "figures" / f"bc_vs_dagger_{second}.png",
-                      f"test return, {PROTOCOL_LABEL[second]}\n(mean of {eps} episodes)", "expert trajectories n"),
-    ]
+    return {"main": f"test return, {PROTOCOL_LABEL[main]}\n(mean of {eps} episodes)",
+            "second": f"test return, {PROTOCOL_LABEL[second]}\n(mean of {eps} episodes)",
+            "profile_x": f"a seed's test return ({PROTOCOL_LABEL[main]}), mean over n in {{{', '.join(map(str, cfg.ns))}}}",
+            "profile": f"performance profile over seeds ({cfg.seeds} per point), 95% bootstrap band"}
 
 
 def _point(runs: pd.DataFrame, setting: str, method: str, n: int | None = None) -> pd.DataFrame:
@@ -335,18 +309,13 @@ def headline(runs: pd.DataFrame, cfg: Config) -> str:
             + "; ".join(parts) + ".")
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
-    """Per-run scores, every point of the figures as a table row, the figures, the claims, and how
-    imperfect the imperfect demonstrations were."""
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
+    """Per-run scores, every point of the figures as a table row and as the figures' data, the claims,
+    and how imperfect the imperfect demonstrations were."""
     runs = per_run(results, cfg)
     imp = imperfection(runs)
-    main, _ = protocols(cfg)
-    pooled = [f"{s}_{m}_all" for s in cfg.settings for m in methods_of(cfg, s)]
-    prof = profile(claim_table(runs, cfg), "test_mean", pooled,
-                   {f"{s}_{m}_all": f"{METHOD_LABEL[m]}, {s}" for s in cfg.settings for m in methods_of(cfg, s)},
-                   out_dir / "figures" / "profile.png", lo=0.0, hi=cfg.perfect,
-                   xlabel=f"a seed's test return ({PROTOCOL_LABEL[main]}), mean over n in {{{', '.join(map(str, cfg.ns))}}}",
-                   title=f"performance profile over seeds ({cfg.seeds} per point), 95% bootstrap band")
-    return SectionResult(table=summary_table(runs, cfg), claims=claims(runs, cfg), figures=figures(runs, cfg, out_dir) + [prof],
+    return SectionResult(table=summary_table(runs, cfg), claims=claims(runs, cfg), frames=frames(runs, cfg),
+                         palette=colours(list(METHOD_LABEL.values())), titles=titles(cfg),
+                         marks={"return": {f"time limit ({cfg.perfect:g})": cfg.perfect}},
                          regression=regression_values(runs, cfg), headline=headline(runs, cfg),
                          text={"imperfection": imperfection_markdown(imp, cfg)}, extra={"imperfection": imp})

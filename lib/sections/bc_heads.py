@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -29,12 +28,12 @@ from ..paths import resolve
 from ..config import ConfigError, spec
 from ..data.envs import max_episode_steps
 from ..data.experts import read_metadata
-from ..publish.plots import colours, legend, save
+from ..publish.plots import colours
 from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
-from .common import animate_run, profile
+from .common import animate_run, labelled
 from .protocol import GridConfig, Reproducibility, SectionResult, seed_range
 from ..data.datasets import load_file
 from ..data.experts import file_sha256
@@ -482,32 +481,6 @@ def table(runs: pd.DataFrame, cfg: Config, choice: Choice | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
-def curves_panel(ax: plt.Axes, results: list[RunResult], vs: list[Variant], cfg: Config,
-                 palette: dict[str, Any], title: str, styles: dict[str, str] | None = None) -> plt.Axes:
-    """Evaluation return (in % of the expert) over gradient steps of ``vs``: mean and 95% band over seeds,
-    the expert's level and the 'within' line; legend beside the axes. ``styles``: a line style per variant
-    (an ablation dashed, in the colour of the head it changes). Returns ``ax``."""
-    expert = expert_score(cfg)["test_mean"]
-    for v in vs:
-        logs = [r.log() for r in results if r.spec.variant == v.name]
-        if not logs:
-            continue
-        n = min(len(lg) for lg in logs)
-        x = logs[0]["step"].to_numpy()[:n]
-        y = 100 * np.stack([lg["eval_mean"].to_numpy()[:n] for lg in logs]) / expert
-        m, lo, hi = mean_ci(y)
-        ax.plot(x, m, color=palette[v.name], lw=1.8, ls=(styles or {}).get(v.name, "-"),
-                label=f"{short_label(v)} (n={len(logs)})")
-        if len(logs) > 1:
-            ax.fill_between(x, lo, hi, color=palette[v.name], alpha=0.15, lw=0)
-    ax.axhline(100, color="0.2", ls="--", lw=1, label=f"expert ({expert:,.0f})")
-    ax.axhline(100 * (1 - cfg.within), color="0.5", ls=":", lw=1, label=f"{1 - cfg.within:.0%} of the expert")
-    ax.set(xlabel="gradient step", ylabel="evaluation return, % of the expert", title=title)
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"))
-    legend(ax)
-    return ax
-
-
 def short_label(v: Variant) -> str:
     """A variant's name in a legend: its method, with what sets it apart for ablations and the search."""
     if v.name == "mse_narrow":
@@ -519,35 +492,68 @@ def short_label(v: Variant) -> str:
     return v.method
 
 
-def curves_figures(results: list[RunResult], cfg: Config, out_dir: Path, choice: Choice | None) -> list[Path]:
-    """Reward over training, in two readable figures: the main methods; the ablations with the heads they
-    ablate and the diffusion search. One colour per variant across both."""
+def frames(results: list[RunResult], runs: pd.DataFrame, cfg: Config, choice: Choice | None) -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: "curves", every evaluation of every run (``variant``: its
+    legend label, :func:`short_label`; ``seed``; ``gradient step``; ``% of expert``: the evaluation return
+    in % of the expert's test return); its rows of the main methods ("main"), of the ablations beside the
+    heads they change ("ablations") and of the diffusion search ("search"); "scores", each main run's
+    test return in % of the expert, for the performance profile."""
+    expert = expert_score(cfg)["test_mean"]
     vs = variants(cfg, choice)
+    rows = [pd.DataFrame({"variant": short_label(v), "seed": r.spec.seed, "gradient step": r.log()["step"].to_numpy(),
+                          "% of expert": 100 * r.log()["eval_mean"].to_numpy() / expert})
+            for v in vs for r in results if r.spec.variant == v.name]
+    curves = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["variant", "seed", "gradient step", "% of expert"])
+    main, ablate, paired, search = _figure_variants(vs, cfg)
+    pick = lambda group: curves[curves.variant.isin([short_label(v) for v in group])]  # noqa: E731
+    return {"curves": curves, "main": pick(main), "ablations": pick(paired + ablate), "search": pick(search),
+            "scores": labelled(claim_table(runs, cfg), {v.name: v.method for v in vs if v.main}, "% of expert")}
+
+
+#: An ablation -> the variant whose head it changes (drawn in its colour).
+def _pairs(cfg: Config) -> dict[str, str]:
+    return {"gaussian_state_std": "gaussian", f"mog_k{cfg.mog_k}_state_std": f"mog_k{cfg.mog_k}", "mse_narrow": "mse",
+            "gaussian_beta_nll": "gaussian"}
+
+
+def _figure_variants(vs: list[Variant], cfg: Config) -> tuple[list[Variant], list[Variant], list[Variant], list[Variant]]:
+    """(main methods drawn, ablations, the heads they change, the diffusion search's points)."""
     main = [v for v in vs if v.main and v.name not in ("bc_equal_labels", "source_hparams")]
-    palette = colours([v.name for v in main])
     ablate = [v for v in vs if not v.main and not v.derived and not v.search]
-    # an ablation is drawn dashed in the colour of the head it changes
-    pairs = {"gaussian_state_std": "gaussian", f"mog_k{cfg.mog_k}_state_std": f"mog_k{cfg.mog_k}", "mse_narrow": "mse",
-             "gaussian_beta_nll": "gaussian"}
-    palette.update({a.name: palette[pairs[a.name]] for a in ablate if pairs.get(a.name) in palette})
-    paired = [v for v in vs if v.name in {pairs[a.name] for a in ablate if a.name in pairs}] + ablate
-    out = []
-    fig, ax = plt.subplots(figsize=(8.5, 4.4))
-    curves_panel(ax, results, main, cfg, palette, f"Reward over training: the main methods ({cfg.seeds} seeds each)")
-    out.append(save(fig, out_dir / "figures" / "curves.png"))
-    fig, ax = plt.subplots(figsize=(8.5, 4.4))
-    styles: dict[str, str] = {}
-    for a in ablate:  # the first ablation of a head dashed, a second dotted
-        styles[a.name] = ("--", ":", "-.")[sum(pairs.get(b) == pairs.get(a.name) for b in styles)]
-    curves_panel(ax, results, paired, cfg, palette, "Ablations (dashed, dotted) beside the heads they change", styles)
-    out.append(save(fig, out_dir / "figures" / "curves_ablations.png"))
-    search = [v for v in vs if v.search]
-    if search:
-        fig, ax = plt.subplots(figsize=(8.5, 4.4))
-        curves_panel(ax, results, search, cfg, colours([v.name for v in search]),
-                     f"The diffusion search (search seeds {', '.join(map(str, cfg.search_seeds))}; DDIM, weight average)")
-        out.append(save(fig, out_dir / "figures" / "curves_diffusion_search.png"))
-    return out
+    pairs = _pairs(cfg)
+    paired = [v for v in vs if v.name in {pairs[a.name] for a in ablate if a.name in pairs}]
+    return main, ablate, paired, [v for v in vs if v.search]
+
+
+def palette_and_styles(cfg: Config, choice: Choice | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One colour per main method, by legend label; an ablation in the colour of the head it changes,
+    the first ablation of a head dashed, a second dotted."""
+    vs = variants(cfg, choice)
+    main, ablate, _, _ = _figure_variants(vs, cfg)
+    by_name = {v.name: v for v in vs}
+    palette = colours([short_label(v) for v in main])
+    pairs, styles, count = _pairs(cfg), {}, {}
+    for a in ablate:
+        head = pairs.get(a.name)
+        if head in by_name and short_label(by_name[head]) in palette:
+            palette[short_label(a)] = palette[short_label(by_name[head])]
+        styles[short_label(a)] = ("--", ":", "-.")[count.get(head, 0)]
+        count[head] = count.get(head, 0) + 1
+    return palette, styles
+
+
+def titles(cfg: Config) -> dict[str, str]:
+    """Figure titles and axis labels, from the config."""
+    return {"main": f"Reward over training: the main methods ({cfg.seeds} seeds each)",
+            "ablations": "Ablations (dashed, dotted) beside the heads they change",
+            "search": f"The diffusion search (search seeds {', '.join(map(str, cfg.search_seeds))}; DDIM, weight average)",
+            "profile": f"performance profile over seeds ({cfg.seeds} per method), 95% bootstrap band"}
+
+
+def marks(cfg: Config) -> dict[str, dict[str, float]]:
+    """The expert's level (100%) and the 'within' line, in % of the expert."""
+    return {"expert": {f"expert ({expert_score(cfg)['test_mean']:,.0f})": 100.0,
+                       f"{1 - cfg.within:.0%} of the expert": 100 * (1 - cfg.within)}}
 
 
 #: Per-seed metrics claims may name (columns of :func:`claim_table`).
@@ -673,18 +679,16 @@ def animations(results: list[RunResult], result: SectionResult, cfg: Config, acf
     return out
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
     """The chart of methods (with the source's returns), the learning curves, how the diffusion search
     went, what made the difference, and the claims."""
     choice = diffusion_choice(cfg, results)
     runs = per_run(results, cfg, choice)
     tab = table(runs, cfg, choice)
-    main = [v for v in variants(cfg, choice) if v.main]
-    figures = curves_figures(results, cfg, out_dir, choice) + [
-        profile(claim_table(runs, cfg), "% of expert", [v.name for v in main], short_labels(cfg, choice),
-                out_dir / "figures" / "profile.png", xlabel="test return, % of the expert's",
-                title=f"performance profile over seeds ({cfg.seeds} per method), 95% bootstrap band")]
-    return SectionResult(table=tab, per_run=runs, claims=claims(runs, cfg), figures=figures, numbers=numbers(runs, cfg),
+    palette, styles = palette_and_styles(cfg, choice)
+    return SectionResult(table=tab, per_run=runs, claims=claims(runs, cfg), numbers=numbers(runs, cfg),
+                         frames=frames(results, runs, cfg, choice), palette=palette, styles=styles, titles=titles(cfg),
+                         marks=marks(cfg),
                          regression=regression_values(tab, cfg), headline=headline(tab, cfg, choice),
                          text={"diffusion": diffusion_text(runs, cfg, choice), "difference": difference_text(runs, cfg)},
                          extra_tables={"diffusion_search": search_table(runs, cfg)},

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -26,7 +25,6 @@ from ..evaluation import evaluate
 from ..policies import NumpySACActor, SACActor
 from ..learners.sac import CLEANRL, SACConfig
 from ..provenance import git_commit, package_versions
-from ..publish.plots import PALETTE, legend, save
 from ..publish.report import Claim
 from ..store.runs import RunResult, RunSpec
 from ..publish import animate
@@ -220,25 +218,24 @@ def table(expert: CheetahExpert, replay: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def figure(expert: CheetahExpert, cfg: CheetahExpertConfig, out_dir: Path) -> Path:
+def frames(expert: CheetahExpert) -> dict[str, pd.DataFrame]:
+    """The data of the expert's training figure: "cheetah_episodes" (``step``, ``return``: each training
+    episode, stochastic actions) and "cheetah_evals" (``step``, ``eval_mean``, ``eval_std``, ``wall_s``:
+    each evaluation, deterministic actions)."""
+    return {"cheetah_episodes": expert.episodes[["step", "return"]],
+            "cheetah_evals": expert.log[["step", "eval_mean", "eval_std", "wall_s"]]}
+
+
+def titles(expert: CheetahExpert) -> dict[str, str]:
     m = expert.metadata
-    log, ep = expert.log, expert.episodes
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(ep["step"], ep["return"], color=PALETTE[0], alpha=0.3, lw=0.7, label="training episode (stochastic actions)")
-    ax.plot(log["step"], log["eval_mean"], color=PALETTE[0], lw=1.6, label="evaluation (deterministic, mean of episodes)")
-    ax.fill_between(log["step"], log["eval_mean"] - log["eval_std"], log["eval_mean"] + log["eval_std"], color=PALETTE[0], alpha=0.15)
-    ax.axhline(cfg.aim, color="0.3", ls="--", lw=0.8, label=f"aim ({cfg.aim:,.0f})")
-    ax.axhline(m["test_mean"], color=PALETTE[3], ls=":", lw=1.2, label=f"shipped actor's test ({m['test_mean']:,.0f})")
-    ax.set(xlabel="environment step", ylabel="return",
-           title=f"HalfCheetah SAC expert (seed {m['seed']}): {m['env_steps']:,} steps in {m['wall_time_s'] / 60:.0f} min")
-    ax.set_ylim(top=max(cfg.aim, float(ep["return"].max()), float(log["eval_mean"].max())) * 1.08)
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
-    legend(ax)  # beside the axes: it covers no curve
-    steps, minutes = np.r_[0.0, log["step"].to_numpy()], np.r_[0.0, log["wall_s"].to_numpy() / 60]
-    top = ax.secondary_xaxis("top", functions=(lambda x: np.interp(x, steps, minutes), lambda m: np.interp(m, minutes, steps)))
-    top.set_xlabel("wall-clock minutes (training)")
-    path = save(fig, out_dir / "figures" / "halfcheetah_expert_training.png")
-    return path
+    return {"episodes": "training episode (stochastic actions)", "evals": "evaluation (deterministic, mean of episodes)",
+            "cheetah": f"HalfCheetah SAC expert (seed {m['seed']}): {m['env_steps']:,} steps in {m['wall_time_s'] / 60:.0f} min"}
+
+
+def marks(expert: CheetahExpert, cfg: CheetahExpertConfig) -> dict[str, dict[str, float]]:
+    """The aim and the shipped actor's test return, as labelled reference lines."""
+    test = float(expert.metadata["test_mean"])
+    return {"cheetah": {f"aim ({cfg.aim:,.0f})": cfg.aim, f"shipped actor's test ({test:,.0f})": test}}
 
 
 def claims(expert: CheetahExpert, cfg: CheetahExpertConfig, replay: dict[str, float]) -> list[Claim]:

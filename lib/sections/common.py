@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..publish.plots import band_plot, save
 from ..store.runs import RunResult
 from .. import seeds
 from .protocol import Reproducibility
 from ..stats import first_crossing, mean_ci, relapse_share, sliding_window_mean
-from ..publish.plots import colours, profile_figure
 from ..publish import animate
 
 if TYPE_CHECKING:
@@ -107,73 +103,40 @@ def claim_columns(runs: pd.DataFrame, budget: float) -> pd.DataFrame:
     return out
 
 
-def profile(runs: pd.DataFrame, column: str, variants: Sequence[str], labels: Mapping[str, str], path: Path, *,
-            xlabel: str, title: str, lo: float | None = None, hi: float | None = None) -> Path:
-    # every variant of the section in the order given keeps one colour (:func:`lib.publish.plots.colours`)
-    """The performance-profile figure of ``column`` (one score per seed) for ``variants`` of a per-run
-    table (:func:`lib.publish.plots.profile_figure`); ``labels`` name them in the legend."""
-
-    scores = {labels.get(v, v): pd.to_numeric(runs[runs.variant == v][column], errors="coerce").dropna().to_numpy(dtype=float)
-              for v in variants}
-
-    return profile_figure({k: x for k, x in scores.items() if len(x)}, path, xlabel=xlabel, title=title, lo=lo, hi=hi,
-                          palette=colours(list(scores)))
+#: The columns of :func:`episode_frame`.
+EPISODE, RUNNING = "training episode", "running-mean return"
 
 
-def episode_curves(results: list[RunResult], variants: Sequence[str], labels: dict[str, str], window: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """label -> (episode numbers (E,), ``window``-episode running mean of training return per seed (S, E))."""
-    out = {}
-    for v in variants:
-        ys = [sliding_window_mean(r.episodes()["return"].to_numpy(), window) for r in results if r.spec.variant == v]
-        n = min(len(y) for y in ys)
-        out[labels[v]] = (np.arange(1, n + 1), np.stack([y[:n] for y in ys]))
-    return out
+def episode_frame(results: list[RunResult], labels: Mapping[str, str], window: int) -> pd.DataFrame:
+    """One row per training episode of every run of the variants in ``labels`` (name -> label, in
+    order): ``variant`` (its label), ``seed``, ``training episode`` (1-based), ``running-mean return``
+    (the ``window``-episode running mean of training return). :func:`lib.publish.plots.curves` draws it
+    with ``points=None``."""
+    frames = []
+    for name, label in labels.items():
+        for r in results:
+            if r.spec.variant == name:
+                y = sliding_window_mean(r.episodes()["return"].to_numpy(), window)
+                frames.append(pd.DataFrame({"variant": label, "seed": r.spec.seed, EPISODE: np.arange(1, len(y) + 1),
+                                            RUNNING: y}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "seed", EPISODE, RUNNING])
 
 
-def log_curves(results: list[RunResult], variants: Sequence[str], labels: dict[str, str], column: str, x: str = "Train_EpisodesSoFar") -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """label -> (x of the first seed's log (G,), ``column`` per seed (S, G)) from log.csv (one row per iteration)."""
-    out = {}
-    for v in variants:
-        logs = [r.log() for r in results if r.spec.variant == v]
-        n = min(len(lg) for lg in logs)
-        out[labels[v]] = (logs[0][x].to_numpy()[:n], np.stack([lg[column].to_numpy()[:n] for lg in logs]))
-    return out
+def log_frame(results: list[RunResult], labels: Mapping[str, str]) -> pd.DataFrame:
+    """Every logged row (one per iteration) of every run of the variants in ``labels`` (name -> label,
+    in order): ``variant`` (its label), ``seed``, then the learner's log columns."""
+    frames = [r.log().assign(variant=label, seed=r.spec.seed) for name, label in labels.items()
+              for r in results if r.spec.variant == name]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "seed"])
+    return table[["variant", "seed", *[c for c in table.columns if c not in ("variant", "seed")]]]
 
 
-def curve_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, xlabel: str, ylabel: str, title: str,
-                 hlines: dict[str, float] | None = None, ylim: tuple[float, float] | None = None, logy: bool = False,
-                 palette: Mapping[str, Any] | None = None) -> Path:
-    """One axes of mean-and-95%-band curves (legend beside the axes), saved to ``path``."""
-    fig, ax = plt.subplots()
-    band_plot(ax, curves, hlines=hlines, palette=palette)
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    if ylim:
-        ax.set_ylim(*ylim)
-    if logy:
-        ax.set_yscale("log")
-    out = save(fig, path)
-    return out
-
-
-def per_seed_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, solved: float, top: float, xlabel: str = "training episode") -> Path:
-    """Small multiples: every seed's curve, one panel per label, at most four panels a row."""
-    cols = min(len(curves), 4)
-    rows = -(-len(curves) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows + 0.3), sharey=True, squeeze=False)
-    for ax, (label, (x, y)) in zip(axes.flat, curves.items()):
-        for row in y:
-            ax.plot(x, row, lw=0.9, alpha=0.8)
-        ax.axhline(solved, color="0.3", ls="--", lw=0.8)
-        ax.set(xlabel=xlabel, ylim=(0, top))
-        ax.set_title(label, fontsize="small")
-    for ax in list(axes.flat)[len(curves):]:
-        ax.set_visible(False)
-    for r in range(rows):
-        axes[r][0].set_ylabel("running-mean return")
-    fig.suptitle("every seed, one line each", fontsize="medium")
-    fig.tight_layout()
-    out = save(fig, path)
-    return out
+def labelled(runs: pd.DataFrame, labels: Mapping[str, str], score: str) -> pd.DataFrame:
+    """The per-run rows of the variants in ``labels`` (name -> label), in that order, with ``variant``
+    replaced by its label and a ``score`` column (a copy of the column ``score``, the section's
+    per-seed score): the data of a performance profile (:func:`lib.publish.plots.profile`)."""
+    rows = [runs[runs.variant == name].assign(variant=label, score=runs[score]) for name, label in labels.items()]
+    return pd.concat(rows, ignore_index=True) if rows else runs.iloc[:0].assign(score=[])
 
 
 def test_ci(d: pd.DataFrame) -> tuple[float, float, float]:

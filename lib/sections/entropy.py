@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from ..publish.plots import colours
-from .common import BIT_FOR_BIT, CLAIM_METRICS, claim_columns, curve_figure, episode_curves, log_curves, median_inf, nanmean, per_seed_figure, profile, run_metrics, test_ci
+from .common import BIT_FOR_BIT, CLAIM_METRICS, claim_columns, episode_frame, labelled, log_frame, median_inf, nanmean, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "02_entropy"
@@ -121,26 +120,25 @@ def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figures(results: list[RunResult], cfg: Config, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Every setting; the schedule against the best constant and no bonus; entropy over training."""
+def frames(results: list[RunResult], cfg: Config, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: "curves", every setting's running-mean training return per
+    episode and seed (:func:`lib.sections.common.episode_frame`); "trio", the schedule, the best constant
+    (:func:`best_constant`) and no bonus; "logs", every run's log (its ``Entropy`` per update); "scores",
+    the per-run rows labelled for the performance profile."""
     lab = labels(cfg)
-    variants = list(settings(cfg))
-    cs = episode_curves(results, variants, lab, cfg.train.window)
-    fig_dir = out_dir / "figures"
-    common = dict(xlabel="training episode", ylabel=f"training return ({cfg.train.window}-episode running mean)",
-                  hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05),
-                  palette=colours(list(cs)))  # one colour per setting in every figure
-    paths = [curve_figure(cs, fig_dir / "learning_curves.png", title="RLOO + entropy bonus: mean over seeds, 95% CI", **common)]
-    best = best_constant(runs, cfg)
-    trio = {lab[v]: cs[lab[v]] for v in ("scheduled", f"alpha_{best:g}", "alpha_0") if v in lab}
-    paths.append(curve_figure(trio, fig_dir / "schedule_vs_constant.png",
-                              title=f"schedule against the best constant (alpha = {best:g}) and no bonus", **common))
-    paths.append(per_seed_figure(cs, fig_dir / "learning_curves_per_seed.png", solved=cfg.solved, top=cfg.perfect * 1.05))
-    ent = log_curves(results, variants, lab, "Entropy")
-    paths.append(curve_figure(ent, fig_dir / "entropy.png", xlabel="training episode",
-                              ylabel="mean policy entropy of the batch (nats)", title="policy entropy over training",
-                              hlines={"ln 2 (uniform)": float(np.log(2))}, palette=common["palette"]))
-    return paths
+    curves = episode_frame(results, lab, cfg.train.window)
+    trio = [lab[v] for v in ("scheduled", f"alpha_{best_constant(runs, cfg):g}", "alpha_0") if v in lab]
+    return {"curves": curves, "trio": pd.concat([curves[curves.variant == t] for t in trio], ignore_index=True),
+            "logs": log_frame(results, lab), "scores": labelled(runs, lab, "last_perfect_share")}
+
+
+def titles(cfg: Config, runs: pd.DataFrame) -> dict[str, str]:
+    """Figure titles and axis labels, from the config (and the best constant, from the runs)."""
+    return {"return": f"training return ({cfg.train.window}-episode running mean)",
+            "curves": "RLOO + entropy bonus: mean over seeds, 95% CI",
+            "trio": f"schedule against the best constant (alpha = {best_constant(runs, cfg):g}) and no bonus",
+            "share": f"share of the last {cfg.last_episodes} training episodes at {cfg.perfect:g}",
+            "profile": f"performance profile over seeds ({cfg.seeds} per setting), 95% bootstrap band"}
 
 
 def best_constant(runs: pd.DataFrame, cfg: Config) -> float:
@@ -182,13 +180,11 @@ def headline(table: pd.DataFrame, cfg: Config) -> str:
     return f"Share of the last {cfg.last_episodes} training episodes at {cfg.perfect:g} ({cfg.seeds} seeds): " + "; ".join(parts) + "."
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
-    """Per-run metrics, the settings table, the curves, the claims (see the module's functions)."""
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
+    """Per-run metrics, the settings table, the curves' data, the claims (see the module's functions)."""
     runs = per_run(results, cfg)
     table = summary_table(runs, cfg)
-    return SectionResult(table=table, per_run=runs, claims=claims(runs, cfg),
-                         figures=figures(results, cfg, runs, out_dir) + [profile(
-                             runs, "last_perfect_share", list(settings(cfg)), labels(cfg), out_dir / "figures" / "profile.png",
-                             xlabel=f"share of the last {cfg.last_episodes} training episodes at {cfg.perfect:g}", lo=0.0, hi=1.0,
-                             title=f"performance profile over seeds ({cfg.seeds} per setting), 95% bootstrap band")],
+    return SectionResult(table=table, per_run=runs, claims=claims(runs, cfg), frames=frames(results, cfg, runs),
+                         palette=colours(list(labels(cfg).values())), titles=titles(cfg, runs),
+                         marks={"return": {f"solved ({cfg.solved:g})": cfg.solved}, "entropy": {"ln 2 (uniform)": float(np.log(2))}},
                          regression=regression_values(runs, cfg), headline=headline(table, cfg))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..config import spec
@@ -15,7 +13,7 @@ from ..verdicts import Verdict, claim_problems, decided_claims, judge
 from ..learners.pg import PGConfig
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .common import BIT_FOR_BIT, profile
+from .common import BIT_FOR_BIT, labelled, log_frame
 from .protocol import GridConfig, SectionResult, seed_range
 
 SECTION = "05_estimators"
@@ -80,21 +78,24 @@ def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
     return pgexp.per_run(results, cfg.threshold, last=LAST)
 
 
-def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
+def frames(results: list[RunResult], cfg: Config, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: every logged iteration of the small-batch experiments
+    ("small") and of the large-batch ones ("large"), with ``variant``, ``seed`` and the log columns; "scores",
+    the per-run rows for the performance profile."""
     names = list(variants(cfg))
-    small = [n for n in names if "_lb" not in n]
-    large = [n for n in names if "_lb" in n]
+    logs = log_frame(results, {n: n for n in names})
+    return {"small": logs[~logs.variant.str.contains("_lb")], "large": logs[logs.variant.str.contains("_lb")],
+            "scores": labelled(runs, {n: n for n in names}, f"last {LAST} mean")}
+
+
+def titles(cfg: Config) -> dict[str, str]:
+    """Figure titles and axis labels, from the config."""
     b_small, b_large = batch_sizes(cfg)
-    paths = []
-    for group, title, fname in ((small, f"small batch (-b {b_small})", "small_batch.png"),
-                                (large, f"large batch (-b {b_large})", "large_batch.png")):
-        cs = pgexp.step_curves(results, group, "Eval_AverageReturn")
-        paths.append(pgexp.curves_figure(cs, out_dir / "figures" / fname, ylabel="Eval_AverageReturn",
-                                         title=f"{variants(cfg)['cartpole'].env_id}, {title}: mean over {cfg.seeds} seeds, 95% CI",
-                                         hlines={f"maximum ({cfg.threshold:g})": cfg.threshold},
-                                         palette=colours(names)))  # the profile's colours too
-    plt.close("all")
-    return [p for p in paths if p is not None]
+    env = variants(cfg)["cartpole"].env_id
+    return {"small": f"{env}, small batch (-b {b_small}): mean over {cfg.seeds} seeds, 95% CI",
+            "large": f"{env}, large batch (-b {b_large}): mean over {cfg.seeds} seeds, 95% CI",
+            "last": f"eval return, mean of the last {LAST} iterations",
+            "profile": f"performance profile over seeds ({cfg.seeds} per experiment), 95% bootstrap band"}
 
 
 def batch_sizes(cfg: Config) -> tuple[int, int]:
@@ -164,15 +165,13 @@ def headline(tab: pd.DataFrame, cfg: Config) -> str:
             f"{best[col]} seeds reach {cfg.threshold:g}); {cfg.seeds} seeds per experiment.")
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
     """Per-run scores, the experiment table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
     tab = table(runs, cfg)
     verdicts = judge(decided_claims(cfg), claim_table(runs), cfg.alpha)
     return SectionResult(table=tab, claims=[Claim.judged(v) for v in verdicts],
-                         figures=figures(results, cfg, out_dir) + [profile(
-                             runs, f"last {LAST} mean", list(variants(cfg)), {}, out_dir / "figures" / "profile.png",
-                             xlabel=f"eval return, mean of the last {LAST} iterations", lo=0.0, hi=cfg.threshold,
-                             title=f"performance profile over seeds ({cfg.seeds} per experiment), 95% bootstrap band")],
+                         frames=frames(results, cfg, runs), palette=colours(list(variants(cfg))), titles=titles(cfg),
+                         marks={"return": {f"maximum ({cfg.threshold:g})": cfg.threshold}},
                          regression=regression_values(runs, cfg), headline=headline(tab, cfg),
                          text={"answers": answers(runs, cfg, {v.id: v for v in verdicts})})

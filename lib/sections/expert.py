@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -21,7 +19,6 @@ from ..config import spec, to_dict
 from ..data.envs import make_vec, spaces
 from ..data.experts import expert_dir, load, read_metadata, save_expert
 from ..learners.pg import PGConfig
-from ..publish.plots import PALETTE, legend, save
 from ..publish.report import Claim
 from ..verdicts import SourceClaim
 from ..evaluation import evaluate
@@ -194,20 +191,28 @@ def table(expert: Expert, cfg: Config, replay: dict[str, float]) -> pd.DataFrame
     return pd.DataFrame([row])
 
 
-def figure(expert: Expert, cfg: Config, out_dir: Path) -> list[Path]:
+def frames(expert: Expert, cfg: Config, cheetah: "cheetah_expert.CheetahExpert") -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: "cartpole", the CartPole expert's training episodes (``training
+    episode``, ``return``, ``running-mean return`` over the training window); then the HalfCheetah
+    expert's (:func:`lib.sections.cheetah_expert.frames`)."""
     ret = expert.episodes["return"].to_numpy()
-    x = np.arange(1, len(ret) + 1)
-    fig, ax = plt.subplots()
-    ax.plot(x, ret, color=PALETTE[0], alpha=0.25, lw=0.6, label="episode return")
-    ax.plot(x, sliding_window_mean(ret, cfg.train.window), color=PALETTE[0], lw=1.6, label=f"{cfg.train.window}-episode running mean")
+    cartpole = pd.DataFrame({"training episode": np.arange(1, len(ret) + 1), "return": ret,
+                             "running-mean return": sliding_window_mean(ret, cfg.train.window)})
+    return {"cartpole": cartpole, **cheetah_expert.frames(cheetah)}
+
+
+def titles(expert: Expert, cfg: Config, cheetah: "cheetah_expert.CheetahExpert") -> dict[str, str]:
+    """Figure titles and labels, from the config and the experts' metadata."""
+    return {"cartpole": f"CartPole expert (seed {expert.metadata['seed']}): training curve",
+            "running": f"{cfg.train.window}-episode running mean", **cheetah_expert.titles(cheetah)}
+
+
+def marks(expert: Expert, cfg: Config, cheetah: "cheetah_expert.CheetahExpert") -> dict[str, dict[str, float]]:
+    """Reference lines: the 'solved' level and the kept checkpoint of the CartPole expert, then the
+    HalfCheetah expert's."""
     best_ep = (expert.metadata["best_iteration"] + 1) * cfg.train.batch_episodes
-    ax.axvline(best_ep, color=PALETTE[3], ls=":", lw=1.2, label=f"kept checkpoint (episode {best_ep})")
-    ax.axhline(cfg.solved, color="0.3", ls="--", lw=0.8, label=f"solved ({cfg.solved:g})")
-    ax.set(xlabel="training episode", ylabel="training return", ylim=(0, cfg.perfect * 1.05),
-           title=f"CartPole expert (seed {expert.metadata['seed']}): training curve")
-    legend(ax)  # beside the axes: it covers no curve
-    path = save(fig, out_dir / "figures" / "expert_training.png")
-    return [path]
+    return {"solved": {f"solved ({cfg.solved:g})": cfg.solved}, "kept": {f"kept checkpoint (episode {best_ep})": best_ep},
+            **cheetah_expert.marks(cheetah, cfg.halfcheetah)}
 
 
 def claims(expert: Expert, cfg: Config, replay: dict[str, float]) -> list[Claim]:
@@ -260,7 +265,7 @@ def animations(results: list[RunResult], result: SectionResult, cfg: Config, acf
     return cartpole_animations(cfg, acfg) + cheetah_expert.animations(cfg.halfcheetah, acfg)
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
     """Both experts: the CartPole expert (table, training curve, claims, replayed test), then the
     HalfCheetah SAC expert (its set-up as a text, its table, curve, claims and replayed test)."""
     expert = obtain(cfg, results)
@@ -271,7 +276,7 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     return SectionResult(
         table=table(expert, cfg, replay),
         claims=claims(expert, cfg, replay) + cheetah_expert.claims(cheetah, cfg.halfcheetah, cheetah_replay),
-        figures=figure(expert, cfg, out_dir) + [cheetah_expert.figure(cheetah, cfg.halfcheetah, out_dir)],
+        frames=frames(expert, cfg, cheetah), titles=titles(expert, cfg, cheetah), marks=marks(expert, cfg, cheetah),
         regression=regression_values(expert, cfg) | cheetah_expert.regression_values(cheetah),
         headline=headline(expert, cfg) + " " + cheetah_expert.headline(cheetah),
         text={"halfcheetah_setup": cheetah_expert.describe(cfg.halfcheetah)},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -16,7 +15,7 @@ from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .common import BIT_FOR_BIT, animate_run, profile
+from .common import BIT_FOR_BIT, animate_run, labelled, log_frame
 from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
@@ -124,13 +123,17 @@ def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
     return pgexp.per_run(results, cfg.threshold, last=LAST)
 
 
-def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
-    names = list(variants(cfg))
-    cs = pgexp.step_curves(results, names, "Eval_AverageReturn", labels=labels(cfg))
-    p = pgexp.curves_figure(cs, out_dir / "figures" / "lambda_sweep.png", ylabel="Eval_AverageReturn",
-                            title=f"{next(iter(variants(cfg).values())).env_id}: GAE lambda sweep, 95% CI over {cfg.seeds} seeds",
-                            hlines={f"{cfg.threshold:g}": cfg.threshold}, palette=colours(list(labels(cfg).values())))
-    return [p] if p else []
+def frames(results: list[RunResult], cfg: Config, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: "logs", every logged iteration of every run, ``variant`` its
+    label ("lambda = 0.95"); "scores", the per-run rows, labelled, for the performance profile."""
+    return {"logs": log_frame(results, labels(cfg)), "scores": labelled(runs, labels(cfg), f"last {LAST} mean")}
+
+
+def titles(cfg: Config) -> dict[str, str]:
+    """Figure titles and axis labels, from the config."""
+    return {"return": f"{next(iter(variants(cfg).values())).env_id}: GAE lambda sweep, 95% CI over {cfg.seeds} seeds",
+            "last": f"eval return, mean of the last {LAST} iterations",
+            "profile": f"performance profile over seeds ({cfg.seeds} per lambda), 95% bootstrap band"}
 
 
 def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -210,13 +213,11 @@ def animations(results: list[RunResult], result: SectionResult, cfg: Config, acf
     return [animate_run(r, acfg, f"the best lambda ({lam:g}), training seed {r.spec.seed}, kept checkpoint")]
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
     """Per-run scores, the lambda table, the curves, the assignment's answers and the claims."""
     runs = per_run(results, cfg)
     return SectionResult(table=table(runs, cfg), per_run=runs, claims=claims(runs, cfg), numbers=numbers(runs, cfg),
-                         figures=figures(results, cfg, out_dir) + [profile(
-                             runs, f"last {LAST} mean", list(variants(cfg)), labels(cfg), out_dir / "figures" / "profile.png",
-                             xlabel=f"eval return, mean of the last {LAST} iterations",
-                             title=f"performance profile over seeds ({cfg.seeds} per lambda), 95% bootstrap band")],
+                         frames=frames(results, cfg, runs), palette=colours(list(labels(cfg).values())), titles=titles(cfg),
+                         marks={"return": {f"{cfg.threshold:g}": cfg.threshold}},
                          regression=regression_values(runs, cfg),
                          headline=headline(runs, cfg), text={"answers": answers(runs, cfg)})

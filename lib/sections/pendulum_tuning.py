@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -21,9 +19,9 @@ from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from . import pgexp
-from .common import MUJOCO_STATISTICAL, animate_run, profile
+from .common import MUJOCO_STATISTICAL, animate_run, labelled, log_frame
 from .protocol import GridConfig, SectionResult, seed_range
-from ..publish.plots import save
+from ..publish.plots import colours
 
 if TYPE_CHECKING:
     from ..publish.animate import AnimationConfig, Rendered
@@ -238,20 +236,17 @@ def per_run(results: list[RunResult], cfg: Config) -> pd.DataFrame:
     return pgexp.per_run(results, cfg.threshold, last=5)
 
 
-def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
-    names = ["pendulum", "pendulum_tuned"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    cs = pgexp.step_curves(results, names, "Eval_AverageReturn")
-    pgexp.curves_figure(cs, Path(), ylabel="Eval_AverageReturn", title="default against tuned, 95% CI",
-                        hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[0], where="below")
-    axes[0].axvline(cfg.budget_steps, color="0.5", ls=":", lw=1)
-    short = {k: (x[x <= cfg.budget_steps * 1.05], y[:, x <= cfg.budget_steps * 1.05]) for k, (x, y) in cs.items()}
-    pgexp.curves_figure(short, Path(), ylabel="Eval_AverageReturn", title=f"the first {cfg.budget_steps:,} steps",
-                        hlines={f"{cfg.threshold:g}": cfg.threshold}, ax=axes[1], where="below")
-    fig.tight_layout()
-
-    path = save(fig, out_dir / "figures" / "default_vs_tuned.png")
-    return [path]
+def frames(final: list[RunResult], cfg: Config, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: "panels", every logged iteration of the final runs (default and
+    tuned, fresh seeds) under ``range`` "default against tuned, 95% CI", and again, up to 5% past
+    ``budget_steps``, under "the first <budget_steps> steps"; "scores", the final runs' steps to the
+    threshold (never: all) for the performance profile."""
+    names = {"pendulum": "pendulum", "pendulum_tuned": "pendulum_tuned"}
+    logs = log_frame(final, names)
+    short = logs[logs.Train_EnvstepsSoFar <= cfg.budget_steps * 1.05]
+    panels = pd.concat([logs.assign(range="default against tuned, 95% CI"),
+                        short.assign(range=f"the first {cfg.budget_steps:,} steps")], ignore_index=True)
+    return {"panels": panels, "scores": labelled(claim_table(runs, cfg), names, "steps to threshold (never = all)")}
 
 
 def table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -318,7 +313,7 @@ def animations(results: list[RunResult], result: SectionResult, cfg: Config, acf
     return [animate_run(r, acfg, f"the tuned setting, training seed {r.spec.seed}, kept checkpoint")]
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
     """The search's scores and what mattered in it, then the default against the tuned point on fresh
     seeds: table, curves, claim."""
     search, final = split(results, cfg)
@@ -329,10 +324,10 @@ def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResu
     runs = per_run(final, cfg)
     return SectionResult(
         table=table(runs, cfg), per_run=runs, claims=claims(runs, cfg),
-        figures=figures(final, cfg, out_dir) + [profile(
-            claim_table(runs, cfg), "steps to threshold (never = all)", ["pendulum", "pendulum_tuned"], {},
-            out_dir / "figures" / "profile.png", xlabel=f"environment steps to the first evaluation at {cfg.threshold:g} (never: all)",
-            title=f"performance profile over fresh seeds ({cfg.seeds} per setting), 95% bootstrap band")],
+        frames=frames(final, cfg, runs), palette=colours(["pendulum", "pendulum_tuned"]),
+        titles={"steps": f"environment steps to the first evaluation at {cfg.threshold:g} (never: all)",
+                "profile": f"performance profile over fresh seeds ({cfg.seeds} per setting), 95% bootstrap band"},
+        marks={"return": {f"{cfg.threshold:g}": cfg.threshold}, "budget": {f"{cfg.budget_steps:,} steps": cfg.budget_steps}},
         regression=regression_values(runs, cfg), headline=headline(runs, cfg, scores),
         text={"tuned": f"Tuned: `{tuned_command(cfg, scores)}`", "spread": spread_text(spread, cfg),
               "importance": importance_text(imp),

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ..assignment import command_for, config_from_args, parser
 from ..config import ConfigError
 from ..learners.pg import PGConfig
-from ..publish.plots import band_plot, grid_over_seeds, save
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
 from ..data.envs import spaces
@@ -102,35 +99,6 @@ def commands_markdown(exps: dict[str, PGConfig], seeds: Sequence[int]) -> str:
     """The exact command of every experiment (seed as a placeholder) as a Markdown code block."""
     lines = [f"./workbook run {command(c, name)} --seed $SEED" for name, c in exps.items()]
     return (f"Each command ran with `SEED` in {{{', '.join(map(str, seeds))}}}:\n\n```bash\n" + "\n".join(lines) + "\n```")
-
-
-def step_curves(results: list[RunResult], variants: Sequence[str], column: str, points: int = 120,
-                labels: dict[str, str] | None = None, x: str = "Train_EnvstepsSoFar") -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """label -> (env-step grid (G,), ``column`` per seed interpolated onto it (S, G)).
-
-    Seeds log at slightly different step counts (a batch is complete episodes), so each seed's
-    curve is linearly interpolated onto a shared grid spanning the steps every seed reached.
-    """
-    return {(labels or {}).get(v, v): grid_over_seeds([r.log() for r in results if r.spec.variant == v], x, column, points)
-            for v in variants}
-
-
-def curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, ylabel: str, title: str,
-                  hlines: dict[str, float] | None = None, logy: bool = False, ax: plt.Axes | None = None,
-                  palette: Mapping[str, Any] | None = None, where: str = "outside") -> Path | None:
-    """Mean over seeds with a 95% band against environment steps (legend beside the axes; ``palette``:
-    :func:`lib.publish.plots.colours`); saved to ``path`` unless drawn on a given ``ax``."""
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots()
-    band_plot(ax, curves, hlines=hlines, palette=palette, where=where)
-    ax.set(xlabel="environment steps (Train_EnvstepsSoFar)", ylabel=ylabel, title=title)
-    if logy:
-        ax.set_yscale("log")
-    if own:
-        out = save(fig, path)
-        return out
-    return None
 
 
 def per_run(results: list[RunResult], threshold: float, column: str = "Eval_AverageReturn", last: int = 5) -> pd.DataFrame:

@@ -8,11 +8,13 @@ A section module (``lib/sections/<name>.py``) defines
   has ``seed`` and ``workers`` of its own);
 - ``describe(cfg) -> str``: the set-up in Markdown, from the config;
 - ``specs(cfg) -> list[RunSpec]``: every run the section needs;
-- ``analyse(runs, cfg, out_dir) -> SectionResult``: everything the report shows, from the runs.
+- ``analyse(runs, cfg) -> SectionResult``: everything the report shows, from the runs, as data: tables,
+  the tidy frames its notebook draws, claims (it draws nothing and writes no file).
 
 Optional: ``animations(runs, result, cfg, acfg)``, and ``next_specs(cfg, runs)`` for a section that
 chooses later runs from earlier ones. Notebooks call the same few functions for every section
-(:mod:`lib.run`): ``setup`` -> ``runs`` -> ``analyse`` -> ``show`` -> ``publish``. :func:`check_module` checks a module
+(:mod:`lib.run`): ``setup`` -> ``runs`` -> ``analyse`` -> figure calls on its frames (:mod:`lib.publish.plots`,
+:func:`lib.run.figure`) and ``show`` -> ``publish``. :func:`check_module` checks a module
 against the protocol (``tests/test_sections.py`` runs it on all nine).
 """
 
@@ -70,7 +72,13 @@ class SectionResult:
     """Everything a section's report shows, made by its ``analyse``.
 
     ``table``: the headline table (one row per variant); ``per_run``: one row per run (may be empty);
-    ``claims``: the verdict on each claim of the source; ``figures``: PNG paths in display order;
+    ``claims``: the verdict on each claim of the source; ``frames``: the tidy data the notebook's
+    figures draw (name -> one row per point: ``variant`` label, ``seed``, x and y columns); ``palette``:
+    variant label -> its colour, the same in every figure of the section; ``styles``: variant label -> a
+    line style where it is not solid (an ablation dashed in its head's colour); ``titles``: figure titles and
+    axis labels written from the config; ``marks``: named sets of labelled reference values (a threshold, the
+    expert's return: ``{"return": {"solved (195)": 195.0}}``) for figures' horizontal lines; ``figures``: the PNG paths the notebook saved, in display
+    order (:func:`lib.run.figure` appends them);
     ``regression``: name -> (value, tolerance) for the smoke regression check; ``headline``: one
     sentence for the index; ``text``: named Markdown paragraphs the notebook shows between its
     parts (e.g. "imperfection"); ``extra_tables``: named further tables; ``extra``: further
@@ -82,10 +90,15 @@ class SectionResult:
 
     table: pd.DataFrame
     claims: list[Claim]
-    figures: list[Path]
     regression: dict[str, tuple[Any, float]]
     headline: str
     per_run: pd.DataFrame = field(default_factory=pd.DataFrame)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    palette: dict[str, Any] = field(default_factory=dict)
+    styles: dict[str, Any] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    marks: dict[str, dict[str, float]] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
     text: dict[str, str] = field(default_factory=dict)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -105,7 +118,7 @@ class SectionModule(Protocol):
 
     def specs(self, cfg: Any) -> list[RunSpec]: ...
 
-    def analyse(self, runs: list[RunResult], cfg: Any, out_dir: Path) -> SectionResult: ...
+    def analyse(self, runs: list[RunResult], cfg: Any) -> SectionResult: ...
 
 
 #: What a section module must define: name -> what it is.
@@ -116,7 +129,7 @@ REQUIRED: dict[str, str] = {
     "Config": "a frozen dataclass of the section's parameters",
     "describe": "describe(cfg) -> Markdown of the set-up",
     "specs": "specs(cfg) -> list[RunSpec]",
-    "analyse": "analyse(runs, cfg, out_dir) -> SectionResult",
+    "analyse": "analyse(runs, cfg) -> SectionResult",
 }
 #: Optional: ``animations(runs, result, cfg, acfg) -> list[Rendered]``, and ``next_specs(cfg, runs) ->
 #: list[RunSpec]`` for a section that chooses later runs from earlier ones.

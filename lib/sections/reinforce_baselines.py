@@ -5,20 +5,18 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ..config import spec
 from ..learners.pg import PGConfig
-from ..publish.plots import band_plot, save
+from ..publish.plots import colours
 from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
-from .common import BIT_FOR_BIT, CLAIM_METRICS, animate_run, claim_columns, curve_figure, episode_curves, median_inf, nanmean, per_seed_figure, profile, run_metrics, test_ci
+from .common import BIT_FOR_BIT, CLAIM_METRICS, animate_run, claim_columns, episode_frame, labelled, median_inf, nanmean, run_metrics, test_ci
 from .protocol import GridConfig, SectionResult, seed_range
 
 if TYPE_CHECKING:
@@ -178,39 +176,30 @@ def summary_table(runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figures(results: list[RunResult], cfg: Config, out_dir: Path) -> list[Path]:
-    """The mean learning curves with 95% bands, and every seed's curve per variant."""
+def frames(results: list[RunResult], cfg: Config) -> dict[str, pd.DataFrame]:
+    """The data of the notebook's figures: "curves", every variant's running-mean training return per
+    episode and seed (:func:`lib.sections.common.episode_frame`); "main", the variants of the source's
+    protocol; "batch", each variant that runs at several batch sizes, with ``baseline`` (its label) and
+    ``batch`` ("8 episodes per update") columns."""
     names = labels(cfg)
-    cs = episode_curves(results, list(names), names, cfg.train.window)
-    main = {names[v]: cs[names[v]] for v in cfg.variants}
-    out = [curve_figure(main, out_dir / "figures" / "learning_curves.png", xlabel="training episode",
-                        ylabel=f"training return ({cfg.train.window}-episode running mean)",
-                        title=f"REINFORCE on {cfg.train.env_id}, the source's protocol "
-                              f"({_per_update(cfg.train.batch_episodes)} per update"
-                              + (f", RLOO {RLOO_MIN}" if batch_of("rloo", cfg.train.batch_episodes) != cfg.train.batch_episodes
-                                 and "rloo" in cfg.variants else "") + f"): mean over seeds ({cfg.seeds}), 95% CI",
-                        hlines={f"solved ({cfg.solved:g})": cfg.solved}, ylim=(0, cfg.perfect * 1.05))]
-    if cfg.other_batch_sizes:
-        out.append(batch_figure(cs, cfg, out_dir / "figures" / "learning_curves_batch.png"))
-    out.append(per_seed_figure(cs, out_dir / "figures" / "learning_curves_per_seed.png", solved=cfg.solved,
-                               top=cfg.perfect * 1.05))
-    return out
-
-
-def batch_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], cfg: Config, path: Path) -> Path:
-    """One panel per variant run at several batch sizes: its mean curve (95% band) at each."""
-    names = labels(cfg)
+    curves = episode_frame(results, names, cfg.train.window)
+    main = curves[curves.variant.isin([names[v] for v in cfg.variants])]
     varied = [v for v in cfg.variants if any(g == v for g, b in grid(cfg).values() if b != cfg.train.batch_episodes)]
-    fig, axes = plt.subplots(1, len(varied), figsize=(4.2 * len(varied), 3.6), sharey=True, squeeze=False)
-    for ax, v in zip(axes[0], varied):
-        per_batch = {f"{b} episode{'s' if b > 1 else ''} per update": curves[names[n]]
-                     for n, (g, b) in sorted(grid(cfg).items(), key=lambda kv: -kv[1][1]) if g == v}
-        band_plot(ax, per_batch, hlines={f"solved ({cfg.solved:g})": cfg.solved}, where="inside")
-        ax.set(title=LABEL[v], xlabel="training episode", ylim=(0, cfg.perfect * 1.05))
-    axes[0][0].set_ylabel(f"training return ({cfg.train.window}-episode running mean)")
-    fig.suptitle(f"episodes per update: mean over seeds ({cfg.seeds}), 95% bootstrap band", fontsize="medium")
-    fig.tight_layout()
-    return save(fig, path)
+    batch = [curves[curves.variant == names[n]].assign(baseline=LABEL[g], batch=f"{b} episode{'s' if b > 1 else ''} per update")
+             for v in varied for n, (g, b) in sorted(grid(cfg).items(), key=lambda kv: -kv[1][1]) if g == v]
+    return {"curves": curves, "main": main, "batch": pd.concat(batch, ignore_index=True) if batch else curves.iloc[:0]}
+
+
+def titles(cfg: Config) -> dict[str, str]:
+    """Figure titles and axis labels, from the config."""
+    rloo = (f", RLOO {RLOO_MIN}" if batch_of("rloo", cfg.train.batch_episodes) != cfg.train.batch_episodes
+            and "rloo" in cfg.variants else "")
+    return {"return": f"training return ({cfg.train.window}-episode running mean)",
+            "curves": f"REINFORCE on {cfg.train.env_id}, the source's protocol ({_per_update(cfg.train.batch_episodes)} "
+                      f"per update{rloo}): mean over seeds ({cfg.seeds}), 95% CI",
+            "batch": f"episodes per update: mean over seeds ({cfg.seeds}), 95% bootstrap band",
+            "test": f"test return (mean of {cfg.train.test_episodes} episodes)",
+            "profile": f"performance profile over seeds ({cfg.seeds} per variant), 95% bootstrap band"}
 
 
 def claims(runs: pd.DataFrame, table: pd.DataFrame, cfg: Config) -> list[Claim]:
@@ -292,13 +281,13 @@ def animations(results: list[RunResult], result: SectionResult, cfg: Config, acf
     return out
 
 
-def analyse(results: list[RunResult], cfg: Config, out_dir: Path) -> SectionResult:
-    """Per-run metrics, the variant table, the curves, the claims (see the module's functions)."""
+def analyse(results: list[RunResult], cfg: Config) -> SectionResult:
+    """Per-run metrics, the variant table, the curves' data, the claims (see the module's functions)."""
     runs = per_run(results, cfg)
     table = summary_table(runs, cfg)
+    names = labels(cfg)
     return SectionResult(table=table, per_run=runs, claims=claims(runs, table, cfg), numbers=numbers(runs, cfg),
-                         figures=figures(results, cfg, out_dir) + [profile(
-                             runs, "test_mean", list(grid(cfg)), labels(cfg), out_dir / "figures" / "profile.png",
-                             xlabel=f"test return (mean of {cfg.train.test_episodes} episodes)", lo=0.0, hi=cfg.perfect,
-                             title=f"performance profile over seeds ({cfg.seeds} per variant), 95% bootstrap band")],
+                         frames={**frames(results, cfg), "scores": labelled(runs, names, "test_mean")},
+                         palette=colours(list(names.values())), titles=titles(cfg),
+                         marks={"return": {f"solved ({cfg.solved:g})": cfg.solved}},
                          regression=regression_values(runs, cfg), headline=headline(table, cfg))
