@@ -335,7 +335,7 @@ def test_section_09_chooses_its_diffusion_head_on_search_seeds_and_judges_it_on_
     specs = bc_heads.specs(cfg)
     grid = bc_heads.diffusion_grid(cfg)
     assert "diffusion" not in {s.variant for s in specs}
-    assert not {s.variant for s in specs} & {v.name for v in bc_heads.variants(cfg) if v.derived}
+    assert not {s.variant for s in specs} & {v.name for v in bc_heads.chart_rows(cfg) if v.derived}
     for s in specs:
         assert (s.seed in cfg.search_seeds) == (s.variant in grid)
         assert s.config.test_also == (("raw_weights", "ddpm") if s.variant in grid else ())
@@ -430,7 +430,8 @@ def test_section_09_puts_every_main_head_on_the_sources_net_with_a_shared_std():
     from lib.sections import bc_heads
 
     cfg = load_params("09_bc_heads", "default")
-    vs = {v.name: v for v in bc_heads.variants(cfg)}
+    vs = {v.name: v for v in bc_heads.chart_rows(cfg)}
+    assert {n: v.config for n, v in vs.items() if not v.derived} == bc_heads.variants(cfg)  # the chart shows what runs
     mains = [v for v in vs.values() if v.main]
     assert {(v.config.head.width, v.config.head.depth) for v in mains} == {(512, 3)}
     assert all(v.config.head.std == "param" for v in mains if v.config.head.head in ("gaussian", "mog"))
@@ -477,7 +478,7 @@ def test_section_09_chart_gives_no_time_to_a_test_time_ablation():
     from lib.sections import bc_heads
 
     cfg = load_params("09_bc_heads", "smoke")
-    vs = bc_heads.variants(cfg)
+    vs = bc_heads.chart_rows(cfg)
     runs = pd.DataFrame([{"variant": v.name, "seed": s, "test_mean": 1.0, "wall_time_s": 0.0 if v.derived else 10.0 + s}
                          for v in vs for s in (1, 2)])
     tab = bc_heads.table(runs, cfg).set_index("variant")["s per run"]

@@ -2,7 +2,7 @@
 
 Every variant is the one imitation learner (:func:`lib.learners.imitation.train`) on the same cached expert dataset
 with the same number of gradient steps (diffusion: a longer budget, one of its ingredients); only
-the head, its net and, for DAgger, extra expert labels change. Variants: the Gaussian
+the head, its net and, for DAgger, extra expert labels change. Rows: the Gaussian
 log-likelihood baseline and its beta-NLL form, a mixture of Gaussians (main k and a k sweep), a
 deterministic MSE head on our net and on the source's wider one, the source's best method (the
 mixture trained on MSE, on its net), DDPM diffusion with what diffusion policies use to work (an
@@ -106,12 +106,13 @@ class Config(GridConfig):
         if self.bc.demos.extra_episodes:
             errs.append("key 'bc.demos.extra_episodes' must be 0: the section adds DAgger's number of episodes to "
                         "the data of behaviour cloning with as many labels")
-        return errs + claim_problems(self.claims, [v.name for v in variants(self)], list(CLAIM_METRICS), self.skip_claims)
+        return errs + claim_problems(self.claims, [v.name for v in chart_rows(self)], list(CLAIM_METRICS), self.skip_claims)
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One row of the chart: its name, the method it belongs to, its parameters, and its config."""
+class Row:
+    """One row of the chart: a variant's name, the method it belongs to, its parameters in words, and its
+    config (from :func:`variants`; a test-time alternative shows the main diffusion head's)."""
 
     name: str
     method: str
@@ -222,57 +223,73 @@ def diffusion_params(c: ImitationConfig) -> str:
     return f"T={h.T}, {h.schedule} schedule, {_steps(c.steps)} steps, {weights}, {sampler}"
 
 
-def variants(cfg: Config, choice: Choice | None = None) -> list[Variant]:
-    """Every variant, main ones first in the report's order, then the ablations and the diffusion search.
-    ``choice`` (:func:`diffusion_choice`) makes the main diffusion head; without it, it stands in."""
+def variants(cfg: Config, choice: Choice | None = None) -> dict[str, ImitationConfig]:
+    """name -> learner config of every variant that trains, each made from the baseline ``cfg.bc`` with
+    ``dataclasses.replace``: the main methods in the report's order, the ablations, then the diffusion
+    search's points. ``choice`` (:func:`diffusion_choice`) makes the main diffusion head; without it, it
+    stands in (no run uses it before the search has chosen)."""
     base = cfg.bc
 
-    def with_head(c: ImitationConfig = base, **kw) -> ImitationConfig:
-        return dataclasses.replace(c, head=dataclasses.replace(c.head, **kw))
+    def with_head(**kw) -> ImitationConfig:
+        return dataclasses.replace(base, head=dataclasses.replace(base.head, **kw))
 
-    net = f"{base.head.depth} x {base.head.width} net"
-    dagger_head = "mixture + MSE" if cfg.dagger_head == "mog_mse" else "Gaussian"
-    diff = chosen_config(cfg, choice)
-    out = [Variant("gaussian", "Gaussian, log-likelihood", "one learned log std per dimension", base, True),
-           Variant(f"mog_k{cfg.mog_k}", "Mixture of Gaussians", f"k={cfg.mog_k}, one learned log std per component and "
-                   f"dimension", with_head(head="mog", k=cfg.mog_k), True),
-           Variant("mse", "Deterministic, MSE", "", with_head(head="mse"), True),
-           Variant("mog_mse", "Mixture + MSE (the source's best)", f"k={cfg.mog_k}", head_config(cfg, "mog_mse"), True),
-           Variant("diffusion", "Diffusion", (diffusion_params(diff) + ", chosen by the search") if choice else
-                   "chosen by the search", diff, True),
-           Variant("dagger", f"DAgger ({dagger_head} head)", f"{cfg.dagger_rounds} rounds x {cfg.dagger_episodes} episodes",
-                   dagger_config(cfg), True),
-           Variant("bc_equal_labels", f"BC with DAgger's labels ({dagger_head} head)",
-                   f"the data + {cfg.dagger_rounds * cfg.dagger_episodes} expert episodes",
-                   dataclasses.replace(head_config(cfg, cfg.dagger_head), demos=dataclasses.replace(
-                       base.demos, extra_episodes=cfg.dagger_rounds * cfg.dagger_episodes)), True)]
     src = head_config(cfg, "mog_mse")
-    steps = max(1, round(cfg.source_epochs * data_pairs(cfg) / cfg.source_batch_size))
-    out.append(Variant("source_hparams", "Mixture + MSE, the source's hyperparameters",
-                       f"k={cfg.mog_k}, batch {cfg.source_batch_size}, lr {cfg.source_lr:g} constant, weight decay "
-                       f"{cfg.source_weight_decay:g}, {cfg.source_epochs:g} epochs",
-                       dataclasses.replace(src, batch_size=cfg.source_batch_size, lr=cfg.source_lr, lr_schedule="constant",
-                                           weight_decay=cfg.source_weight_decay, steps=steps), True))
+    out = {"gaussian": base,
+           f"mog_k{cfg.mog_k}": with_head(head="mog", k=cfg.mog_k),
+           "mse": with_head(head="mse"),
+           "mog_mse": src,
+           "diffusion": chosen_config(cfg, choice),
+           "dagger": dagger_config(cfg),
+           "bc_equal_labels": dataclasses.replace(head_config(cfg, cfg.dagger_head), demos=dataclasses.replace(
+               base.demos, extra_episodes=cfg.dagger_rounds * cfg.dagger_episodes)),
+           "source_hparams": dataclasses.replace(
+               src, batch_size=cfg.source_batch_size, lr=cfg.source_lr, lr_schedule="constant",
+               weight_decay=cfg.source_weight_decay,
+               steps=max(1, round(cfg.source_epochs * data_pairs(cfg) / cfg.source_batch_size)))}
     if cfg.std_ablations:
-        out += [Variant("gaussian_state_std", "Gaussian, log-likelihood", "a log std output for every state (the old head)",
-                        with_head(std="state"), False),
-                Variant(f"mog_k{cfg.mog_k}_state_std", "Mixture of Gaussians", f"k={cfg.mog_k}, log stds output for every state",
-                        with_head(head="mog", k=cfg.mog_k, std="state"), False)]
+        out["gaussian_state_std"] = with_head(std="state")
+        out[f"mog_k{cfg.mog_k}_state_std"] = with_head(head="mog", k=cfg.mog_k, std="state")
     if cfg.beta_nll:
-        out.append(Variant("gaussian_beta_nll", "Gaussian, beta-NLL", f"beta={cfg.beta_nll:g}, a log std for every state",
-                           with_head(std="state", beta_nll=cfg.beta_nll), False))
-    out.append(Variant("mse_narrow", "Deterministic, MSE", f"{cfg.narrow_depth} x {cfg.narrow_width} net (not the source's {net})",
-                       with_head(head="mse", width=cfg.narrow_width, depth=cfg.narrow_depth), False))
-    for alt in diff.test_also:
-        out.append(Variant(f"diffusion_{alt}", "Diffusion", f"the main head's runs, tested with {PROTOCOLS[alt]}", diff,
-                           False, derived=alt))
-    out += [Variant(name, "Diffusion (search)", diffusion_params(c), c, False, search=True)
-            for name, c in diffusion_grid(cfg).items()]
-    return out
+        out["gaussian_beta_nll"] = with_head(std="state", beta_nll=cfg.beta_nll)
+    out["mse_narrow"] = with_head(head="mse", width=cfg.narrow_width, depth=cfg.narrow_depth)
+    return out | diffusion_grid(cfg)
 
 
-def _spec(cfg: Config, v: Variant, seed: int) -> RunSpec:
-    """The run of ``v`` at ``seed``; the expert's (and a dataset file's) sha256 are part of every key."""
+def chart_rows(cfg: Config, choice: Choice | None = None) -> list[Row]:
+    """The chart: every variant of :func:`variants` in its order, named as the report names it (the first
+    eight are the report's methods, the rest ablations), then the main diffusion head's test-time
+    alternatives (rows without runs of their own), then the search's points."""
+    configs = variants(cfg, choice)
+    net = f"{cfg.bc.head.depth} x {cfg.bc.head.width} net"
+    dagger_head = "mixture + MSE" if cfg.dagger_head == "mog_mse" else "Gaussian"
+    diff = configs["diffusion"]
+    words = {
+        "gaussian": ("Gaussian, log-likelihood", "one learned log std per dimension"),
+        f"mog_k{cfg.mog_k}": ("Mixture of Gaussians", f"k={cfg.mog_k}, one learned log std per component and dimension"),
+        "mse": ("Deterministic, MSE", ""),
+        "mog_mse": ("Mixture + MSE (the source's best)", f"k={cfg.mog_k}"),
+        "diffusion": ("Diffusion", (diffusion_params(diff) + ", chosen by the search") if choice else "chosen by the search"),
+        "dagger": (f"DAgger ({dagger_head} head)", f"{cfg.dagger_rounds} rounds x {cfg.dagger_episodes} episodes"),
+        "bc_equal_labels": (f"BC with DAgger's labels ({dagger_head} head)",
+                            f"the data + {cfg.dagger_rounds * cfg.dagger_episodes} expert episodes"),
+        "source_hparams": ("Mixture + MSE, the source's hyperparameters",
+                           f"k={cfg.mog_k}, batch {cfg.source_batch_size}, lr {cfg.source_lr:g} constant, weight decay "
+                           f"{cfg.source_weight_decay:g}, {cfg.source_epochs:g} epochs"),
+        "gaussian_state_std": ("Gaussian, log-likelihood", "a log std output for every state (the old head)"),
+        f"mog_k{cfg.mog_k}_state_std": ("Mixture of Gaussians", f"k={cfg.mog_k}, log stds output for every state"),
+        "gaussian_beta_nll": ("Gaussian, beta-NLL", f"beta={cfg.beta_nll:g}, a log std for every state"),
+        "mse_narrow": ("Deterministic, MSE", f"{cfg.narrow_depth} x {cfg.narrow_width} net (not the source's {net})"),
+    }
+    grid = diffusion_grid(cfg)
+    main = list(words)[:8]  # the report's methods; the rest are ablations
+    out = [Row(name, *words[name], c, name in main) for name, c in configs.items() if name not in grid]
+    out += [Row(f"diffusion_{alt}", "Diffusion", f"the main head's runs, tested with {PROTOCOLS[alt]}", diff, False,
+                derived=alt) for alt in diff.test_also]
+    return out + [Row(name, "Diffusion (search)", diffusion_params(c), c, False, search=True) for name, c in grid.items()]
+
+
+def _spec(cfg: Config, name: str, config: ImitationConfig, seed: int) -> RunSpec:
+    """The run of variant ``name`` at ``seed``; the expert's (and a dataset file's) sha256 are part of every key."""
     sha = read_metadata(cfg.bc.expert)["policy_sha256"]
     data_sha = ""
     if cfg.bc.demos.file:
@@ -281,20 +298,17 @@ def _spec(cfg: Config, v: Variant, seed: int) -> RunSpec:
         if not path.exists():
             raise ConfigError(f"key 'bc.dataset_file': {path} does not exist")
         data_sha = file_sha256(path)
-    run_cfg = dataclasses.replace(v.config, expert_sha256=sha, demos=dataclasses.replace(v.config.demos, file_sha256=data_sha))
-    return RunSpec(section=SECTION, variant=v.name, exp_name=f"bc_{v.name}", seed=seed, config=run_cfg,
+    run_cfg = dataclasses.replace(config, expert_sha256=sha, demos=dataclasses.replace(config.demos, file_sha256=data_sha))
+    return RunSpec(section=SECTION, variant=name, exp_name=f"bc_{name}", seed=seed, config=run_cfg,
                    trainer="lib.learners.imitation:train")
 
 
 def specs(cfg: Config) -> list[RunSpec]:
     """The first pass: every variant but the main diffusion head on the main seeds, and the diffusion
     search on the search seeds (:func:`next_specs` then runs the search's pick)."""
-    out = []
-    for v in variants(cfg):
-        if v.derived or v.name == "diffusion":
-            continue
-        out += [_spec(cfg, v, seed) for seed in (cfg.search_seeds if v.search else seed_range(cfg))]
-    return out
+    grid = diffusion_grid(cfg)
+    return [_spec(cfg, name, c, seed) for name, c in variants(cfg).items() if name != "diffusion"
+            for seed in (cfg.search_seeds if name in grid else seed_range(cfg))]
 
 
 def diffusion_choice(cfg: Config, results: list[RunResult]) -> Choice | None:
@@ -319,8 +333,7 @@ def next_specs(cfg: Config, results: list[RunResult]) -> list[RunSpec]:
     choice = diffusion_choice(cfg, results)
     if choice is None or any(r.spec.variant == "diffusion" for r in results):
         return []
-    v = next(v for v in variants(cfg, choice) if v.name == "diffusion")
-    return [_spec(cfg, v, seed) for seed in seed_range(cfg)]
+    return [_spec(cfg, "diffusion", variants(cfg, choice)["diffusion"], seed) for seed in seed_range(cfg)]
 
 
 def decision_seeds(cfg: Config) -> list[int]:
@@ -411,7 +424,7 @@ def per_run(results: list[RunResult], cfg: Config, choice: Choice | None = None)
     """One row per variant x seed; a test-time alternative's rows are the main diffusion head's runs
     tested its way (wall time 0: no training of its own). Diffusion runs keep their three test means
     (``test_mean_raw_weights``, ``test_mean_ddpm`` where tested)."""
-    vs = variants(cfg, choice)
+    vs = chart_rows(cfg, choice)
     names = {v.name: v for v in vs}
     rows = []
     for r in results:
@@ -432,7 +445,7 @@ def per_run(results: list[RunResult], cfg: Config, choice: Choice | None = None)
                                           kind="stable", ignore_index=True)
 
 
-def _note(v: Variant, cfg: Config) -> str:
+def _note(v: Row, cfg: Config) -> str:
     if v.name == "gaussian":
         return "baseline"
     if v.name == "dagger":
@@ -468,7 +481,7 @@ def table(runs: pd.DataFrame, cfg: Config, choice: Choice | None = None) -> pd.D
     expert = expert_score(cfg)["test_mean"]
     said = source_returns(cfg)
     rows = []
-    for v in variants(cfg, choice):
+    for v in chart_rows(cfg, choice):
         d = runs[runs.variant == v.name]
         if d.empty:
             continue
@@ -481,7 +494,7 @@ def table(runs: pd.DataFrame, cfg: Config, choice: Choice | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
-def short_label(v: Variant) -> str:
+def short_label(v: Row) -> str:
     """A variant's name in a legend: its method, with what sets it apart for ablations and the search."""
     if v.name == "mse_narrow":
         return f"MSE, {v.params.split(' (')[0]}"
@@ -499,11 +512,11 @@ def frames(results: list[RunResult], runs: pd.DataFrame, cfg: Config, choice: Ch
     heads they change ("ablations") and of the diffusion search ("search"); "scores", each main run's
     test return in % of the expert, for the performance profile."""
     expert = expert_score(cfg)["test_mean"]
-    vs = variants(cfg, choice)
-    rows = [pd.DataFrame({"variant": short_label(v), "seed": r.spec.seed, "gradient step": r.log()["step"].to_numpy(),
+    vs = chart_rows(cfg, choice)
+    curves = [pd.DataFrame({"variant": short_label(v), "seed": r.spec.seed, "gradient step": r.log()["step"].to_numpy(),
                           "% of expert": 100 * r.log()["eval_mean"].to_numpy() / expert})
             for v in vs for r in results if r.spec.variant == v.name]
-    curves = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["variant", "seed", "gradient step", "% of expert"])
+    curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["variant", "seed", "gradient step", "% of expert"])
     main, ablate, paired, search = _figure_variants(vs, cfg)
     pick = lambda group: curves[curves.variant.isin([short_label(v) for v in group])]  # noqa: E731
     return {"curves": curves, "main": pick(main), "ablations": pick(paired + ablate), "search": pick(search),
@@ -516,7 +529,7 @@ def _pairs(cfg: Config) -> dict[str, str]:
             "gaussian_beta_nll": "gaussian"}
 
 
-def _figure_variants(vs: list[Variant], cfg: Config) -> tuple[list[Variant], list[Variant], list[Variant], list[Variant]]:
+def _figure_variants(vs: list[Row], cfg: Config) -> tuple[list[Row], list[Row], list[Row], list[Row]]:
     """(main methods drawn, ablations, the heads they change, the diffusion search's points)."""
     main = [v for v in vs if v.main and v.name not in ("bc_equal_labels", "source_hparams")]
     ablate = [v for v in vs if not v.main and not v.derived and not v.search]
@@ -528,7 +541,7 @@ def _figure_variants(vs: list[Variant], cfg: Config) -> tuple[list[Variant], lis
 def palette_and_styles(cfg: Config, choice: Choice | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """One colour per main method, by legend label; an ablation in the colour of the head it changes,
     the first ablation of a head dashed, a second dotted."""
-    vs = variants(cfg, choice)
+    vs = chart_rows(cfg, choice)
     main, ablate, _, _ = _figure_variants(vs, cfg)
     by_name = {v.name: v for v in vs}
     palette = colours([short_label(v) for v in main])
@@ -590,7 +603,7 @@ CONTRASTS: tuple[tuple[str, str, str], ...] = (
 def difference_text(runs: pd.DataFrame, cfg: Config) -> str:
     """What made the difference, from the chart's one-factor contrasts (:data:`CONTRASTS`, those whose
     two variants ran): per contrast the two means in % of the expert and the mean of the per-seed
-    differences with its 95% bootstrap interval. Variants share run seeds and the expert dataset, so seed s
+    differences with its 95% bootstrap interval. Rows share run seeds and the expert dataset, so seed s
     of one is paired with seed s of the other. Descriptive: the verdicts are the claims'."""
     pct = claim_table(runs, cfg).pivot_table(index="seed", columns="variant", values="% of expert")
     rows = []
@@ -617,7 +630,7 @@ def diffusion_text(runs: pd.DataFrame, cfg: Config, choice: Choice | None) -> st
     expert = expert_score(cfg)["test_mean"]
     t = search_table(runs, cfg)
     worst = t.loc[t["test return"].idxmin()]
-    picked = next(v for v in variants(cfg, choice) if v.name == "diffusion")
+    picked = next(v for v in chart_rows(cfg, choice) if v.name == "diffusion")
     main = runs[runs.variant == "diffusion"].test_mean
     lines = [f"**The search** ({len(diffusion_grid(cfg))} points x {len(PROTOCOLS)} ways of acting, search seeds "
              f"{', '.join(map(str, cfg.search_seeds))}): the best was `{choice.point}` acting with "
@@ -653,7 +666,7 @@ def regression_values(tab: pd.DataFrame, cfg: Config) -> dict[str, tuple[object,
 
 def short_labels(cfg: Config, choice: Choice | None = None) -> dict[str, str]:
     """Main variant -> its method: the headline's and the profile legend's names."""
-    return {v.name: v.method for v in variants(cfg, choice) if v.main}
+    return {v.name: v.method for v in chart_rows(cfg, choice) if v.main}
 
 
 def headline(tab: pd.DataFrame, cfg: Config, choice: Choice | None = None) -> str:
@@ -669,7 +682,7 @@ def animations(results: list[RunResult], result: SectionResult, cfg: Config, acf
         return []
     main = result.per_run[result.per_run.main.astype(bool)]
     means = main.groupby("variant")["test_mean"].mean()
-    names = {v.name: v for v in variants(cfg, diffusion_choice(cfg, results))}
+    names = {v.name: v for v in chart_rows(cfg, diffusion_choice(cfg, results))}
     out = []
     for which, name in (("best", means.idxmax()), ("worst", means.idxmin())):
         r = next(r for r in results if r.spec.variant == name)
