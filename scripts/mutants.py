@@ -202,7 +202,7 @@ MUTANTS: tuple[Mutant, ...] = (
       ("lib/seeds.py", "return BLOCK * STREAMS[stream].block + STRIDE * run_seed + index",
        "return BLOCK * STREAMS[stream].block + run_seed + index")),
     m("key_ignores_seed", "a run's key that does not cover its seed",
-      ("lib/store/runs.py", "            \"seed\": self.seed,\n", "")),
+      ("lib/store/runs.py", "\"config\": config, \"seed\": seed, \"code\": code,", "\"config\": config, \"code\": code,")),
     m("half_written_run_found", "a run directory missing files taken as finished",
       ("lib/store/runs.py", "if path.is_dir() and all((path / f).exists() for f in RUN_FILES):",
        "if path.is_dir():")),

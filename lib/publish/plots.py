@@ -15,6 +15,8 @@ import seaborn as sns
 from ..stats import mean_ci, performance_profile
 
 PALETTE = sns.color_palette("colorblind")
+#: The line styles of a figure's horizontal reference lines, in order (a threshold, then a second level).
+REFERENCE_STYLES = ("--", ":", "-.")
 
 
 def style() -> None:
@@ -74,7 +76,7 @@ def band_plot(
         ax.plot(x, mean, color=color, lw=1.6, marker=marker, ls=(styles or {}).get(label, "-"), label=f"{label} (n={y.shape[0]})")
         ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
     for j, (label, yv) in enumerate((hlines or {}).items()):
-        ax.axhline(yv, color="0.3", ls=(0, (4, 2 + 2 * j)), lw=1, label=label)
+        ax.axhline(yv, color="0.3", ls=REFERENCE_STYLES[j % len(REFERENCE_STYLES)], lw=1, label=label)
     legend(ax, where)
     return ax
 
@@ -222,13 +224,13 @@ def trace(ax: plt.Axes, frame: pd.DataFrame, y: str, x: str, label: str, band: s
 
 def lines(ax: plt.Axes, hlines: Mapping[str, float] | None = None, vlines: Mapping[str, float] | None = None,
           where: str | None = "outside") -> plt.Axes:
-    """Labelled reference lines: ``hlines`` horizontal (grey, each dashed its own way, as :func:`band_plot`
+    """Labelled reference lines: ``hlines`` horizontal (grey, in :data:`REFERENCE_STYLES`, as :func:`band_plot`
     draws them), ``vlines`` vertical (dotted); then the legend (:func:`legend`; None: leave it as it
     is). Returns ``ax``."""
     for j, (label, value) in enumerate((vlines or {}).items()):
         ax.axvline(value, color=PALETTE[3], ls=":", lw=1.2, label=label)
     for j, (label, value) in enumerate((hlines or {}).items()):
-        ax.axhline(value, color="0.3", ls=(0, (4, 2 + 2 * j)), lw=1, label=label)
+        ax.axhline(value, color="0.3", ls=REFERENCE_STYLES[j % len(REFERENCE_STYLES)], lw=1, label=label)
     legend(ax, where)
     return ax
 
