@@ -9,6 +9,7 @@
     plots.curves(ax, result.frames["curves"], y="return", x="episode", palette=result.palette)
     run.figure(ctx, result, fig, "learning_curves")  # saved to the report folder and shown
     run.show(result, "table")                      # or "per_run", "claims", "animations", a text's name
+    run.say("... a batch of {cfg.train.batch_episodes} episodes ...", cfg=ctx.cfg)  # prose with numbers
     run.animate(ctx, runs, result)                 # the section's policy animations, if it has any
     path = run.publish(ctx, runs, result)          # results.json (with the learners' code hashes)
     run.regression_check(ctx, path)                # smoke profile: against tests/reference/
@@ -121,6 +122,13 @@ def analyse(ctx: Context, results: list[RunResult]) -> SectionResult:
                                                                                 "claim_id"]))
     result.text.setdefault("conclusions", conclusions(rows, result.claims))
     return result
+
+
+def say(text: str, **values: Any) -> None:
+    """Show ``text`` as Markdown with its ``{...}`` fields filled from ``values`` (``str.format``: attributes
+    and indices too, e.g. ``{cfg.train.window}``, ``{cfg.other_batch_sizes[0]}``): the notebook's prose
+    takes its numbers from the config and the results, so none is typed by hand."""
+    present.show_markdown(text.format(**values))
 
 
 def figure(ctx: Context, result: SectionResult, fig: Any, name: str) -> None:

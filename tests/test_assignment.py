@@ -89,9 +89,9 @@ def test_section_variants_are_the_commands_they_print():
             assert pgexp.parse_command(command, name) == (name, c), command
     pendulum = load_params("08_pendulum_tuning", "default")
     for name, c in {"pendulum": pendulum_tuning.default_config(pendulum),
-                    **pendulum_tuning.search_experiments(pendulum)}.items():
+                    **pendulum_tuning.variants(pendulum)}.items():
         assert pgexp.parse_command(pgexp.command(c, name), name) == (name, c)
-    assert pendulum_tuning.search_experiments(pendulum)["pendulum_search_b2000_lr0.02_na"].iterations == 50
+    assert pendulum_tuning.variants(pendulum)["pendulum_search_b2000_lr0.02_na"].iterations == 50
     assert list(estimators.variants(load_params("05_estimators", "default")))[:2] == ["cartpole", "cartpole_rtg"]
     rtg = estimators.variants(load_params("05_estimators", "default"))["cartpole_lb_rtg"]
     assert (rtg.batch_steps, rtg.return_type, rtg.normalize_advantages, rtg.iterations) == (4000, "reward_to_go", False, 100)

@@ -19,6 +19,31 @@ def test_section_keeps_the_protocol(section):
         assert issubclass(module.Config, GridConfig)
 
 
+@pytest.mark.parametrize("section", list(SECTIONS))
+@pytest.mark.parametrize("profile", ["smoke", "default"])
+def test_every_run_is_one_of_the_sections_variants(section, profile):
+    """``variants(cfg)`` declares every experiment: each run of ``specs`` (and of the runs chosen later, for
+    08 and 09 the same way) is a variant's config at one seed. Red for: a run built beside the variants (a
+    second place that declares an experiment), or a variant's config changed on its way to the run."""
+    import dataclasses
+
+    from lib.config import to_dict
+    from lib.params import load_params
+
+    def stamped_free(c):  # 09 stamps the expert's and a dataset's sha256 into each run's config
+        d = to_dict(c)
+        d.pop("expert_sha256", None)
+        d.get("demos", {}).pop("file_sha256", None)
+        return d
+
+    module = get_section(section)
+    cfg = load_params(section, profile)
+    vs = module.variants(cfg)
+    assert vs and all(isinstance(k, str) and dataclasses.is_dataclass(c) for k, c in vs.items())
+    for spec in module.specs(cfg):
+        assert stamped_free(spec.config) == stamped_free(vs[spec.variant]), spec.variant
+
+
 def test_check_module_names_what_is_missing():
     import types
 
@@ -71,6 +96,37 @@ def test_notebooks_are_thin_and_alike(section):
                 while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
                     root = root.value if not isinstance(root, ast.Call) else root.func
                 assert isinstance(root, ast.Name) and root.id in NOTEBOOK_CALLS, ast.unparse(node)
+
+
+#: Numbers a notebook's Markdown may state: the intervals' level, the reports' section numbers, names.
+ALLOWED_NUMBERS = r"95%\s+(?:percentile-)?(?:bootstrap|interval|band|CI|confidence)|\breport \d(?:\.\d)?|sha256|\b0\d_[a-z_]+"
+
+
+@pytest.mark.parametrize("section", list(SECTIONS))
+def test_a_notebooks_prose_types_no_number_of_ours(section):
+    """Below its introduction (which quotes the source), a notebook's Markdown states no number: numbers of
+    the config or the results reach the prose through ``run.say`` (or a text of the section). Red for: a batch
+    size, a threshold or a share typed into the story, which goes wrong the day the params change."""
+    import re
+
+    nb = json.loads((NOTEBOOKS_DIR / f"{section}.ipynb").read_text())
+    for cell in nb["cells"][1:]:
+        if cell["cell_type"] == "markdown":
+            rest = re.sub(ALLOWED_NUMBERS, "", "".join(cell["source"]))
+            assert not re.search(r"\d", rest), rest
+
+
+def test_say_fills_the_prose_from_the_config(monkeypatch):
+    """``run.say`` formats attribute and index fields from its values and shows Markdown."""
+    from types import SimpleNamespace
+
+    from lib import run
+
+    shown = []
+    monkeypatch.setattr(run.present, "show_markdown", shown.append)
+    cfg = SimpleNamespace(train=SimpleNamespace(window=50), other_batch_sizes=(8,), converged_fraction=0.95)
+    run.say("window {cfg.train.window}, batch {cfg.other_batch_sizes[0]}, {cfg.converged_fraction:.0%}", cfg=cfg)
+    assert shown == ["window 50, batch 8, 95%"]
 
 
 @pytest.mark.parametrize("section", [s for s in SECTIONS if s != "03_expert"])  # 03 loads experts: no runs

@@ -81,9 +81,16 @@ class Expert:
     source: str
 
 
+def variants(cfg: Config) -> dict[str, Any]:
+    """name -> learner config of the two experts: the CartPole expert (policy gradient) and the
+    HalfCheetah expert (SAC)."""
+    return {"expert": cfg.train, "halfcheetah_expert": cfg.halfcheetah.sac}
+
+
 def specs(cfg: Config) -> list[RunSpec]:
     """The CartPole expert's run (if retrained), then the HalfCheetah expert's (if retrained)."""
-    cartpole = [RunSpec(section=SECTION, variant="expert", exp_name=cfg.name, seed=cfg.seed, config=cfg.train)] if cfg.retrain else []
+    cartpole = [RunSpec(section=SECTION, variant="expert", exp_name=cfg.name, seed=cfg.seed, config=variants(cfg)["expert"])] \
+        if cfg.retrain else []
     return cartpole + cheetah_specs(cfg.halfcheetah, SECTION)
 
 

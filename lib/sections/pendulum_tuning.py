@@ -83,12 +83,17 @@ def point_config(cfg: Config, b: int, lr: float, na: bool) -> PGConfig:
                                    batch_size=b, learning_rate=lr, normalize_advantages=na, **SEARCH_FLAGS)
 
 
-def search_experiments(cfg: Config) -> dict[str, PGConfig]:
-    return {name: point_config(cfg, *p) for name, p in grid(cfg).items()}
+def variants(cfg: Config, scores: pd.DataFrame | None = None) -> dict[str, PGConfig]:
+    """name -> config of every experiment: the search's points (:func:`grid`, on the search seeds), the
+    assignment's default (``pendulum``) and, once the search is scored (``scores``, :func:`score`), the
+    point it ranks first (``pendulum_tuned``), both on the fresh seeds."""
+    out = {name: point_config(cfg, *p) for name, p in grid(cfg).items()} | {"pendulum": default_config(cfg)}
+    return out | ({"pendulum_tuned": tuned_config(cfg, scores)} if scores is not None else {})
 
 
 def search_specs(cfg: Config) -> list[RunSpec]:
-    return pgexp.make_specs(SECTION, search_experiments(cfg), list(cfg.search_seeds))
+    points = grid(cfg)
+    return pgexp.make_specs(SECTION, {n: c for n, c in variants(cfg).items() if n in points}, list(cfg.search_seeds))
 
 
 def score(search_runs: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -165,8 +170,8 @@ def tuned_command(cfg: Config, scores: pd.DataFrame) -> str:
 
 
 def final_experiments(cfg: Config, scores: pd.DataFrame) -> dict[str, PGConfig]:
-    return {"pendulum": default_config(cfg), "pendulum_tuned": tuned_config(cfg, scores)}
-
+    """The default and the tuned point (:func:`variants`), run on the fresh seeds."""
+    return {n: c for n, c in variants(cfg, scores).items() if n in ("pendulum", "pendulum_tuned")}
 
 
 def final_specs(cfg: Config, scores: pd.DataFrame) -> list[RunSpec]:

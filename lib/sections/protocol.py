@@ -7,7 +7,10 @@ A section module (``lib/sections/<name>.py``) defines
   ``first_seed``, ``workers``) come from :class:`GridConfig` (section 03, which makes single runs,
   has ``seed`` and ``workers`` of its own);
 - ``describe(cfg) -> str``: the set-up in Markdown, from the config;
-- ``specs(cfg) -> list[RunSpec]``: every run the section needs;
+- ``variants(cfg) -> dict[str, config]``: every experiment, declared once, each a learner config made
+  from the section's base config with ``dataclasses.replace`` (a section that picks later runs from
+  earlier ones, 08 and 09, takes their outcome as a second argument);
+- ``specs(cfg) -> list[RunSpec]``: every run the section needs (variants x seeds);
 - ``analyse(runs, cfg) -> SectionResult``: everything the report shows, from the runs, as data: tables,
   the tidy frames its notebook draws, claims (it draws nothing and writes no file).
 
@@ -116,6 +119,8 @@ class SectionModule(Protocol):
 
     def describe(self, cfg: Any) -> str: ...
 
+    def variants(self, cfg: Any) -> dict[str, Any]: ...
+
     def specs(self, cfg: Any) -> list[RunSpec]: ...
 
     def analyse(self, runs: list[RunResult], cfg: Any) -> SectionResult: ...
@@ -128,6 +133,7 @@ REQUIRED: dict[str, str] = {
     "REPRODUCES": "a Reproducibility",
     "Config": "a frozen dataclass of the section's parameters",
     "describe": "describe(cfg) -> Markdown of the set-up",
+    "variants": "variants(cfg) -> {name: learner config}, every experiment declared once",
     "specs": "specs(cfg) -> list[RunSpec]",
     "analyse": "analyse(runs, cfg) -> SectionResult",
 }
@@ -149,7 +155,7 @@ def check_module(module: ModuleType) -> list[str]:
             problems.append(f"{module.__name__}.Config has no 'workers' (derive it from GridConfig)")
     if not isinstance(getattr(module, "REPRODUCES", None), Reproducibility):
         problems.append(f"{module.__name__}.REPRODUCES is not a Reproducibility")
-    for name in ("describe", "specs", "analyse", *OPTIONAL):
+    for name in ("describe", "variants", "specs", "analyse", *OPTIONAL):
         if hasattr(module, name) and not isinstance(getattr(module, name), Callable):  # type: ignore[arg-type]
             problems.append(f"{module.__name__}.{name} is not callable")
     return problems
