@@ -13,7 +13,8 @@ Every variant runs the same training-phase loop (env step, act, store, one updat
 * ``ours, bfloat16``: the same with the hidden layers' matmuls in bfloat16 (what the expert used);
 * ``ours, bfloat16, 2 threads``: the same with two torch threads (both cores of this machine).
 
-Writes reports/benchmarks_sac.md, reports/benchmarks_sac.json and reports/figures/sac_speed.png.
+Writes reports/benchmarks_sac.json and reports/figures/sac_speed.png; ``./workbook bench --sac`` then rewrites
+reports/benchmarks_sac.md from both benchmarks' files (``scripts/sac_compare.py --page``).
 """
 
 from __future__ import annotations
@@ -147,8 +148,7 @@ def main() -> int:
               "warmup": args.warmup,
               "note": "training phase only: env step + act + one SAC update (batch 256, 2x256 MLPs) per step"}
     (ROOT / "reports" / "benchmarks_sac.json").write_text(json.dumps(result, indent=1) + "\n")
-    speed_figure(rows)
-    print(write_markdown())
+    speed_figure(rows)  # ./workbook bench --sac then rewrites the page: scripts/sac_compare.py --page
     return 0
 
 
@@ -192,22 +192,6 @@ def speed_section(result: dict) -> list[str]:
         lines.append(f"| {r['variant']} | {r['steps_per_s']:.0f} | {1e6 / r['steps_per_s'] / 3600:.1f} h | "
                      f"{r['steps_per_s'] / base:.2f}x |")
     return lines + ["", "![SAC speed](figures/sac_speed.png)", ""]
-
-
-def write_markdown() -> str:
-    """reports/benchmarks_sac.md from what was measured: the speed bench (benchmarks_sac.json) and
-    the return comparison (benchmarks_sac_return.json, ``./workbook bench --sac-return``)."""
-    lines = ["# SAC on HalfCheetah-v4", ""]
-    speed, ret = ROOT / "reports" / "benchmarks_sac.json", ROOT / "reports" / "benchmarks_sac_return.json"
-    if ret.exists():
-        from sac_compare import return_section
-
-        lines += return_section(json.loads(ret.read_text()))
-    if speed.exists():
-        lines += speed_section(json.loads(speed.read_text()))
-    text = "\n".join(lines) + "\n"
-    (ROOT / "reports" / "benchmarks_sac.md").write_text(text)
-    return text
 
 
 if __name__ == "__main__":

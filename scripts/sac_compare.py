@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench_sac import measure, speed_bars, speed_section  # noqa: E402
 from lib.learners.sac import CLEANRL, SACConfig  # noqa: E402
 from lib.stats import mean_ci  # noqa: E402
 from lib.store.runs import RunResult, RunSpec  # noqa: E402
@@ -164,7 +165,6 @@ def figure(rows: list[dict], path: Path) -> None:
                     label=f"{r['configuration']} ({len(r['seeds'])} seeds)" if j == 0 else None)
     ax.set(xlabel="env steps", ylabel="deterministic eval return", title="HalfCheetah-v4: each seed's evaluations")
     ax.legend(fontsize="small")
-    from bench_sac import speed_bars
 
     speed_bars(bx, [r["configuration"] for r in rows], [r["steps_per_s"] for r in rows], PALETTE[:len(rows)],
                "env steps per second (training step, timed alone)", "speed", pad=1.4)
@@ -204,6 +204,20 @@ def return_section(result: dict) -> list[str]:
     return lines + ["", "![SAC return and speed](figures/sac_return.png)", ""]
 
 
+def write_markdown() -> str:
+    """reports/benchmarks_sac.md from what was measured: the return comparison (benchmarks_sac_return.json,
+    ``./workbook bench --sac-return``) and the speed bench (benchmarks_sac.json, ``./workbook bench --sac``)."""
+    lines = ["# SAC on HalfCheetah-v4", ""]
+    speed, ret = ROOT / "reports" / "benchmarks_sac.json", ROOT / "reports" / "benchmarks_sac_return.json"
+    if ret.exists():
+        lines += return_section(json.loads(ret.read_text()))
+    if speed.exists():
+        lines += speed_section(json.loads(speed.read_text()))
+    text = "\n".join(lines) + "\n"
+    (ROOT / "reports" / "benchmarks_sac.md").write_text(text)
+    return text
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=300_000, help="env steps per run")
@@ -211,7 +225,11 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), metavar="NAME",
                     help=f"configurations to train and compare, CleanRL's (the reference) among them; of {list(CONFIGS)}")
+    ap.add_argument("--page", action="store_true", help="only rewrite reports/benchmarks_sac.md from the measured files")
     args = ap.parse_args()
+    if args.page:
+        print(write_markdown())
+        return 0
     cfg = SACConfig()
     least = cfg.learning_starts + 2 * cfg.eval_every
     if args.steps < least:
@@ -225,8 +243,6 @@ def main() -> int:
     result = compare(args.steps, tuple(args.seeds), args.workers, cfg, configs=tuple(args.configs))
     (ROOT / "reports" / "benchmarks_sac_return.json").write_text(json.dumps(result, indent=1) + "\n")
     figure(result["rows"], ROOT / "reports" / "figures" / "sac_return.png")
-    from bench_sac import write_markdown
-
     print(write_markdown())
     return 0
 
@@ -236,7 +252,6 @@ def compare(steps: int, seeds: tuple[int, ...], workers: int, base: SACConfig, e
     """Train (or find in the run store) every configuration on every seed, time each configuration's
     training step alone (``speed_steps`` steps after ``base.learning_starts`` random ones) and
     summarise them."""
-    from bench_sac import measure
     from lib.store.grid import run_grid
 
     last = min(LAST_STEPS, steps // 2)
