@@ -88,7 +88,7 @@ def describe(cfg: Config) -> str:
         + (", ".join(f"`{n}`" for n, c in exps.items() if c.bootstrap_truncated) or "none")
         + " bootstraps V of the state where the limit cut the episode (`--bootstrap_truncated`), which the "
         f"discount {b.gamma:g} makes worth about {1 / (1 - b.gamma):.0f} rewards at the cut.\n"
-        + pgexp.starter_markdown(cfg.seeds)
+        + pgexp.starter_markdown(cfg.seeds, next(iter(variants(cfg).values())).env_id)
         + f"- **Seeds**: {cfg.seeds} per experiment; bands and intervals are 95% percentile-bootstrap intervals over seeds.\n\n"
         + pgexp.commands_markdown(exps, seed_range(cfg))
     )

@@ -68,7 +68,7 @@ def describe(cfg: Config) -> str:
         f"- **Estimators**: without `-rtg` every action is weighted by the discounted return of its whole "
         f"trajectory (the assignment's case 1); with `-rtg` by the reward-to-go (case 2). `-na` normalises the "
         f"advantages of a batch to mean 0 and standard deviation 1.\n"
-        + pgexp.starter_markdown(cfg.seeds) +
+        + pgexp.starter_markdown(cfg.seeds, variants(cfg)["cartpole"].env_id) +
         f"- **Seeds**: {cfg.seeds} per experiment; bands and intervals are 95% percentile-bootstrap intervals over seeds; the x-axis is "
         f"`Train_EnvstepsSoFar`.\n\n" + pgexp.commands_markdown(exps, seed_range(cfg))
     )

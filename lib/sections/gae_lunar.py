@@ -113,7 +113,7 @@ def describe(cfg: Config) -> str:
         + ("where the time limit cut an episode the value of the state reached is bootstrapped.\n" if c.bootstrap_truncated
            else f"as in the starter code, an episode the {c.max_episode_steps}-step limit cut is treated as ended too (pure "
                 f"Monte-Carlo returns).\n")
-        + pgexp.starter_markdown(cfg.seeds)
+        + pgexp.starter_markdown(cfg.seeds, next(iter(variants(cfg).values())).env_id)
         + f"- **Seeds**: {cfg.seeds} per lambda; bands and intervals are 95% percentile-bootstrap intervals over seeds.\n\n"
         + pgexp.commands_markdown(exps, seed_range(cfg))
     )

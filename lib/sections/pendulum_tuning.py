@@ -209,7 +209,7 @@ def describe(cfg: Config) -> str:
         f"ties go to the higher mean eval return over training (reaching {cfg.threshold:g} early and staying there), "
         f"then to fewer steps. (Ranking ties by steps alone picked a setting that got there fast once and then fell "
         f"away; the mean eval return rewards holding the maximum too.)\n"
-        + pgexp.starter_markdown(cfg.seeds) +
+        + pgexp.starter_markdown(cfg.seeds, cfg.env_id) +
         f"- **Final runs**: the default and the tuned setting with {cfg.seeds} fresh seeds "
         f"({cfg.first_seed}..{cfg.first_seed + cfg.seeds - 1}); bands and intervals are 95% percentile-bootstrap intervals over seeds."
     )

@@ -21,7 +21,7 @@ from ..config import ConfigError
 from ..learners.pg import PGConfig
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
-from ..data.envs import spaces
+from ..data.envs import RENAMED_IDS, spaces
 
 
 class _RaisingParser(argparse.ArgumentParser):
@@ -73,9 +73,11 @@ def make_specs(section: str, exps: dict[str, PGConfig], seeds: Sequence[int]) ->
     return [RunSpec(section=section, variant=name, exp_name=name, seed=s, config=c) for name, c in exps.items() for s in seeds]
 
 
-def starter_markdown(seeds: int) -> str:
+def starter_markdown(seeds: int, env_id: str) -> str:
     """Where the assignment sections follow the starter code (``berkeleydeeprlcourse/homework_spring2026``,
-    hw2) and where they depart, as a Markdown bullet."""
+    hw2) and where they depart, as a Markdown bullet; ``env_id``: the section's env (a renamed one says
+    which gymnasium id runs it)."""
+    renamed = (f"; `{env_id}` runs gymnasium 1.x's `{RENAMED_IDS[env_id]}`" if env_id in RENAMED_IDS else "")
     return (
         "- **As the starter code** (`hw2/src/scripts/run.py`, `pg_agent.py`): the assignment's commands and flag "
         "defaults; the env made by `gym.make(env_name)` with no wrapper; a batch is complete trajectories holding at "
@@ -84,8 +86,8 @@ def starter_markdown(seeds: int) -> str:
         "advantages normalised per batch with `-na`. **Where we depart, and why**: a batch is played on "
         "ceil(b / ep_len) env copies at once instead of one env (the same complete trajectories, faster); Adam is "
         f"AdamW with weight decay 0 (the same update); every command runs with {seeds} seeds instead of one, so a "
-        "claim has an interval (the assignment itself recommends several seeds); `LunarLander-v2` runs gymnasium 1.x's "
-        "`LunarLander-v3`. Variants of ours are named as such beside the assignment's runs.\n"
+        f"claim has an interval (the assignment itself recommends several seeds){renamed}. Variants of ours are named "
+        "as such beside the assignment's runs.\n"
     )
 
 
