@@ -211,6 +211,16 @@ def learner_hashes(results: list[RunResult]) -> dict[str, str]:
     return {t: code_hash(t) for t in sorted({r.spec.trainer for r in results})}
 
 
+def prune_figures(out_dir: Path, shown: list[Path]) -> list[Path]:
+    """Remove the PNGs of ``out_dir/figures`` that are not in ``shown`` (figures the page no longer shows:
+    a renamed or dropped figure cell) and return what was removed."""
+    keep = {p.resolve() for p in shown}
+    gone = [png for png in sorted((out_dir / "figures").glob("*.png")) if png.resolve() not in keep]
+    for png in gone:
+        png.unlink()
+    return gone
+
+
 def publish(ctx: Context, results: list[RunResult], result: SectionResult) -> Path:
     """Write the section's results.json (table, claims, regression values, headline, figures, texts,
     extra tables and the code hashes of the learners its runs used) and return its path. Figures in the
@@ -220,10 +230,7 @@ def publish(ctx: Context, results: list[RunResult], result: SectionResult) -> Pa
     extra.update({name: text for name, text in result.text.items() if name not in extra})
     extra.update({name: t.to_dict(orient="records") for name, t in result.extra_tables.items() if name not in extra})
     extra["learners"] = learner_hashes(results)
-    shown = {p.resolve() for p in result.figures}
-    for png in (ctx.out_dir / "figures").glob("*.png"):  # a figure the page no longer shows goes
-        if png.resolve() not in shown:
-            png.unlink()
+    prune_figures(ctx.out_dir, result.figures)
     path = write_results(ctx.section.SECTION, ctx.section.TITLE, ctx.profile, ctx.cfg, result.table, result.claims,
                          regression=result.regression, headline=result.headline, figures=result.figures,
                          overrides=ctx.overrides, animations=result.animations, extra=extra)

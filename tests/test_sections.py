@@ -190,3 +190,65 @@ def test_every_learner_level_test_says_what_it_turns_red_for():
         silent += [f"{name}.py::{n.name}" for n in tree.body if isinstance(n, ast.FunctionDef)
                    and n.name.startswith("test_") and not red.search(ast.get_docstring(n) or "")]
     assert not silent, silent
+
+
+def _fake_run(tmp_path, variant, seed, returns, log=None):
+    """A finished run on disk with the given training returns (episodes.csv) and log rows (log.csv)."""
+    import pandas as pd
+
+    from lib.store.runs import RunResult, RunSpec
+
+    path = tmp_path / f"{variant}_{seed}"
+    path.mkdir()
+    pd.DataFrame({"episode": range(1, len(returns) + 1), "return": returns}).to_csv(path / "episodes.csv", index=False)
+    pd.DataFrame(log or {"Train_EnvstepsSoFar": [10, 20], "Eval_AverageReturn": [1.0, 2.0]}).to_csv(path / "log.csv", index=False)
+    return RunResult(RunSpec(section="x", variant=variant, exp_name=variant, seed=seed, config=None), path, {}, True)
+
+
+def test_the_frames_a_section_returns_hold_each_seed_labelled(tmp_path):
+    """``episode_frame``: each run's window running mean per episode, labelled, in the labels' order, a variant
+    not in the labels left out; ``log_frame``: every log row labelled; ``labelled``: the per-run rows with
+    ``score``. Red for: a running mean over the whole run, seeds mixed up, the variant name instead of its
+    label (the palette is keyed by labels)."""
+    import numpy as np
+    import pandas as pd
+
+    from lib.sections.common import EPISODE, RUNNING, episode_frame, labelled, log_frame
+
+    runs = [_fake_run(tmp_path, "b", 1, [1.0, 3.0, 5.0]), _fake_run(tmp_path, "a", 0, [2.0, 2.0, 8.0]),
+            _fake_run(tmp_path, "c", 0, [0.0, 0.0, 0.0])]
+    frame = episode_frame(runs, {"a": "A", "b": "B"}, window=2)
+    assert list(frame.variant.unique()) == ["A", "B"] and list(frame[EPISODE]) == [1, 2, 3, 1, 2, 3]
+    assert np.allclose(frame[RUNNING], [2.0, 2.0, 5.0, 1.0, 2.0, 4.0])  # the mean of the last two (fewer at first)
+    logs = log_frame(runs, {"b": "B"})
+    assert list(logs.columns[:2]) == ["variant", "seed"] and set(logs.variant) == {"B"} and list(logs.seed) == [1, 1]
+    per_run = pd.DataFrame({"variant": ["a", "b", "c"], "test_mean": [1.0, 2.0, 3.0]})
+    scores = labelled(per_run, {"b": "B", "a": "A"}, "test_mean")
+    assert list(scores.variant) == ["B", "A"] and list(scores.score) == [2.0, 1.0]
+
+
+def test_a_figure_is_saved_listed_and_pruned_when_the_page_drops_it(tmp_path, monkeypatch):
+    """``run.figure`` saves the notebook's figure into the report folder, lists it once and shows it; a figure
+    with nothing drawn is neither saved nor listed; ``prune_figures`` removes a PNG the page no longer shows.
+    Red for: an empty figure slot in a report, a stale figure left beside the report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lib import run
+    from lib.sections.protocol import SectionResult
+
+    shown = []
+    monkeypatch.setattr(run.present, "show_figures", shown.append)
+    ctx = run.Context(section=None, profile="smoke", overrides={}, cfg=None, out_dir=tmp_path)
+    result = SectionResult(table=None, claims=[], regression={}, headline="")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    run.figure(ctx, result, fig, "curves")
+    run.figure(ctx, result, plt.subplots()[0], "empty")
+    assert result.figures == [tmp_path / "figures" / "curves.png"] and shown == result.figures
+    assert (tmp_path / "figures" / "curves.png").stat().st_size > 1000 and not (tmp_path / "figures" / "empty.png").exists()
+    (tmp_path / "figures" / "old.png").write_bytes(b"x")
+    assert run.prune_figures(tmp_path, result.figures) == [tmp_path / "figures" / "old.png"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["curves.png"]
