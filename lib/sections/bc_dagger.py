@@ -225,9 +225,9 @@ def imperfection_markdown(imp: dict[str, dict[str, float]], cfg: Config) -> str:
 
 def frames(runs: pd.DataFrame, cfg: Config) -> dict[str, pd.DataFrame]:
     """The data of the notebook's figures: "points", one row per run (``setting`` and ``method`` as labels,
-    ``n``, ``seed``, ``test_mean`` (the main protocol), ``test_mean_other`` (the other), ``mean expert labels``: the mean over seeds of
-    the expert labels at its point); "scores", each seed's test return (main protocol) averaged over n,
-    per setting and method, for the performance profile."""
+    ``n``, ``seed``, ``test_mean`` (the main protocol), ``test_mean_other`` (the other), ``mean expert
+    labels``: the mean over seeds of the expert labels at its point); "scores", each seed's test return
+    (main protocol) averaged over n, per setting and method, for the performance profile."""
     points = runs.assign(**{"mean expert labels": runs.groupby(["setting", "method", "n"]).expert_labels.transform("mean"),
                             "test_mean_other": runs[f"test_mean_{protocols(cfg)[1]}"]})
     points = points.assign(setting=points.setting.map(SETTING_LABEL), method=points.method.map(METHOD_LABEL))
