@@ -27,9 +27,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from .store import RunResult, run_grid
+from .sections.common import log_frame
 from .sections.protocol import SectionModule, SectionResult
 from .config import ConfigError
 from .store.grid import EXECUTORS
@@ -137,7 +139,7 @@ def figure(ctx: Context, result: SectionResult, fig: Any, name: str) -> None:
     notebook shows them); and show it from the file. A figure with nothing drawn (a profile that runs
     none of its variants) is not saved: the cell says so."""
     if not any(ax.has_data() for ax in fig.axes):
-        plots.plt.close(fig)
+        plt.close(fig)
         print(f"({name}: nothing to draw in this profile)")
         return
     path = plots.save(fig, ctx.out_dir / "figures" / f"{name}.png")
@@ -200,9 +202,7 @@ def logs(results: list[RunResult]) -> pd.DataFrame:
     """Every run's log.csv in one tidy table, for exploring in the notebook: one row per logged row
     (iteration or evaluation) of each run, with ``variant`` and ``seed`` first, then the learner's log
     columns (:func:`lib.publish.plots.curves` draws any of them against any other)."""
-    frames = [r.log().assign(variant=r.spec.variant, seed=r.spec.seed) for r in results]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "seed"])
-    return table[["variant", "seed", *[c for c in table.columns if c not in ("variant", "seed")]]]
+    return log_frame(results, {r.spec.variant: r.spec.variant for r in results})
 
 
 def learner_hashes(results: list[RunResult]) -> dict[str, str]:

@@ -227,7 +227,7 @@ def lines(ax: plt.Axes, hlines: Mapping[str, float] | None = None, vlines: Mappi
     """Labelled reference lines: ``hlines`` horizontal (grey, in :data:`REFERENCE_STYLES`, as :func:`band_plot`
     draws them), ``vlines`` vertical (dotted); then the legend (:func:`legend`; None: leave it as it
     is). Returns ``ax``."""
-    for j, (label, value) in enumerate((vlines or {}).items()):
+    for label, value in (vlines or {}).items():
         ax.axvline(value, color=PALETTE[3], ls=":", lw=1.2, label=label)
     for j, (label, value) in enumerate((hlines or {}).items()):
         ax.axhline(value, color="0.3", ls=REFERENCE_STYLES[j % len(REFERENCE_STYLES)], lw=1, label=label)

@@ -33,7 +33,7 @@ from ..publish.report import Claim
 from ..verdicts import claim_problems, decided_claims, judge
 from ..store.runs import RunResult, RunSpec
 from ..stats import mean_ci
-from .common import animate_run, labelled
+from .common import animate_run, labelled, log_frame
 from .protocol import GridConfig, Reproducibility, SectionResult, seed_range
 from ..data.datasets import load_file
 from ..data.experts import file_sha256
@@ -256,8 +256,8 @@ def variants(cfg: Config, choice: Choice | None = None) -> dict[str, ImitationCo
 
 
 def chart_rows(cfg: Config, choice: Choice | None = None) -> list[Row]:
-    """The chart: every variant of :func:`variants` in its order, named as the report names it (the first
-    eight are the report's methods, the rest ablations), then the main diffusion head's test-time
+    """The chart: every variant of :func:`variants` in its order, named as the report names it (the
+    report's methods are ``main``, the rest ablations), then the main diffusion head's test-time
     alternatives (rows without runs of their own), then the search's points."""
     configs = variants(cfg, choice)
     net = f"{cfg.bc.head.depth} x {cfg.bc.head.width} net"
@@ -281,7 +281,7 @@ def chart_rows(cfg: Config, choice: Choice | None = None) -> list[Row]:
         "mse_narrow": ("Deterministic, MSE", f"{cfg.narrow_depth} x {cfg.narrow_width} net (not the source's {net})"),
     }
     grid = diffusion_grid(cfg)
-    main = list(words)[:8]  # the report's methods; the rest are ablations
+    main = {"gaussian", f"mog_k{cfg.mog_k}", "mse", "mog_mse", "diffusion", "dagger", "bc_equal_labels", "source_hparams"}
     out = [Row(name, *words[name], c, name in main) for name, c in configs.items() if name not in grid]
     out += [Row(f"diffusion_{alt}", "Diffusion", f"the main head's runs, tested with {PROTOCOLS[alt]}", diff, False,
                 derived=alt) for alt in diff.test_also]
@@ -513,18 +513,18 @@ def frames(results: list[RunResult], runs: pd.DataFrame, cfg: Config, choice: Ch
     test return in % of the expert, for the performance profile."""
     expert = expert_score(cfg)["test_mean"]
     vs = chart_rows(cfg, choice)
-    curves = [pd.DataFrame({"variant": short_label(v), "seed": r.spec.seed, "gradient step": r.log()["step"].to_numpy(),
-                          "% of expert": 100 * r.log()["eval_mean"].to_numpy() / expert})
-            for v in vs for r in results if r.spec.variant == v.name]
-    curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["variant", "seed", "gradient step", "% of expert"])
+    logs = log_frame(results, {v.name: short_label(v) for v in vs if not v.derived}).reindex(
+        columns=["variant", "seed", "step", "eval_mean"])
+    curves = pd.DataFrame({"variant": logs.variant, "seed": logs.seed, "gradient step": logs.step,
+                           "% of expert": 100 * logs.eval_mean / expert})
     main, ablate, paired, search = _figure_variants(vs, cfg)
     pick = lambda group: curves[curves.variant.isin([short_label(v) for v in group])]  # noqa: E731
     return {"curves": curves, "main": pick(main), "ablations": pick(paired + ablate), "search": pick(search),
             "scores": labelled(claim_table(runs, cfg), {v.name: v.method for v in vs if v.main}, "% of expert")}
 
 
-#: An ablation -> the variant whose head it changes (drawn in its colour).
 def _pairs(cfg: Config) -> dict[str, str]:
+    """An ablation -> the variant whose head it changes (drawn in its colour)."""
     return {"gaussian_state_std": "gaussian", f"mog_k{cfg.mog_k}_state_std": f"mog_k{cfg.mog_k}", "mse_narrow": "mse",
             "gaussian_beta_nll": "gaussian"}
 
